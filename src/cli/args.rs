@@ -1,0 +1,78 @@
+//! clap definitions of every command and flag.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::device::DeviceArg;
+use crate::encoders::Family;
+
+#[derive(Parser)]
+#[command(name = "cambrian", version, about = "Which vision encoders make the best eyes for a multimodal LLM?")]
+pub struct Cli {
+    /// Where tensors live and run.
+    #[arg(long, global = true, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Less output: errors only, no progress bars.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// List the preset encoders.
+    Encoders(EncodersArgs),
+    /// Run an encoder on images and save the patch tokens as safetensors.
+    Encode(EncodeArgs),
+}
+
+#[derive(Args)]
+pub struct EncodersArgs {
+    /// Only this family.
+    #[arg(long, value_enum)]
+    pub family: Option<Family>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Init {
+    Random,
+}
+
+#[derive(Args)]
+pub struct EncodeArgs {
+    /// A preset name (see `cambrian encoders`) or a spec file (.toml). May be left out when
+    /// --weights is a transformers model folder.
+    #[arg(long)]
+    pub encoder: Option<String>,
+    /// Checkpoint: a transformers folder, a .safetensors file (or a sharded index), or a
+    /// PyTorch .pth/.bin/.pth.tar. Without it, a preset's weights come from the Hugging Face cache.
+    #[arg(long, conflicts_with = "init")]
+    pub weights: Option<PathBuf>,
+    /// Random weights instead of a checkpoint (for smoke tests and timing).
+    #[arg(long, value_enum)]
+    pub init: Option<Init>,
+    /// Seed of --init random.
+    #[arg(long, default_value_t = 0, requires = "init")]
+    pub seed: u64,
+    /// Hidden state to hand on, counted like transformers' hidden_states (0 = embeddings,
+    /// -1 = last block). Default: the encoder's feature layer in Cambrian-1.
+    #[arg(long, allow_negative_numbers = true)]
+    pub layer: Option<i64>,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
+    /// Output safetensors file: `features` [N, T, C] f32 and `grid` [2].
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Image files (PNG, JPEG, WebP, BMP).
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+}

@@ -1,0 +1,95 @@
+//! `cambrian encode`: images → the patch tokens an encoder hands to the connector.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use burn::tensor::Device;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::args::{EncodeArgs, Init};
+use crate::encoders::encode::{encode_pixels, preprocess_files, write_features};
+use crate::encoders::registry::{Resolved, resolve};
+use crate::encoders::{Encoder, WeightsSource};
+use crate::progress::Progress;
+use crate::weights::hub;
+
+pub fn run(args: &EncodeArgs, device: &Device, quiet: bool) -> anyhow::Result<()> {
+    let resolved = resolve(args.encoder.as_deref(), args.weights.as_deref())?;
+    let weights = weights_path(args, &resolved)?;
+    let source = match (&weights, args.init) {
+        (Some(path), _) => WeightsSource::Path(path),
+        (None, Some(Init::Random)) => WeightsSource::Random { seed: args.seed },
+        (None, None) => unreachable!("weights_path returns a path unless --init is given"),
+    };
+    let pixels = preprocess_files(&resolved.spec.preprocess, &args.images)?;
+    let name = resolved.spec.name.clone();
+    let encoder = Encoder::build(resolved.spec, source, device).with_context(|| format!("building encoder `{name}`"))?;
+    let bar = Bar::new(quiet);
+    let encoded = encode_pixels(&encoder, &pixels, args.layer, args.batch_size as usize, device, &bar)?;
+
+    let images: Vec<String> = args.images.iter().map(|p| p.display().to_string()).collect();
+    let layer = args.layer.or(encoder.spec.feature_layer).map_or("final".to_string(), |l| l.to_string());
+    let metadata = HashMap::from([
+        ("images".to_string(), serde_json::to_string(&images)?),
+        ("encoder".to_string(), name),
+        ("layer".to_string(), layer),
+    ]);
+    write_features(&args.out, &encoded, metadata)?;
+    let [n, tokens, hidden] = encoded.shape;
+    tracing::info!("wrote {} ({n} images × {tokens} tokens × {hidden})", args.out.display());
+    Ok(())
+}
+
+/// The checkpoint to load: `--weights`, else a file beside the spec, else the preset's file
+/// in the Hugging Face cache; `None` only for `--init random`.
+fn weights_path(args: &EncodeArgs, resolved: &Resolved) -> anyhow::Result<Option<PathBuf>> {
+    let spec = &resolved.spec;
+    if let Some(path) = &args.weights {
+        let named = spec.weights_file.as_ref().map(|file| path.join(file));
+        return Ok(Some(named.filter(|p| path.is_dir() && p.exists()).unwrap_or(path.clone())));
+    }
+    if args.init.is_some() {
+        return Ok(None);
+    }
+    match (&spec.hub, &spec.weights_file, &resolved.spec_dir) {
+        (Some(repo), file, _) => {
+            let file = file.as_deref().unwrap_or("model.safetensors");
+            Ok(Some(hub::fetch_weights(repo, file)?))
+        }
+        (None, Some(file), Some(dir)) => Ok(Some(dir.join(file))),
+        _ => bail!("encoder `{}` names no weights: pass --weights PATH or --init random", spec.name),
+    }
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+struct Bar(Option<ProgressBar>);
+
+impl Bar {
+    fn new(quiet: bool) -> Self {
+        Self((!quiet && std::io::stderr().is_terminal()).then(ProgressBar::no_length))
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, total: u64, what: &str) {
+        if let Some(bar) = &self.0 {
+            bar.set_length(total);
+            let template = format!("{{bar:30}} {{pos}}/{{len}} {what} [{{elapsed}} < {{eta}}]");
+            bar.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+        }
+    }
+
+    fn advance(&self, done: u64) {
+        if let Some(bar) = &self.0 {
+            bar.inc(done);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! The command line: parse → resolve → dispatch. Errors surface as `anyhow` chains.
+
+mod args;
+mod encode;
+mod encoders;
+
+pub use args::Cli;
+use args::Command;
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Encoders(args) => encoders::run(&args),
+        Command::Encode(args) => {
+            let device = crate::device::open(cli.device)?;
+            encode::run(&args, &device, cli.quiet > 0)
+        }
+    }
+}
+
+/// Logs go to stderr: warnings by default, `-v` info, `-vv` debug, `-q` errors only;
+/// `RUST_LOG` overrides.
+pub fn init_logging(verbose: u8, quiet: u8) {
+    let level = match (quiet, verbose) {
+        (q, _) if q > 0 => "error",
+        (_, 0) => "warn",
+        (_, 1) => "info",
+        (_, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("cambrian={level},warn")));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}

@@ -1,0 +1,86 @@
+//! Image files → patch tokens, and the features file `cambrian encode` writes:
+//! safetensors with `features` [N, T, C] f32 and `grid` [2] i64 (rows, cols), the image
+//! paths, encoder and layer in its metadata. Written to a temporary file, then renamed.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Device, Tensor, TensorData};
+use safetensors::Dtype;
+use safetensors::tensor::TensorView;
+
+use super::preprocess::{Preprocess, load_image};
+use super::{Encoder, EncoderError};
+use crate::progress::Progress;
+
+pub struct EncodedImages {
+    /// Row-major [images, tokens, hidden].
+    pub features: Vec<f32>,
+    pub shape: [usize; 3],
+    pub grid: [usize; 2],
+}
+
+/// Decodes and preprocesses every image first, so that a bad file fails before any compute.
+pub fn preprocess_files(preprocess: &Preprocess, images: &[PathBuf]) -> Result<Vec<Vec<f32>>, EncoderError> {
+    images
+        .iter()
+        .map(|path| Ok(preprocess.apply(&load_image(path)?)))
+        .collect()
+}
+
+/// Runs the encoder over preprocessed images ([3, res, res] each) in batches.
+pub fn encode_pixels(
+    encoder: &Encoder,
+    pixels: &[Vec<f32>],
+    layer: Option<i64>,
+    batch_size: usize,
+    device: &Device,
+    progress: &dyn Progress,
+) -> Result<EncodedImages, EncoderError> {
+    let side = encoder.spec.resolution();
+    let mut features = Vec::new();
+    let mut shape = [0, 0, 0];
+    let mut grid = [0, 0];
+    progress.start(pixels.len() as u64, "images");
+    for batch in pixels.chunks(batch_size.max(1)) {
+        let data = TensorData::new(batch.concat(), [batch.len(), 3, side, side]);
+        let out = encoder.forward(Tensor::<4>::from_data(data, device), layer)?;
+        let [n, tokens, hidden] = out.tokens.dims();
+        let values = out.tokens.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|err| {
+            EncoderError::Config(format!("reading features back from the device: {err:?}"))
+        })?;
+        features.extend(values);
+        shape = [shape[0] + n, tokens, hidden];
+        grid = out.grid;
+        progress.advance(n as u64);
+    }
+    progress.finish();
+    Ok(EncodedImages { features, shape, grid })
+}
+
+/// Writes the features file atomically (temporary file in the same folder, then rename).
+pub fn write_features(
+    path: &Path,
+    encoded: &EncodedImages,
+    metadata: HashMap<String, String>,
+) -> Result<(), EncoderError> {
+    let io = |source| EncoderError::Io { path: path.to_path_buf(), source };
+    let features: Vec<u8> = encoded.features.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let grid: Vec<u8> = encoded.grid.iter().flat_map(|v| (*v as i64).to_le_bytes()).collect();
+    let view = |dtype, shape: Vec<usize>, bytes| {
+        TensorView::new(dtype, shape, bytes).map_err(|err| EncoderError::Config(format!("features tensor: {err}")))
+    };
+    let tensors = vec![
+        ("features", view(Dtype::F32, encoded.shape.to_vec(), &features)?),
+        ("grid", view(Dtype::I64, vec![2], &grid)?),
+    ];
+    let bytes = safetensors::serialize(tensors, Some(metadata)).map_err(|err| EncoderError::Config(err.to_string()))?;
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let file_name = path.file_name().ok_or_else(|| io(std::io::Error::other("not a file path")))?;
+    let temporary = parent.join(format!(".{}.{}.tmp", file_name.to_string_lossy(), std::process::id()));
+    std::fs::write(&temporary, bytes).map_err(io)?;
+    std::fs::rename(&temporary, path).map_err(|err| {
+        let _ = std::fs::remove_file(&temporary);
+        io(err)
+    })
+}

@@ -1,0 +1,203 @@
+//! Image preprocessing, matching the reference processors pixel for pixel: transformers'
+//! PIL-based image processors, timm's and open_clip's eval transforms (torchvision on PIL
+//! images), and Cambrian-1's pad-to-square (`expand2square` in `cambrian/mm_utils.py`).
+//!
+//! Steps: decode → RGB → [pad to square with the mean colour] → resize (shortest edge, or
+//! both sides) with Pillow's filters in 8 bits → centre crop → scale to [0, 1] → normalise.
+
+use std::path::Path;
+
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use super::EncoderError;
+use super::resample::resize_rgb;
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Preprocess {
+    /// Cambrian-1's `image_aspect_ratio = "pad"`: pad to a square with the mean colour first.
+    #[serde(default)]
+    pub pad_to_square: bool,
+    pub resize: ResizeMode,
+    /// Target of the shortest edge (`shortest-edge`) or of both sides (`squash`).
+    pub resize_size: usize,
+    /// Side of the centre crop: the encoder's input resolution.
+    pub crop_size: usize,
+    pub interpolation: Interpolation,
+    #[serde(default)]
+    pub crop_rounding: CropRounding,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResizeMode {
+    /// Shortest edge to `resize_size`, aspect ratio kept (then the centre crop).
+    ShortestEdge,
+    /// Both sides to `resize_size`, aspect ratio ignored.
+    Squash,
+}
+
+/// Pillow's resampling filters, as the reference processors use them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Interpolation {
+    Bicubic,
+    Bilinear,
+    Lanczos,
+}
+
+/// Where an odd crop margin goes: transformers floors it, torchvision rounds half to even.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CropRounding {
+    #[default]
+    Floor,
+    Round,
+}
+
+/// Decodes an image file into 8-bit RGB (alpha dropped, as PIL's `convert("RGB")` does).
+pub fn load_image(path: &Path) -> Result<RgbImage, EncoderError> {
+    let reader = image::ImageReader::open(path)
+        .map_err(|source| EncoderError::Io { path: path.to_path_buf(), source })?
+        .with_guessed_format()
+        .map_err(|source| EncoderError::Io { path: path.to_path_buf(), source })?;
+    let decoded = reader.decode().map_err(|err| EncoderError::Image {
+        path: path.to_path_buf(),
+        message: err.to_string(),
+    })?;
+    Ok(decoded.to_rgb8())
+}
+
+impl Preprocess {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.crop_size == 0 || self.resize_size < self.crop_size {
+            return Err(format!(
+                "preprocess: resize_size {} must be at least crop_size {} (and non-zero)",
+                self.resize_size, self.crop_size
+            ));
+        }
+        if self.std.iter().any(|s| *s <= 0.0) {
+            return Err("preprocess: std must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The fill colour of `expand2square`: `tuple(int(x * 255) for x in image_mean)`.
+    fn mean_colour(&self) -> [u8; 3] {
+        self.mean.map(|m| (m * 255.0).clamp(0.0, 255.0) as u8)
+    }
+
+    /// Runs every step; returns the normalised pixels, channels first: [3, crop, crop].
+    pub fn apply(&self, image: &RgbImage) -> Vec<f32> {
+        let padded;
+        let image = if self.pad_to_square {
+            padded = pad_to_square(image, self.mean_colour());
+            &padded
+        } else {
+            image
+        };
+        let (width, height) = self.resized_size(image.width() as usize, image.height() as usize);
+        let source = (image.width() as usize, image.height() as usize);
+        let resized = resize_rgb(image.as_raw(), source, (width, height), self.interpolation);
+        let cropped = self.centre_crop(&resized, width, height);
+        self.normalise(&cropped)
+    }
+
+    fn resized_size(&self, width: usize, height: usize) -> (usize, usize) {
+        match self.resize {
+            ResizeMode::Squash => (self.resize_size, self.resize_size),
+            // transformers' get_resize_output_image_size and torchvision's Resize(int) agree:
+            // the long side is int(size * long / short).
+            ResizeMode::ShortestEdge if width <= height => {
+                let long = (self.resize_size as f64 * height as f64 / width as f64) as usize;
+                (self.resize_size, long)
+            }
+            ResizeMode::ShortestEdge => {
+                let long = (self.resize_size as f64 * width as f64 / height as f64) as usize;
+                (long, self.resize_size)
+            }
+        }
+    }
+
+    /// Crops the centre `crop × crop` window of an RGB buffer of `width × height`.
+    fn centre_crop(&self, rgb: &[u8], width: usize, height: usize) -> Vec<u8> {
+        let crop = self.crop_size;
+        let offset = |extent: usize| {
+            let margin = extent - crop;
+            match self.crop_rounding {
+                CropRounding::Floor => margin / 2,
+                CropRounding::Round => round_half_even(margin as f64 / 2.0),
+            }
+        };
+        let (top, left) = (offset(height), offset(width));
+        let mut out = Vec::with_capacity(crop * crop * 3);
+        for row in top..top + crop {
+            let start = (row * width + left) * 3;
+            out.extend_from_slice(&rgb[start..start + crop * 3]);
+        }
+        out
+    }
+
+    /// HWC u8 → CHW f32: `(v / 255 - mean) / std`.
+    fn normalise(&self, rgb: &[u8]) -> Vec<f32> {
+        let plane = rgb.len() / 3;
+        let mut out = vec![0.0f32; rgb.len()];
+        for (i, px) in rgb.chunks_exact(3).enumerate() {
+            for c in 0..3 {
+                out[c * plane + i] = (px[c] as f32 / 255.0 - self.mean[c]) / self.std[c];
+            }
+        }
+        out
+    }
+}
+
+/// Python's `round` (half to even), as torchvision's CenterCrop uses it.
+fn round_half_even(x: f64) -> usize {
+    let floor = x.floor();
+    let rounded = if x - floor == 0.5 {
+        if floor % 2.0 == 0.0 { floor } else { floor + 1.0 }
+    } else {
+        x.round()
+    };
+    rounded as usize
+}
+
+/// Cambrian's `expand2square`: centre the image on a square canvas of the fill colour.
+fn pad_to_square(image: &RgbImage, fill: [u8; 3]) -> RgbImage {
+    let (width, height) = image.dimensions();
+    if width == height {
+        return image.clone();
+    }
+    let side = width.max(height);
+    let mut canvas = RgbImage::from_pixel(side, side, image::Rgb(fill));
+    let (x, y) = if width > height { (0, (width - height) / 2) } else { ((height - width) / 2, 0) };
+    image::imageops::replace(&mut canvas, image, x as i64, y as i64);
+    canvas
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_margins_round_to_even_like_python() {
+        assert_eq!(round_half_even(0.5), 0);
+        assert_eq!(round_half_even(1.5), 2);
+        assert_eq!(round_half_even(2.5), 2);
+        assert_eq!(round_half_even(3.0), 3);
+    }
+
+    #[test]
+    fn pad_to_square_centres_the_image() {
+        let image = RgbImage::from_pixel(4, 2, image::Rgb([255, 0, 0]));
+        let square = pad_to_square(&image, [1, 2, 3]);
+        assert_eq!(square.dimensions(), (4, 4));
+        assert_eq!(square.get_pixel(0, 0).0, [1, 2, 3]);
+        assert_eq!(square.get_pixel(0, 1).0, [255, 0, 0]);
+        assert_eq!(square.get_pixel(3, 2).0, [255, 0, 0]);
+        assert_eq!(square.get_pixel(3, 3).0, [1, 2, 3]);
+    }
+}

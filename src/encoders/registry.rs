@@ -1,0 +1,70 @@
+//! The preset encoders: the TOML specs in `encoders/`, built into the binary, found by name.
+
+use std::path::Path;
+
+use super::EncoderError;
+use super::hf_config::spec_from_dir;
+use super::spec::EncoderSpec;
+
+/// Every preset spec, in the order `cambrian encoders` lists them.
+const PRESETS: &[(&str, &str)] = &[
+    ("clip-vit-l-14-336", include_str!("../../encoders/clip-vit-l-14-336.toml")),
+    ("dfn-clip-vit-l-14-224", include_str!("../../encoders/dfn-clip-vit-l-14-224.toml")),
+    ("dfn-clip-vit-h-14-378", include_str!("../../encoders/dfn-clip-vit-h-14-378.toml")),
+    ("siglip-vit-l-16-384", include_str!("../../encoders/siglip-vit-l-16-384.toml")),
+    ("siglip-so400m-14-384", include_str!("../../encoders/siglip-so400m-14-384.toml")),
+    ("dinov2-vit-l-14-336", include_str!("../../encoders/dinov2-vit-l-14-336.toml")),
+    ("dinov2-vit-l-14-518", include_str!("../../encoders/dinov2-vit-l-14-518.toml")),
+    ("dinov2-vit-g-14-378", include_str!("../../encoders/dinov2-vit-g-14-378.toml")),
+    ("mae-vit-l-16", include_str!("../../encoders/mae-vit-l-16.toml")),
+    ("mae-vit-h-14", include_str!("../../encoders/mae-vit-h-14.toml")),
+    ("supvit-l-16-in21k", include_str!("../../encoders/supvit-l-16-in21k.toml")),
+    ("supvit-h-14-in21k", include_str!("../../encoders/supvit-h-14-in21k.toml")),
+];
+
+/// All presets, parsed. A preset that does not parse is a bug the test suite catches.
+pub fn presets() -> Vec<EncoderSpec> {
+    PRESETS
+        .iter()
+        .map(|(name, text)| {
+            EncoderSpec::from_toml(text, &format!("encoders/{name}.toml")).unwrap_or_else(|err| panic!("{err}"))
+        })
+        .collect()
+}
+
+pub fn preset(name: &str) -> Result<EncoderSpec, EncoderError> {
+    presets().into_iter().find(|spec| spec.name == name).ok_or_else(|| EncoderError::Unknown {
+        name: name.to_string(),
+        closest: PRESETS
+            .iter()
+            .map(|(preset, _)| (strsim::jaro_winkler(name, preset), *preset))
+            .filter(|(score, _)| *score > 0.7)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, preset)| preset.to_string()),
+    })
+}
+
+/// How the user named the encoder, and the folder relative weights are found in.
+pub struct Resolved {
+    pub spec: EncoderSpec,
+    /// The spec file's folder, for a `weights_file` given relative to it.
+    pub spec_dir: Option<std::path::PathBuf>,
+}
+
+/// `--encoder` as given: a preset name or a spec file; absent, the spec comes from a
+/// transformers folder passed as `--weights`.
+pub fn resolve(encoder: Option<&str>, weights: Option<&Path>) -> Result<Resolved, EncoderError> {
+    match (encoder, weights) {
+        (Some(name), _) if name.ends_with(".toml") || Path::new(name).is_file() => {
+            let path = Path::new(name);
+            Ok(Resolved { spec: EncoderSpec::from_file(path)?, spec_dir: path.parent().map(Path::to_path_buf) })
+        }
+        (Some(name), _) => Ok(Resolved { spec: preset(name)?, spec_dir: None }),
+        (None, Some(dir)) if dir.join("config.json").is_file() => Ok(Resolved { spec: spec_from_dir(dir)?, spec_dir: None }),
+        (None, Some(path)) => Err(EncoderError::Config(format!(
+            "{} is not a transformers model folder (no config.json); name the encoder with --encoder",
+            path.display()
+        ))),
+        (None, None) => Err(EncoderError::Config("name an encoder with --encoder, or pass a transformers folder as --weights".into())),
+    }
+}

@@ -1,0 +1,146 @@
+//! Pillow's convolution resampling (`Image.resize` with BICUBIC, BILINEAR or LANCZOS on an
+//! 8-bit RGB image), reproduced exactly: the reference processors all resize through Pillow,
+//! and a resampler that differs by a few levels moves encoder features by more than parity
+//! allows. fast_image_resize was measured against Pillow 13 and differed by up to 17 levels
+//! (bicubic upscale), hence this file. Source of the algorithm: Pillow `src/libImaging/Resample.c`
+//! (`precompute_coeffs`, `normalize_coeffs_8bpc`, `ImagingResampleInner`).
+
+use super::preprocess::Interpolation;
+
+/// Fixed-point precision of Pillow's 8-bit path: 32 - 8 - 2 bits.
+const PRECISION_BITS: u32 = 22;
+
+impl Interpolation {
+    fn support(self) -> f64 {
+        match self {
+            Interpolation::Bilinear => 1.0,
+            Interpolation::Bicubic => 2.0,
+            Interpolation::Lanczos => 3.0,
+        }
+    }
+
+    fn weight(self, x: f64) -> f64 {
+        match self {
+            Interpolation::Bilinear => {
+                let x = x.abs();
+                if x < 1.0 { 1.0 - x } else { 0.0 }
+            }
+            Interpolation::Bicubic => {
+                const A: f64 = -0.5;
+                let x = x.abs();
+                if x < 1.0 {
+                    ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0
+                } else if x < 2.0 {
+                    (((x - 5.0) * x + 8.0) * x - 4.0) * A
+                } else {
+                    0.0
+                }
+            }
+            Interpolation::Lanczos => {
+                if (-3.0..3.0).contains(&x) { sinc(x) * sinc(x / 3.0) } else { 0.0 }
+            }
+        }
+    }
+}
+
+fn sinc(x: f64) -> f64 {
+    if x == 0.0 {
+        return 1.0;
+    }
+    let x = x * std::f64::consts::PI;
+    x.sin() / x
+}
+
+/// For each output index: the first input index and the fixed-point weights from there on.
+struct Taps {
+    start: Vec<usize>,
+    weights: Vec<Vec<i32>>,
+}
+
+fn taps(in_size: usize, out_size: usize, filter: Interpolation) -> Taps {
+    let scale = in_size as f64 / out_size as f64;
+    let filter_scale = scale.max(1.0);
+    let support = filter.support() * filter_scale;
+    let mut start = Vec::with_capacity(out_size);
+    let mut weights = Vec::with_capacity(out_size);
+    for out in 0..out_size {
+        let centre = (out as f64 + 0.5) * scale;
+        // C's (int) truncates toward zero; both bounds are clamped into the input.
+        let min = ((centre - support + 0.5) as i64).max(0) as usize;
+        let max = ((centre + support + 0.5) as i64).min(in_size as i64) as usize;
+        let raw: Vec<f64> = (min..max)
+            .map(|i| filter.weight((i as f64 - centre + 0.5) / filter_scale))
+            .collect();
+        let total: f64 = raw.iter().sum();
+        let fixed = raw
+            .iter()
+            .map(|w| {
+                let w = if total != 0.0 { w / total } else { *w };
+                let scaled = w * (1u64 << PRECISION_BITS) as f64;
+                (if w < 0.0 { scaled - 0.5 } else { scaled + 0.5 }) as i32
+            })
+            .collect();
+        start.push(min);
+        weights.push(fixed);
+    }
+    Taps { start, weights }
+}
+
+fn clip8(acc: i64) -> u8 {
+    if acc >= (1i64 << PRECISION_BITS) << 8 {
+        255
+    } else if acc <= 0 {
+        0
+    } else {
+        (acc >> PRECISION_BITS) as u8
+    }
+}
+
+/// Resizes a packed RGB buffer (`width × height × 3`) to `out_width × out_height`.
+pub fn resize_rgb(
+    rgb: &[u8],
+    (width, height): (usize, usize),
+    (out_width, out_height): (usize, usize),
+    filter: Interpolation,
+) -> Vec<u8> {
+    let horizontal = taps(width, out_width, filter);
+    let vertical = taps(height, out_height, filter);
+    // Pillow runs the horizontal pass first, over the source rows the vertical pass reads.
+    let (first_row, rows, intermediate) = if out_width != width {
+        let first = vertical.start[0];
+        let last = vertical.start[out_height - 1] + vertical.weights[out_height - 1].len();
+        let mut out = vec![0u8; (last - first) * out_width * 3];
+        for (row, out_row) in (first..last).zip(out.chunks_exact_mut(out_width * 3)) {
+            let src = &rgb[row * width * 3..(row + 1) * width * 3];
+            for x in 0..out_width {
+                for c in 0..3 {
+                    let mut acc = 1i64 << (PRECISION_BITS - 1);
+                    for (k, w) in horizontal.weights[x].iter().enumerate() {
+                        acc += src[(horizontal.start[x] + k) * 3 + c] as i64 * *w as i64;
+                    }
+                    out_row[x * 3 + c] = clip8(acc);
+                }
+            }
+        }
+        (first, last - first, out)
+    } else {
+        (0, height, rgb.to_vec())
+    };
+    if out_height == height {
+        return intermediate;
+    }
+    debug_assert!(rows > 0);
+    let stride = out_width * 3;
+    let mut out = vec![0u8; out_height * stride];
+    for y in 0..out_height {
+        let top = vertical.start[y] - first_row;
+        for i in 0..stride {
+            let mut acc = 1i64 << (PRECISION_BITS - 1);
+            for (k, w) in vertical.weights[y].iter().enumerate() {
+                acc += intermediate[(top + k) * stride + i] as i64 * *w as i64;
+            }
+            out[y * stride + i] = clip8(acc);
+        }
+    }
+    out
+}

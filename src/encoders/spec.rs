@@ -1,0 +1,114 @@
+//! Encoder specs: the TOML files in `encoders/` (the presets) and any a user writes.
+//!
+//! A spec names an architecture with its sizes, the preprocessing its checkpoint was trained
+//! with, its family in the Cambrian-1 taxonomy, where its weights live, and the layer whose
+//! tokens the connector receives. The schema is documented in the README.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::EncoderError;
+use super::preprocess::Preprocess;
+use super::vit::VitSpec;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncoderSpec {
+    /// Registry name, e.g. `clip-vit-l-14-336`.
+    pub name: String,
+    /// Human-readable name as the paper writes it.
+    pub title: String,
+    pub family: Family,
+    /// Hugging Face repository holding the weights.
+    #[serde(default)]
+    pub hub: Option<String>,
+    /// Weights file inside the repository (or beside the spec); `.index.json` for shards.
+    #[serde(default)]
+    pub weights_file: Option<String>,
+    /// Layer whose tokens are handed on, counted like transformers' `hidden_states`
+    /// (0 = embeddings, -1 = last block). Absent: the final output, final norm included.
+    #[serde(default)]
+    pub feature_layer: Option<i64>,
+    pub architecture: Architecture,
+    pub preprocess: Preprocess,
+}
+
+/// The Cambrian-1 taxonomy of vision backbones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Family {
+    LanguageSupervised,
+    SelfSupervised,
+    ClassSupervised,
+    Depth,
+    Segmentation,
+    Diffusion,
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Family::LanguageSupervised => "language-supervised",
+            Family::SelfSupervised => "self-supervised",
+            Family::ClassSupervised => "class-supervised",
+            Family::Depth => "depth",
+            Family::Segmentation => "segmentation",
+            Family::Diffusion => "diffusion",
+        };
+        f.write_str(name)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Architecture {
+    Vit(VitSpec),
+}
+
+impl EncoderSpec {
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, EncoderError> {
+        toml::from_str(text).map_err(|err| EncoderError::Spec {
+            origin: origin.to_string(),
+            message: err.message().to_string(),
+        })
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, EncoderError> {
+        let text = std::fs::read_to_string(path).map_err(|source| EncoderError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    pub fn architecture_name(&self) -> String {
+        match &self.architecture {
+            Architecture::Vit(vit) => format!("vit ({})", vit.layout),
+        }
+    }
+
+    /// Side of the square input in pixels.
+    pub fn resolution(&self) -> usize {
+        self.preprocess.crop_size
+    }
+
+    pub fn patch_size(&self) -> usize {
+        match &self.architecture {
+            Architecture::Vit(vit) => vit.patch_size,
+        }
+    }
+
+    pub fn hidden_size(&self) -> usize {
+        match &self.architecture {
+            Architecture::Vit(vit) => vit.hidden_size,
+        }
+    }
+
+    /// Patch tokens the encoder hands on at its own resolution.
+    pub fn native_tokens(&self) -> usize {
+        let side = self.resolution() / self.patch_size();
+        side * side
+    }
+}

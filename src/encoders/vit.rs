@@ -1,0 +1,380 @@
+//! Plain Vision Transformers (Dosovitskiy et al., ICLR 2021) in the checkpoint layouts the
+//! Cambrian-1 study loaded: transformers' CLIP (Radford et al. 2021), SigLIP (Zhai et al.
+//! 2023), DINOv2 with and without registers (Oquab et al. 2023; Darcet et al. 2024), ViT and
+//! ViT-MAE (He et al. 2022); timm's VisionTransformer (MAE, ImageNet-21k ViT, the trunks of
+//! open_clip's SigLIP); and open_clip's own ViT (DFN-CLIP, Fang et al. 2023).
+//!
+//! One model covers them all; a layout fixes the structural choices (patch bias, pre-norm,
+//! which tokens the position table covers, whether the final norm touches the tokens) and
+//! the key table in `vit_keys`.
+
+use std::fmt;
+
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Initializer, LayerNorm, LayerNormConfig};
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::EncoderError;
+use crate::nn::attention::SelfAttention;
+use crate::nn::layer_scale::LayerScale;
+use crate::nn::mlp::{Act, Mlp};
+use crate::nn::resample::{GridResample, resize_grid};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VitLayout {
+    HfClip,
+    HfSiglip,
+    HfDinov2,
+    HfVit,
+    HfVitMae,
+    Timm,
+    OpenClip,
+}
+
+impl fmt::Display for VitLayout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            VitLayout::HfClip => "hf-clip",
+            VitLayout::HfSiglip => "hf-siglip",
+            VitLayout::HfDinov2 => "hf-dinov2",
+            VitLayout::HfVit => "hf-vit",
+            VitLayout::HfVitMae => "hf-vit-mae",
+            VitLayout::Timm => "timm",
+            VitLayout::OpenClip => "open-clip",
+        };
+        f.write_str(name)
+    }
+}
+
+/// Which tokens the learned position table covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PosEmbedCover {
+    /// Patches only (SigLIP; timm `no_embed_class`).
+    Patches,
+    /// Class token and patches; register tokens are inserted afterwards (DINOv2).
+    ClassAndPatches,
+    /// Every prefix token and the patches (CLIP, ViT, timm).
+    All,
+}
+
+/// The `[architecture]` table of a spec with `kind = "vit"`. Fields left out take the
+/// layout's value (see [`VitSpec::resolve`]).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VitSpec {
+    pub layout: VitLayout,
+    /// Resolution the position table was trained at.
+    pub image_size: usize,
+    pub patch_size: usize,
+    pub hidden_size: usize,
+    pub depth: usize,
+    pub heads: usize,
+    /// Width of the MLP's inner layer (for SwiGLU: of each half).
+    pub mlp_size: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Act>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_token: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registers: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_scale: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qkv_bias: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_norm: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub norm_eps: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pos_embed: Option<PosEmbedCover>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pos_resample: Option<GridResample>,
+}
+
+/// The runtime configuration: every choice made.
+#[derive(Debug, Clone)]
+pub struct VitConfig {
+    pub layout: VitLayout,
+    pub image_size: usize,
+    pub patch_size: usize,
+    pub hidden_size: usize,
+    pub depth: usize,
+    pub heads: usize,
+    pub mlp_size: usize,
+    pub act: Act,
+    pub class_token: bool,
+    pub registers: usize,
+    pub layer_scale: bool,
+    pub qkv_bias: bool,
+    pub patch_bias: bool,
+    pub pre_norm: bool,
+    /// Whether the final norm is applied to the token sequence (transformers' CLIP applies
+    /// `post_layernorm` to the pooled token only).
+    pub final_norm: bool,
+    pub norm_eps: f64,
+    pub pos_embed: PosEmbedCover,
+    pub pos_resample: GridResample,
+}
+
+/// A layout's fixed choices and defaults.
+struct LayoutDefaults {
+    act: Act,
+    class_token: bool,
+    layer_scale: bool,
+    patch_bias: bool,
+    pre_norm: bool,
+    final_norm: bool,
+    norm_eps: f64,
+    pos_embed: PosEmbedCover,
+    pos_resample: GridResample,
+}
+
+impl VitLayout {
+    fn defaults(self) -> LayoutDefaults {
+        let base = LayoutDefaults {
+            act: Act::Gelu,
+            class_token: true,
+            layer_scale: false,
+            patch_bias: true,
+            pre_norm: false,
+            final_norm: true,
+            norm_eps: 1e-6,
+            pos_embed: PosEmbedCover::All,
+            pos_resample: GridResample::Bicubic,
+        };
+        match self {
+            VitLayout::HfClip => LayoutDefaults {
+                act: Act::QuickGelu,
+                patch_bias: false,
+                pre_norm: true,
+                final_norm: false,
+                norm_eps: 1e-5,
+                ..base
+            },
+            VitLayout::HfSiglip => LayoutDefaults {
+                act: Act::GeluTanh,
+                class_token: false,
+                pos_embed: PosEmbedCover::Patches,
+                ..base
+            },
+            VitLayout::HfDinov2 => LayoutDefaults {
+                layer_scale: true,
+                pos_embed: PosEmbedCover::ClassAndPatches,
+                ..base
+            },
+            VitLayout::HfVit | VitLayout::HfVitMae => LayoutDefaults { norm_eps: 1e-12, ..base },
+            VitLayout::Timm => LayoutDefaults { pos_resample: GridResample::BicubicAntialias, ..base },
+            VitLayout::OpenClip => LayoutDefaults { patch_bias: false, pre_norm: true, norm_eps: 1e-5, ..base },
+        }
+    }
+}
+
+impl VitSpec {
+    pub fn resolve(&self) -> Result<VitConfig, EncoderError> {
+        let d = self.layout.defaults();
+        let config = VitConfig {
+            layout: self.layout,
+            image_size: self.image_size,
+            patch_size: self.patch_size,
+            hidden_size: self.hidden_size,
+            depth: self.depth,
+            heads: self.heads,
+            mlp_size: self.mlp_size,
+            act: self.act.unwrap_or(d.act),
+            class_token: self.class_token.unwrap_or(d.class_token),
+            registers: self.registers.unwrap_or(0),
+            layer_scale: self.layer_scale.unwrap_or(d.layer_scale),
+            qkv_bias: self.qkv_bias.unwrap_or(true),
+            patch_bias: d.patch_bias,
+            pre_norm: self.pre_norm.unwrap_or(d.pre_norm),
+            final_norm: d.final_norm,
+            norm_eps: self.norm_eps.unwrap_or(d.norm_eps),
+            pos_embed: self.pos_embed.unwrap_or(d.pos_embed),
+            pos_resample: self.pos_resample.unwrap_or(d.pos_resample),
+        };
+        let invalid = |message: String| Err(EncoderError::Config(message));
+        if config.patch_size == 0 || config.image_size % config.patch_size != 0 {
+            return invalid(format!("image_size {} is not a multiple of patch_size {}", config.image_size, config.patch_size));
+        }
+        if config.heads == 0 || config.hidden_size % config.heads != 0 {
+            return invalid(format!("hidden_size {} is not divisible by heads {}", config.hidden_size, config.heads));
+        }
+        if config.pos_embed == PosEmbedCover::ClassAndPatches && !config.class_token {
+            return invalid("pos_embed = \"class-and-patches\" needs a class token".into());
+        }
+        Ok(config)
+    }
+}
+
+impl VitConfig {
+    pub fn layout(&self) -> VitLayout {
+        self.layout
+    }
+
+    fn prefix_tokens(&self) -> usize {
+        usize::from(self.class_token) + self.registers
+    }
+
+    /// Rows of the position table that belong to prefix tokens.
+    fn pos_prefix(&self) -> usize {
+        match self.pos_embed {
+            PosEmbedCover::Patches => 0,
+            PosEmbedCover::ClassAndPatches => 1,
+            PosEmbedCover::All => self.prefix_tokens(),
+        }
+    }
+
+    fn trained_grid(&self) -> usize {
+        self.image_size / self.patch_size
+    }
+
+    /// Builds the model with lazily initialised random parameters.
+    pub fn init(&self, device: &Device) -> VisionTransformer {
+        let hidden = self.hidden_size;
+        let norm = || LayerNormConfig::new(hidden).with_epsilon(self.norm_eps).init(device);
+        let token_init = Initializer::Normal { mean: 0.0, std: 0.02 };
+        let positions = self.pos_prefix() + self.trained_grid().pow(2);
+        VisionTransformer {
+            patch_embed: Conv2dConfig::new([3, hidden], [self.patch_size; 2])
+                .with_stride([self.patch_size; 2])
+                .with_bias(self.patch_bias)
+                .init(device),
+            cls_token: self.class_token.then(|| token_init.init([hidden], device)),
+            reg_tokens: (self.registers > 0).then(|| token_init.init([self.registers, hidden], device)),
+            pos_embed: token_init.init([positions, hidden], device),
+            norm_pre: self.pre_norm.then(norm),
+            blocks: (0..self.depth)
+                .map(|_| Block {
+                    norm1: norm(),
+                    attn: SelfAttention::new(hidden, self.heads, self.qkv_bias, device),
+                    ls1: self.layer_scale.then(|| LayerScale::new(hidden, device)),
+                    norm2: norm(),
+                    mlp: Mlp::new(hidden, self.mlp_size, self.act, device),
+                    ls2: self.layer_scale.then(|| LayerScale::new(hidden, device)),
+                })
+                .collect(),
+            norm: self.final_norm.then(norm),
+            config: self.clone(),
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Block {
+    pub norm1: LayerNorm,
+    pub attn: SelfAttention,
+    pub ls1: Option<LayerScale>,
+    pub norm2: LayerNorm,
+    pub mlp: Mlp,
+    pub ls2: Option<LayerScale>,
+}
+
+impl Block {
+    /// [batch, tokens, hidden] → [batch, tokens, hidden]
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let scaled = |ls: &Option<LayerScale>, y: Tensor<3>| match ls {
+            Some(ls) => ls.forward(y),
+            None => y,
+        };
+        let x = x.clone() + scaled(&self.ls1, self.attn.forward(self.norm1.forward(x)));
+        x.clone() + scaled(&self.ls2, self.mlp.forward(self.norm2.forward(x)))
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct VisionTransformer {
+    pub patch_embed: Conv2d,
+    /// [hidden]
+    pub cls_token: Option<Param<Tensor<1>>>,
+    /// [registers, hidden]
+    pub reg_tokens: Option<Param<Tensor<2>>>,
+    /// [covered prefix tokens + trained grid², hidden]
+    pub pos_embed: Param<Tensor<2>>,
+    pub norm_pre: Option<LayerNorm>,
+    pub blocks: Vec<Block>,
+    pub norm: Option<LayerNorm>,
+    #[module(skip)]
+    pub config: VitConfig,
+}
+
+impl VisionTransformer {
+    /// The hidden state at `layer` (transformers' `hidden_states` index: 0 = embeddings,
+    /// negative from the end), or the final output (final norm included) when `None`; prefix
+    /// tokens dropped. [batch, 3, height, width] → ([batch, rows × cols, hidden], [rows, cols])
+    pub fn forward(&self, pixels: Tensor<4>, layer: Option<i64>) -> Result<(Tensor<3>, [usize; 2]), EncoderError> {
+        let blocks_to_run = match layer {
+            None => self.config.depth,
+            Some(layer) => resolve_layer(layer, self.config.depth)?,
+        };
+        let (mut x, grid) = self.embed(pixels);
+        for block in &self.blocks[..blocks_to_run] {
+            x = block.forward(x);
+        }
+        if let (None, Some(norm)) = (layer, &self.norm) {
+            x = norm.forward(x);
+        }
+        let [batch, tokens, hidden] = x.dims();
+        let prefix = self.config.prefix_tokens();
+        Ok((x.slice([0..batch, prefix..tokens, 0..hidden]), grid))
+    }
+
+    /// Patch embedding, prefix tokens and positions: → ([batch, tokens, hidden], grid).
+    fn embed(&self, pixels: Tensor<4>) -> (Tensor<3>, [usize; 2]) {
+        let config = &self.config;
+        // [batch, hidden, rows, cols] → [batch, rows × cols, hidden]
+        let patches = self.patch_embed.forward(pixels);
+        let [batch, hidden, rows, cols] = patches.dims();
+        let patches = patches.flatten::<3>(2, 3).swap_dims(1, 2);
+
+        let pos = self.pos_embed.val();
+        let [positions, _] = pos.dims();
+        let covered = config.pos_prefix();
+        let pos_prefix = pos.clone().slice([0..covered, 0..hidden]);
+        let mut pos_patches = pos.slice([covered..positions, 0..hidden]);
+        let trained = config.trained_grid();
+        if (rows, cols) != (trained, trained) {
+            pos_patches = resize_grid(pos_patches, (trained, trained), (rows, cols), config.pos_resample);
+        }
+        let pos_prefix = pos_prefix.unsqueeze::<3>();
+        let pos_patches = pos_patches.unsqueeze::<3>();
+
+        let cls = self.cls_token.as_ref().map(|t| t.val().reshape([1, 1, hidden]).expand([batch, 1, hidden]));
+        let regs = self
+            .reg_tokens
+            .as_ref()
+            .map(|t| t.val().unsqueeze::<3>().expand([batch, config.registers, hidden]));
+        let x = match config.pos_embed {
+            PosEmbedCover::Patches => {
+                let tokens: Vec<_> = cls.into_iter().chain(regs).chain([patches + pos_patches]).collect();
+                Tensor::cat(tokens, 1)
+            }
+            PosEmbedCover::ClassAndPatches => {
+                let cls = cls.expect("validated: class-and-patches has a class token") + pos_prefix;
+                Tensor::cat([cls].into_iter().chain(regs).chain([patches + pos_patches]).collect(), 1)
+            }
+            PosEmbedCover::All => {
+                let tokens: Vec<_> = cls.into_iter().chain(regs).chain([patches]).collect();
+                Tensor::cat(tokens, 1) + Tensor::cat(vec![pos_prefix, pos_patches], 1)
+            }
+        };
+        let x = match &self.norm_pre {
+            Some(norm) => norm.forward(x),
+            None => x,
+        };
+        (x, [rows, cols])
+    }
+}
+
+/// transformers' `hidden_states` index → how many blocks to run.
+fn resolve_layer(layer: i64, depth: usize) -> Result<usize, EncoderError> {
+    let states = depth as i64 + 1;
+    let index = if layer < 0 { states + layer } else { layer };
+    if !(0..states).contains(&index) {
+        return Err(EncoderError::Layer { layer, depth });
+    }
+    Ok(index as usize)
+}

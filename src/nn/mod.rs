@@ -1,0 +1,6 @@
+//! Layers shared by several models.
+
+pub mod attention;
+pub mod layer_scale;
+pub mod mlp;
+pub mod resample;

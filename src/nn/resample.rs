@@ -1,0 +1,113 @@
+//! Resampling of token grids (position embeddings, feature maps) as separable weight
+//! matrices, matching `torch.nn.functional.interpolate(..., align_corners=False)`:
+//! plain bicubic (a = -0.75) and antialiased bicubic (a = -0.5, support widened when
+//! shrinking, as in ATen's `_upsample_bicubic2d_aa`). burn's interpolate has no antialias,
+//! and two small matmuls on the host-built weights run on every backend.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GridResample {
+    Bicubic,
+    BicubicAntialias,
+}
+
+fn cubic(x: f64, a: f64) -> f64 {
+    let x = x.abs();
+    if x < 1.0 {
+        ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0
+    } else if x < 2.0 {
+        ((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a
+    } else {
+        0.0
+    }
+}
+
+/// Row-major [output, input] weights of a 1-D resampling.
+pub fn weights(input: usize, output: usize, kind: GridResample) -> Vec<f32> {
+    let scale = input as f64 / output as f64;
+    let mut w = vec![0.0f64; output * input];
+    for out in 0..output {
+        let row = &mut w[out * input..(out + 1) * input];
+        match kind {
+            GridResample::Bicubic => {
+                // ATen: src = (i + 0.5) * scale - 0.5, taps floor(src)-1 ..= floor(src)+2,
+                // indices clamped to the border.
+                let src = (out as f64 + 0.5) * scale - 0.5;
+                let base = src.floor();
+                let t = src - base;
+                for (k, dist) in [(-1, t + 1.0), (0, t), (1, 1.0 - t), (2, 2.0 - t)] {
+                    let index = (base as i64 + k).clamp(0, input as i64 - 1) as usize;
+                    row[index] += cubic(dist, -0.75);
+                }
+            }
+            GridResample::BicubicAntialias => {
+                let support = 2.0 * scale.max(1.0);
+                let inv_scale = 1.0 / scale.max(1.0);
+                let centre = scale * (out as f64 + 0.5);
+                let min = ((centre - support + 0.5) as i64).max(0) as usize;
+                let max = ((centre + support + 0.5) as i64).min(input as i64) as usize;
+                for (index, slot) in row.iter_mut().enumerate().take(max).skip(min) {
+                    *slot = cubic((index as f64 - centre + 0.5) * inv_scale, -0.5);
+                }
+                let total: f64 = row.iter().sum();
+                if total != 0.0 {
+                    row.iter_mut().for_each(|v| *v /= total);
+                }
+            }
+        }
+    }
+    w.into_iter().map(|v| v as f32).collect()
+}
+
+/// Resizes a row-major token grid: [rows × cols, channels] → [new_rows × new_cols, channels].
+pub fn resize_grid(
+    grid: Tensor<2>,
+    (rows, cols): (usize, usize),
+    (new_rows, new_cols): (usize, usize),
+    kind: GridResample,
+) -> Tensor<2> {
+    let device: Device = grid.device();
+    let [_, channels] = grid.dims();
+    let matrix = |input, output| {
+        Tensor::<2>::from_data(TensorData::new(weights(input, output, kind), [output, input]), &device)
+    };
+    // Rows first: [new_rows, rows] · [rows, cols × channels]
+    let x = matrix(rows, new_rows).matmul(grid.reshape([rows, cols * channels]));
+    // Then columns, with them moved to the front: [new_cols, cols] · [cols, new_rows × channels]
+    let x = x.reshape([new_rows, cols, channels]).swap_dims(0, 1).reshape([cols, new_rows * channels]);
+    let x = matrix(cols, new_cols).matmul(x);
+    x.reshape([new_cols, new_rows, channels]).swap_dims(0, 1).reshape([new_rows * new_cols, channels])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_size_is_the_identity() {
+        for kind in [GridResample::Bicubic, GridResample::BicubicAntialias] {
+            let w = weights(5, 5, kind);
+            for i in 0..5 {
+                for j in 0..5 {
+                    let expected = if i == j { 1.0 } else { 0.0 };
+                    assert!((w[i * 5 + j] - expected).abs() < 1e-6, "{kind:?} {i} {j}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rows_of_weights_sum_to_one() {
+        for kind in [GridResample::Bicubic, GridResample::BicubicAntialias] {
+            for (input, output) in [(7, 5), (5, 7), (37, 24)] {
+                let w = weights(input, output, kind);
+                for row in w.chunks(input) {
+                    assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+                }
+            }
+        }
+    }
+}

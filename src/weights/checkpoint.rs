@@ -1,0 +1,98 @@
+//! Opening a checkpoint: one safetensors file, a sharded safetensors index, a PyTorch pickle
+//! (.pth / .pt / .bin / .pth.tar), or a folder holding one of them. Tensors stay lazy: their
+//! bytes are read only when a parameter takes them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use burn::store::burn_pack::Tensor as PackTensor;
+use burn::store::{ModuleStore, PytorchStore, SafetensorsStore};
+use serde::Deserialize;
+
+use super::WeightsError;
+
+/// Files a folder is searched for, in order of preference.
+const WEIGHT_FILES: &[&str] = &[
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "open_clip_model.safetensors",
+    "pytorch_model.bin",
+    "open_clip_pytorch_model.bin",
+];
+
+pub struct Checkpoint {
+    /// Where it came from, for messages.
+    pub origin: String,
+    pub tensors: BTreeMap<String, PackTensor>,
+}
+
+#[derive(Deserialize)]
+struct ShardIndex {
+    weight_map: BTreeMap<String, String>,
+}
+
+impl Checkpoint {
+    /// Opens `path`, a weights file or a folder holding one. `pickle_key` selects a nested
+    /// state dict inside a PyTorch pickle (e.g. `state_dict`).
+    pub fn open(path: &Path, pickle_key: Option<&str>) -> Result<Self, WeightsError> {
+        if !path.exists() {
+            return Err(WeightsError::NotFound(path.to_path_buf()));
+        }
+        let file = if path.is_dir() { find_weights_file(path)? } else { path.to_path_buf() };
+        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let tensors = if name.ends_with(".index.json") {
+            read_shards(&file)?
+        } else if name.ends_with(".safetensors") {
+            read_safetensors(&file)?
+        } else {
+            read_pickle(&file, pickle_key)?
+        };
+        Ok(Self { origin: file.display().to_string(), tensors })
+    }
+}
+
+fn find_weights_file(dir: &Path) -> Result<PathBuf, WeightsError> {
+    WEIGHT_FILES
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| WeightsError::NoWeightsInDir {
+            path: dir.to_path_buf(),
+            looked_for: WEIGHT_FILES.join(", "),
+        })
+}
+
+fn read_error(path: &Path, err: impl std::fmt::Display) -> WeightsError {
+    WeightsError::Read { path: path.to_path_buf(), message: err.to_string() }
+}
+
+fn read_safetensors(path: &Path) -> Result<BTreeMap<String, PackTensor>, WeightsError> {
+    let mut store = SafetensorsStore::from_file(path);
+    Ok(store.get_all_tensors().map_err(|err| read_error(path, err))?.clone())
+}
+
+fn read_pickle(path: &Path, key: Option<&str>) -> Result<BTreeMap<String, PackTensor>, WeightsError> {
+    let mut store = PytorchStore::from_file(path).map_indices_contiguous(false);
+    if let Some(key) = key {
+        store = store.with_top_level_key(key);
+    }
+    Ok(store.get_all_tensors().map_err(|err| read_error(path, err))?.clone())
+}
+
+/// transformers' sharded layout: `model.safetensors.index.json` maps each tensor to a shard.
+fn read_shards(index_path: &Path) -> Result<BTreeMap<String, PackTensor>, WeightsError> {
+    let text = std::fs::read_to_string(index_path).map_err(|err| read_error(index_path, err))?;
+    let index: ShardIndex = serde_json::from_str(&text).map_err(|err| read_error(index_path, err))?;
+    let dir = index_path.parent().unwrap_or(Path::new("."));
+    let mut shards: Vec<&String> = index.weight_map.values().collect();
+    shards.sort();
+    shards.dedup();
+    let mut tensors = BTreeMap::new();
+    for shard in shards {
+        tensors.extend(read_safetensors(&dir.join(shard))?);
+    }
+    if let Some(name) = index.weight_map.keys().find(|name| !tensors.contains_key(*name)) {
+        return Err(read_error(index_path, format!("the index lists `{name}`, which no shard holds")));
+    }
+    Ok(tensors)
+}
