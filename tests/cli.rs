@@ -1,0 +1,196 @@
+//! The command line as a user meets it: the registry listing, and bad input of every kind
+//! giving a short error that names the cause, with a non-zero exit code.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use common::{cambrian, cambrian_with_env, fixtures, image, scratch, stderr};
+use safetensors::SafeTensors;
+use safetensors::tensor::TensorView;
+
+const PRESETS: &[&str] = &[
+    "clip-vit-l-14-336",
+    "siglip-so400m-14-384",
+    "siglip-vit-l-16-384",
+    "dinov2-vit-l-14-336",
+    "dinov2-vit-l-14-518",
+    "dinov2-vit-g-14-378",
+    "mae-vit-l-16",
+    "mae-vit-h-14",
+    "supvit-l-16-in21k",
+    "supvit-h-14-in21k",
+    "dfn-clip-vit-l-14-224",
+    "dfn-clip-vit-h-14-378",
+];
+
+#[test]
+fn encoders_lists_every_preset_with_its_sizes() {
+    let output = cambrian(&["encoders", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    for preset in PRESETS {
+        assert!(names.contains(preset), "{preset} missing from {names:?}");
+    }
+    let clip = rows.iter().find(|r| r["name"] == "clip-vit-l-14-336").unwrap();
+    assert_eq!(clip["tokens"], 576);
+    assert_eq!(clip["hidden_size"], 1024);
+    assert_eq!(clip["family"], "language-supervised");
+    let so400m = rows.iter().find(|r| r["name"] == "siglip-so400m-14-384").unwrap();
+    assert_eq!((so400m["tokens"].as_u64(), so400m["hidden_size"].as_u64()), (Some(729), Some(1152)));
+
+    let filtered = cambrian(&["encoders", "--family", "class-supervised"]);
+    let text = String::from_utf8_lossy(&filtered.stdout);
+    assert!(text.contains("supvit-l-16-in21k") && !text.contains("clip-vit-l-14-336"), "{text}");
+}
+
+fn encode(args: &[&str]) -> (Option<i32>, String, PathBuf) {
+    let out = scratch(&format!("cli-{}", args.join("_").replace(['/', '.'], "-"))).join("f.safetensors");
+    let mut full = vec!["encode", "--out", out.to_str().unwrap()];
+    full.extend(args);
+    let output = cambrian(&full);
+    (output.status.code(), stderr(&output), out)
+}
+
+fn demo_image() -> String {
+    image("scene-61x47.png").to_str().unwrap().to_string()
+}
+
+#[test]
+fn an_unknown_encoder_name_is_an_error_with_a_suggestion() {
+    let (code, err, out) = encode(&["--encoder", "clip-vit-l-14-337", "--init", "random", &demo_image()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("unknown encoder `clip-vit-l-14-337`"), "{err}");
+    assert!(err.contains("did you mean `clip-vit-l-14-336`"), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_missing_weights_path_is_an_error() {
+    let (code, err, _) = encode(&["--encoder", "mae-vit-l-16", "--weights", "/no/such/weights.safetensors", &demo_image()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("weights not found: /no/such/weights.safetensors"), "{err}");
+}
+
+/// A copy of a fixture folder with one tensor replaced by `edit` (or removed by `None`).
+fn altered_checkpoint(name: &str, key: &str, edit: Option<(Vec<usize>, Vec<u8>)>) -> PathBuf {
+    let source = fixtures().join("encoders/hf-siglip");
+    let dir = scratch(name);
+    for file in ["config.json", "preprocessor_config.json"] {
+        std::fs::copy(source.join(file), dir.join(file)).unwrap();
+    }
+    let bytes = std::fs::read(source.join("model.safetensors")).unwrap();
+    let file = SafeTensors::deserialize(&bytes).unwrap();
+    let mut tensors: Vec<(String, TensorView)> = Vec::new();
+    for (tensor_name, view) in file.tensors() {
+        if tensor_name != key {
+            tensors.push((tensor_name, view));
+        }
+    }
+    if let Some((shape, data)) = &edit {
+        tensors.push((key.to_string(), TensorView::new(safetensors::Dtype::F32, shape.clone(), data).unwrap()));
+    }
+    safetensors::serialize_to_file(tensors, None::<HashMap<String, String>>, &dir.join("model.safetensors")).unwrap();
+    dir
+}
+
+#[test]
+fn a_wrongly_shaped_tensor_is_an_error_naming_the_key_and_both_shapes() {
+    let key = "vision_model.encoder.layers.1.mlp.fc1.weight";
+    let dir = altered_checkpoint("wrong-shape", key, Some((vec![60, 32], vec![0u8; 60 * 32 * 4])));
+    let (code, err, out) = encode(&["--weights", dir.to_str().unwrap(), &demo_image()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains(&format!("tensor `{key}` has shape [60, 32], the model expects [64, 32]")), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_missing_tensor_is_an_error_naming_it_and_the_closest_key() {
+    let key = "vision_model.encoder.layers.2.layer_norm2.bias";
+    let dir = altered_checkpoint("missing-tensor", key, None);
+    let (code, err, _) = encode(&["--weights", dir.to_str().unwrap(), &demo_image()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains(&format!("missing tensor `{key}`")), "{err}");
+    assert!(err.contains("closest key in the checkpoint: `vision_model.encoder.layers.2.layer_norm2.weight`"), "{err}");
+}
+
+#[test]
+fn a_corrupt_image_is_an_error_naming_the_file() {
+    let dir = scratch("corrupt-image");
+    let bad = dir.join("broken.png");
+    let mut bytes = std::fs::read(image("scene-61x47.png")).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&bad, &bytes).unwrap();
+    let (code, err, out) = encode(&["--encoder", "mae-vit-l-16", "--init", "random", &demo_image(), bad.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains(&format!("cannot decode image {}", bad.display())), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn an_unreadable_or_malformed_spec_is_an_error() {
+    let dir = scratch("bad-spec");
+    let missing = dir.join("absent.toml");
+    let (code, err, _) = encode(&["--encoder", missing.to_str().unwrap(), "--init", "random", &demo_image()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains(&format!("cannot read {}", missing.display())), "{err}");
+
+    let spec = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("encoders/mae-vit-l-16.toml")).unwrap();
+    let malformed = dir.join("malformed.toml");
+    std::fs::write(&malformed, spec.replace("patch_size = 16\n", "")).unwrap();
+    let (code, err, _) = encode(&["--encoder", malformed.to_str().unwrap(), "--init", "random", &demo_image()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("invalid encoder spec") && err.contains("missing field `patch_size`"), "{err}");
+}
+
+#[test]
+fn preset_weights_missing_offline_say_how_to_get_them() {
+    let home = scratch("empty-hf-home");
+    let out = home.join("f.safetensors");
+    let output = cambrian_with_env(
+        &["encode", "--encoder", "mae-vit-l-16", "--out", out.to_str().unwrap(), &demo_image()],
+        &[("HF_HOME", home.to_str().unwrap()), ("HF_HUB_OFFLINE", "1")],
+    );
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(err.contains("timm/vit_large_patch16_224.mae/model.safetensors is not in the Hugging Face cache"), "{err}");
+    assert!(err.contains("--weights"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_with_code_2() {
+    assert_eq!(cambrian(&["encode"]).status.code(), Some(2));
+    assert_eq!(cambrian(&["no-such-command"]).status.code(), Some(2));
+}
+
+#[test]
+#[cfg(not(feature = "wgpu"))]
+fn a_backend_not_compiled_in_names_its_feature() {
+    let output = cambrian(&["--device", "wgpu", "encode", "--encoder", "mae-vit-l-16", "--init", "random", "--out", "x", &demo_image()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("built without the `wgpu` backend; rebuild with `cargo build --release --features wgpu`"));
+}
+
+#[test]
+fn random_init_encodes_a_bundled_image() {
+    let out = scratch("random-init").join("demo.safetensors");
+    let output = cambrian(&[
+        "encode",
+        "--encoder",
+        "mae-vit-l-16",
+        "--init",
+        "random",
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+        image("demo-96x72.jpg").to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let file = common::read_tensors(&out);
+    assert_eq!(file.tensors["features"].shape, vec![1, 196, 1024]);
+    assert_eq!(file.tensors["grid"].values, vec![14.0, 14.0]);
+    assert!(file.tensors["features"].values.iter().all(|v| v.is_finite()));
+}
