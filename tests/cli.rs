@@ -74,8 +74,8 @@ fn a_missing_weights_path_is_an_error() {
     assert!(err.contains("weights not found: /no/such/weights.safetensors"), "{err}");
 }
 
-/// A copy of a fixture folder with one tensor replaced by `edit` (or removed by `None`).
-fn altered_checkpoint(name: &str, key: &str, edit: Option<(Vec<usize>, Vec<u8>)>) -> PathBuf {
+/// A copy of a fixture folder with tensor `key` removed and `added` (name, shape, bytes) added.
+fn altered_checkpoint(name: &str, key: &str, added: Option<(&str, Vec<usize>, Vec<u8>)>) -> PathBuf {
     let source = fixtures().join("encoders/hf-siglip");
     let dir = scratch(name);
     for file in ["config.json", "preprocessor_config.json"] {
@@ -89,8 +89,8 @@ fn altered_checkpoint(name: &str, key: &str, edit: Option<(Vec<usize>, Vec<u8>)>
             tensors.push((tensor_name, view));
         }
     }
-    if let Some((shape, data)) = &edit {
-        tensors.push((key.to_string(), TensorView::new(safetensors::Dtype::F32, shape.clone(), data).unwrap()));
+    if let Some((added_name, shape, data)) = &added {
+        tensors.push((added_name.to_string(), TensorView::new(safetensors::Dtype::F32, shape.clone(), data).unwrap()));
     }
     safetensors::serialize_to_file(tensors, None::<HashMap<String, String>>, &dir.join("model.safetensors")).unwrap();
     dir
@@ -98,8 +98,8 @@ fn altered_checkpoint(name: &str, key: &str, edit: Option<(Vec<usize>, Vec<u8>)>
 
 #[test]
 fn a_wrongly_shaped_tensor_is_an_error_naming_the_key_and_both_shapes() {
-    let key = "vision_model.encoder.layers.1.mlp.fc1.weight";
-    let dir = altered_checkpoint("wrong-shape", key, Some((vec![60, 32], vec![0u8; 60 * 32 * 4])));
+    let key = "encoder.layers.1.mlp.fc1.weight";
+    let dir = altered_checkpoint("wrong-shape", key, Some((key, vec![60, 32], vec![0u8; 60 * 32 * 4])));
     let (code, err, out) = encode(&["--weights", dir.to_str().unwrap(), &demo_image()]);
     assert_eq!(code, Some(1));
     assert!(err.contains(&format!("tensor `{key}` has shape [60, 32], the model expects [64, 32]")), "{err}");
@@ -108,12 +108,13 @@ fn a_wrongly_shaped_tensor_is_an_error_naming_the_key_and_both_shapes() {
 
 #[test]
 fn a_missing_tensor_is_an_error_naming_it_and_the_closest_key() {
-    let key = "vision_model.encoder.layers.2.layer_norm2.bias";
-    let dir = altered_checkpoint("missing-tensor", key, None);
+    let key = "encoder.layers.2.layer_norm2.bias";
+    let misspelt = "encoder.layers.2.layer_norm2.bais";
+    let dir = altered_checkpoint("missing-tensor", key, Some((misspelt, vec![32], vec![0u8; 32 * 4])));
     let (code, err, _) = encode(&["--weights", dir.to_str().unwrap(), &demo_image()]);
     assert_eq!(code, Some(1));
     assert!(err.contains(&format!("missing tensor `{key}`")), "{err}");
-    assert!(err.contains("closest key in the checkpoint: `vision_model.encoder.layers.2.layer_norm2.weight`"), "{err}");
+    assert!(err.contains(&format!("closest key in the checkpoint: `{misspelt}`")), "{err}");
 }
 
 #[test]

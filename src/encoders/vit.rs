@@ -333,13 +333,13 @@ impl VisionTransformer {
         let pos = self.pos_embed.val();
         let [positions, _] = pos.dims();
         let covered = config.pos_prefix();
-        let pos_prefix = pos.clone().slice([0..covered, 0..hidden]);
+        // [covered, hidden] (none when no prefix token has a position) and [grid², hidden]
+        let pos_prefix = (covered > 0).then(|| pos.clone().slice([0..covered, 0..hidden]).unsqueeze::<3>());
         let mut pos_patches = pos.slice([covered..positions, 0..hidden]);
         let trained = config.trained_grid();
         if (rows, cols) != (trained, trained) {
             pos_patches = resize_grid(pos_patches, (trained, trained), (rows, cols), config.pos_resample);
         }
-        let pos_prefix = pos_prefix.unsqueeze::<3>();
         let pos_patches = pos_patches.unsqueeze::<3>();
 
         let cls = self.cls_token.as_ref().map(|t| t.val().reshape([1, 1, hidden]).expand([batch, 1, hidden]));
@@ -353,12 +353,13 @@ impl VisionTransformer {
                 Tensor::cat(tokens, 1)
             }
             PosEmbedCover::ClassAndPatches => {
-                let cls = cls.expect("validated: class-and-patches has a class token") + pos_prefix;
+                let cls = cls.expect("validated: class-and-patches has a class token")
+                    + pos_prefix.expect("class-and-patches covers the class token");
                 Tensor::cat([cls].into_iter().chain(regs).chain([patches + pos_patches]).collect(), 1)
             }
             PosEmbedCover::All => {
                 let tokens: Vec<_> = cls.into_iter().chain(regs).chain([patches]).collect();
-                Tensor::cat(tokens, 1) + Tensor::cat(vec![pos_prefix, pos_patches], 1)
+                Tensor::cat(tokens, 1) + Tensor::cat(pos_prefix.into_iter().chain([pos_patches]).collect(), 1)
             }
         };
         let x = match &self.norm_pre {

@@ -36,10 +36,8 @@ pub struct Renamed {
     pub tensors: Vec<PackTensor>,
     /// Module path → the checkpoint key(s) it came from, and their shape on disk.
     pub origins: HashMap<String, (String, Vec<usize>)>,
-    /// Checkpoint keys that no row covers (heads, text towers, ...).
+    /// Checkpoint keys that no row covers (heads, text towers, misspelt keys, ...).
     pub unmatched: Vec<String>,
-    /// Every key of the checkpoint, for "closest key" hints.
-    pub all_keys: Vec<String>,
 }
 
 /// Matches `pattern` (with `#` for digits) at the start of `key`, ending at a `.` or the end.
@@ -108,13 +106,11 @@ impl KeyMap {
     pub fn rename(&self, checkpoint: Checkpoint) -> Result<Renamed, WeightsError> {
         let prefix = self.find_prefix(&checkpoint)?;
         let origin = checkpoint.origin;
-        let all_keys: Vec<String> = checkpoint.tensors.keys().cloned().collect();
         let mut renamed = Renamed {
             prefix: prefix.clone(),
             tensors: Vec::new(),
             origins: HashMap::new(),
             unmatched: Vec::new(),
-            all_keys,
         };
         // module path → the three parts, in q, k, v order
         let mut fused: BTreeMap<String, [Option<PackTensor>; 3]> = BTreeMap::new();

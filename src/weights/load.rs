@@ -40,7 +40,10 @@ pub fn load_strict<M: ModuleSnapshot>(
     if let Some((path, containers)) = result.missing.first() {
         let path = checkpoint_param_name(path, containers);
         let key = map.checkpoint_key(&renamed.prefix, &path).unwrap_or(path);
-        let closest = closest_key(&key, &renamed.all_keys);
+        // A tensor that went unused is the likely culprit (a renamed or misspelt key).
+        let unused = result.unused.iter().filter_map(|path| renamed.origins.get(path).map(|(key, _)| key.clone()));
+        let candidates: Vec<String> = renamed.unmatched.iter().cloned().chain(unused).collect();
+        let closest = closest_key(&key, &candidates);
         return Err(WeightsError::Missing { origin, key, closest });
     }
     if let Some(path) = result.unused.first() {
