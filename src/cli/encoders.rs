@@ -13,7 +13,7 @@ struct Row {
     family: Family,
     architecture: String,
     resolution: usize,
-    patch_size: usize,
+    grid: [usize; 2],
     tokens: usize,
     hidden_size: usize,
     hub: Option<String>,
@@ -27,7 +27,7 @@ impl From<&EncoderSpec> for Row {
             family: spec.family,
             architecture: spec.architecture_name(),
             resolution: spec.resolution(),
-            patch_size: spec.patch_size(),
+            grid: spec.native_grid(),
             tokens: spec.native_tokens(),
             hidden_size: spec.hidden_size(),
             hub: spec.hub.clone(),
@@ -46,17 +46,17 @@ pub fn run(args: &EncodersArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<24} {:<20} {:<16} {:>4} {:>5} {:>6} {:>6}  {}",
-        "NAME", "FAMILY", "ARCHITECTURE", "RES", "PATCH", "TOKENS", "HIDDEN", "HUB"
+        "{:<24} {:<20} {:<20} {:>4} {:>7} {:>6} {:>6}  {}",
+        "NAME", "FAMILY", "ARCHITECTURE", "RES", "GRID", "TOKENS", "HIDDEN", "HUB"
     );
     for row in rows {
         println!(
-            "{:<24} {:<20} {:<16} {:>4} {:>5} {:>6} {:>6}  {}",
+            "{:<24} {:<20} {:<20} {:>4} {:>7} {:>6} {:>6}  {}",
             row.name,
             row.family.to_string(),
             row.architecture,
             row.resolution,
-            row.patch_size,
+            format!("{}x{}", row.grid[0], row.grid[1]),
             row.tokens,
             row.hidden_size,
             row.hub.unwrap_or_default()

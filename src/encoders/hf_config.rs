@@ -104,6 +104,7 @@ pub fn spec_from_dir(dir: &Path) -> Result<EncoderSpec, EncoderError> {
         family,
         hub: None,
         weights_file: None,
+        weights_key: None,
         feature_layer,
         architecture: Architecture::Vit(architecture),
         preprocess: preprocess_from_dir(dir)?,

@@ -17,8 +17,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::weights::WeightsError;
 use crate::weights::checkpoint::Checkpoint;
-use crate::weights::load::load_strict;
-pub use spec::{Architecture, EncoderSpec, Family};
+pub use spec::{Architecture, ArchitectureSpec, EncoderSpec, Family};
 use vit::VisionTransformer;
 
 #[derive(Debug, thiserror::Error)]
@@ -71,18 +70,14 @@ pub struct Encoder {
 impl Encoder {
     pub fn build(spec: EncoderSpec, weights: WeightsSource, device: &Device) -> Result<Self, EncoderError> {
         spec.preprocess.validate().map_err(EncoderError::Config)?;
-        if let WeightsSource::Random { seed } = weights {
-            device.seed(seed);
-        }
-        let mut model = match &spec.architecture {
-            Architecture::Vit(vit) => EncoderModel::Vit(vit.resolve()?.init(device)),
-        };
-        if let WeightsSource::Path(path) = weights {
-            let checkpoint = Checkpoint::open(path, None)?;
-            match &mut model {
-                EncoderModel::Vit(vit) => load_strict(vit, checkpoint, vit_keys::key_map(vit.config.layout()))?,
+        let checkpoint = match weights {
+            WeightsSource::Path(path) => Some(Checkpoint::open(path, spec.weights_key.as_deref())?),
+            WeightsSource::Random { seed } => {
+                device.seed(seed);
+                None
             }
-        }
+        };
+        let model = spec.architecture.spec().build(checkpoint, device)?;
         Ok(Self { spec, model })
     }
 

@@ -9,7 +9,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::EncoderError;
+use burn::tensor::Device;
+
+use super::{EncoderError, EncoderModel};
+use crate::weights::checkpoint::Checkpoint;
 use super::preprocess::Preprocess;
 use super::vit::VitSpec;
 
@@ -27,6 +30,10 @@ pub struct EncoderSpec {
     /// Weights file inside the repository (or beside the spec); `.index.json` for shards.
     #[serde(default)]
     pub weights_file: Option<String>,
+    /// Entry of a PyTorch pickle that holds the state dict (`state_dict` for MoCo v3,
+    /// `encoder` for I-JEPA); absent: the pickle is the state dict.
+    #[serde(default)]
+    pub weights_key: Option<String>,
     /// Layer whose tokens are handed on, counted like transformers' `hidden_states`
     /// (0 = embeddings, -1 = last block). Absent: the final output, final norm included.
     #[serde(default)]
@@ -61,10 +68,31 @@ impl fmt::Display for Family {
     }
 }
 
+/// The `[architecture]` table: one variant per architecture family, tagged by `kind`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Architecture {
     Vit(VitSpec),
+}
+
+impl Architecture {
+    pub fn spec(&self) -> &dyn ArchitectureSpec {
+        match self {
+            Architecture::Vit(vit) => vit,
+        }
+    }
+}
+
+/// What each architecture's `[architecture]` table tells the rest of the crate.
+pub trait ArchitectureSpec {
+    /// Short description for listings, e.g. `vit (hf-clip)`.
+    fn describe(&self) -> String;
+    /// Channels of each output token.
+    fn hidden_size(&self) -> usize;
+    /// The output token grid [rows, cols] for a square input of side `resolution`.
+    fn grid(&self, resolution: usize) -> [usize; 2];
+    /// Builds the model with random parameters, then loads `checkpoint` strictly if given.
+    fn build(&self, checkpoint: Option<Checkpoint>, device: &Device) -> Result<EncoderModel, EncoderError>;
 }
 
 impl EncoderSpec {
@@ -84,9 +112,7 @@ impl EncoderSpec {
     }
 
     pub fn architecture_name(&self) -> String {
-        match &self.architecture {
-            Architecture::Vit(vit) => format!("vit ({})", vit.layout),
-        }
+        self.architecture.spec().describe()
     }
 
     /// Side of the square input in pixels.
@@ -94,21 +120,17 @@ impl EncoderSpec {
         self.preprocess.crop_size
     }
 
-    pub fn patch_size(&self) -> usize {
-        match &self.architecture {
-            Architecture::Vit(vit) => vit.patch_size,
-        }
-    }
-
     pub fn hidden_size(&self) -> usize {
-        match &self.architecture {
-            Architecture::Vit(vit) => vit.hidden_size,
-        }
+        self.architecture.spec().hidden_size()
     }
 
-    /// Patch tokens the encoder hands on at its own resolution.
+    /// The token grid [rows, cols] the encoder hands on at its own resolution.
+    pub fn native_grid(&self) -> [usize; 2] {
+        self.architecture.spec().grid(self.resolution())
+    }
+
     pub fn native_tokens(&self) -> usize {
-        let side = self.resolution() / self.patch_size();
-        side * side
+        let [rows, cols] = self.native_grid();
+        rows * cols
     }
 }

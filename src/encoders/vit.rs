@@ -16,7 +16,10 @@ use burn::nn::{Initializer, LayerNorm, LayerNormConfig};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::EncoderError;
+use super::spec::ArchitectureSpec;
+use super::{EncoderError, EncoderModel, vit_keys};
+use crate::weights::checkpoint::Checkpoint;
+use crate::weights::load::load_strict;
 use crate::nn::attention::SelfAttention;
 use crate::nn::layer_scale::LayerScale;
 use crate::nn::mlp::{Act, Mlp};
@@ -170,6 +173,28 @@ impl VitLayout {
             VitLayout::Timm => LayoutDefaults { pos_resample: GridResample::BicubicAntialias, ..base },
             VitLayout::OpenClip => LayoutDefaults { patch_bias: false, pre_norm: true, norm_eps: 1e-5, ..base },
         }
+    }
+}
+
+impl ArchitectureSpec for VitSpec {
+    fn describe(&self) -> String {
+        format!("vit ({})", self.layout)
+    }
+
+    fn hidden_size(&self) -> usize {
+        self.hidden_size
+    }
+
+    fn grid(&self, resolution: usize) -> [usize; 2] {
+        [resolution / self.patch_size; 2]
+    }
+
+    fn build(&self, checkpoint: Option<Checkpoint>, device: &Device) -> Result<EncoderModel, EncoderError> {
+        let mut vit = self.resolve()?.init(device);
+        if let Some(checkpoint) = checkpoint {
+            load_strict(&mut vit, checkpoint, vit_keys::key_map(self.layout))?;
+        }
+        Ok(EncoderModel::Vit(vit))
     }
 }
 
