@@ -161,6 +161,28 @@ fn preset_weights_missing_offline_say_how_to_get_them() {
 }
 
 #[test]
+fn url_weights_missing_offline_say_where_they_go() {
+    let home = scratch("empty-torch-home");
+    let out = home.join("f.safetensors");
+    let output = cambrian_with_env(
+        &["encode", "--encoder", "ijepa-vit-h-14", "--out", out.to_str().unwrap(), &demo_image()],
+        &[("TORCH_HOME", home.to_str().unwrap()), ("HF_HUB_OFFLINE", "1")],
+    );
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(err.contains("IN22K-vit.h.14-900e.pth.tar is not in the torch.hub cache"), "{err}");
+    assert!(err.contains(&format!("{}/hub/checkpoints", home.display())), "{err}");
+}
+
+#[test]
+fn a_preset_without_published_weights_asks_for_them() {
+    let out = scratch("no-weights").join("f.safetensors");
+    let output = cambrian(&["encode", "--encoder", "moco-v3-vit-l-16", "--out", out.to_str().unwrap(), &demo_image()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("names no weights: pass --weights PATH or --init random"), "{}", stderr(&output));
+}
+
+#[test]
 fn usage_errors_exit_with_code_2() {
     assert_eq!(cambrian(&["encode"]).status.code(), Some(2));
     assert_eq!(cambrian(&["no-such-command"]).status.code(), Some(2));

@@ -157,6 +157,16 @@ fn open_clip_native_vit() {
     check("open-clip-native");
 }
 
+#[test]
+fn moco_v3_base_encoder_from_a_nested_pth_tar() {
+    check("moco-v3-pth-tar");
+}
+
+#[test]
+fn ijepa_encoder_from_a_nested_pth_tar() {
+    check("ijepa-pth-tar");
+}
+
 /// `--layer` counts like transformers' hidden_states.
 #[test]
 fn hf_clip_layer_selection() {

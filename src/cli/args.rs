@@ -66,6 +66,11 @@ pub struct EncodeArgs {
     /// -1 = last block). Default: the encoder's feature layer in Cambrian-1.
     #[arg(long, allow_negative_numbers = true)]
     pub layer: Option<i64>,
+    /// Resize the output grid bilinearly to this many tokens (a square number), as
+    /// Cambrian's `interp` does. Default: the encoder's own setting (576 for DINOv2@518,
+    /// ConvNeXt and SAM; none for the others).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub tokens: Option<u64>,
     /// Images per forward pass.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_size: u64,

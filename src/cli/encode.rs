@@ -13,10 +13,13 @@ use crate::encoders::encode::{encode_pixels, preprocess_files, write_features};
 use crate::encoders::registry::{Resolved, resolve};
 use crate::encoders::{Encoder, WeightsSource};
 use crate::progress::Progress;
-use crate::weights::hub;
+use crate::weights::{hub, url};
 
 pub fn run(args: &EncodeArgs, device: &Device, quiet: bool) -> anyhow::Result<()> {
-    let resolved = resolve(args.encoder.as_deref(), args.weights.as_deref())?;
+    let mut resolved = resolve(args.encoder.as_deref(), args.weights.as_deref())?;
+    if let Some(tokens) = args.tokens {
+        resolved.spec.feature_tokens = Some(tokens as usize);
+    }
     let weights = weights_path(args, &resolved)?;
     let source = match (&weights, args.init) {
         (Some(path), _) => WeightsSource::Path(path),
@@ -35,6 +38,7 @@ pub fn run(args: &EncodeArgs, device: &Device, quiet: bool) -> anyhow::Result<()
         ("images".to_string(), serde_json::to_string(&images)?),
         ("encoder".to_string(), name),
         ("layer".to_string(), layer),
+        ("native_grid".to_string(), format!("{:?}", encoder.spec.native_grid())),
     ]);
     write_features(&args.out, &encoded, metadata)?;
     let [n, tokens, hidden] = encoded.shape;
@@ -43,7 +47,7 @@ pub fn run(args: &EncodeArgs, device: &Device, quiet: bool) -> anyhow::Result<()
 }
 
 /// The checkpoint to load: `--weights`, else a file beside the spec, else the preset's file
-/// in the Hugging Face cache; `None` only for `--init random`.
+/// in the Hugging Face cache or at its address; `None` only for `--init random`.
 fn weights_path(args: &EncodeArgs, resolved: &Resolved) -> anyhow::Result<Option<PathBuf>> {
     let spec = &resolved.spec;
     if let Some(path) = &args.weights {
@@ -53,12 +57,13 @@ fn weights_path(args: &EncodeArgs, resolved: &Resolved) -> anyhow::Result<Option
     if args.init.is_some() {
         return Ok(None);
     }
-    match (&spec.hub, &spec.weights_file, &resolved.spec_dir) {
-        (Some(repo), file, _) => {
+    match (&spec.hub, &spec.url, &spec.weights_file, &resolved.spec_dir) {
+        (Some(repo), _, file, _) => {
             let file = file.as_deref().unwrap_or("model.safetensors");
             Ok(Some(hub::fetch_weights(repo, file)?))
         }
-        (None, Some(file), Some(dir)) => Ok(Some(dir.join(file))),
+        (None, Some(address), _, _) => Ok(Some(url::fetch(address)?)),
+        (None, None, Some(file), Some(dir)) => Ok(Some(dir.join(file))),
         _ => bail!("encoder `{}` names no weights: pass --weights PATH or --init random", spec.name),
     }
 }

@@ -15,8 +15,11 @@ struct Row {
     resolution: usize,
     grid: [usize; 2],
     tokens: usize,
+    /// Tokens handed on after Cambrian's interpolation, where the preset asks for one.
+    feature_tokens: Option<usize>,
     hidden_size: usize,
     hub: Option<String>,
+    url: Option<String>,
 }
 
 impl From<&EncoderSpec> for Row {
@@ -29,8 +32,10 @@ impl From<&EncoderSpec> for Row {
             resolution: spec.resolution(),
             grid: spec.native_grid(),
             tokens: spec.native_tokens(),
+            feature_tokens: spec.feature_tokens,
             hidden_size: spec.hidden_size(),
             hub: spec.hub.clone(),
+            url: spec.url.clone(),
         }
     }
 }
@@ -46,20 +51,23 @@ pub fn run(args: &EncodersArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<24} {:<20} {:<20} {:>4} {:>7} {:>6} {:>6}  {}",
-        "NAME", "FAMILY", "ARCHITECTURE", "RES", "GRID", "TOKENS", "HIDDEN", "HUB"
+        "{:<24} {:<20} {:<20} {:>4} {:>7} {:>10} {:>6}  {}",
+        "NAME", "FAMILY", "ARCHITECTURE", "RES", "GRID", "TOKENS", "HIDDEN", "WEIGHTS"
     );
     for row in rows {
         println!(
-            "{:<24} {:<20} {:<20} {:>4} {:>7} {:>6} {:>6}  {}",
+            "{:<24} {:<20} {:<20} {:>4} {:>7} {:>10} {:>6}  {}",
             row.name,
             row.family.to_string(),
             row.architecture,
             row.resolution,
             format!("{}x{}", row.grid[0], row.grid[1]),
-            row.tokens,
+            match row.feature_tokens {
+                Some(out) if out != row.tokens => format!("{}→{out}", row.tokens),
+                _ => row.tokens.to_string(),
+            },
             row.hidden_size,
-            row.hub.unwrap_or_default()
+            row.hub.or(row.url).unwrap_or_else(|| "--weights only".into())
         );
     }
     Ok(())

@@ -104,8 +104,11 @@ pub fn spec_from_dir(dir: &Path) -> Result<EncoderSpec, EncoderError> {
         family,
         hub: None,
         weights_file: None,
+        url: None,
         weights_key: None,
+        weights_prefix: None,
         feature_layer,
+        feature_tokens: None,
         architecture: Architecture::Vit(architecture),
         preprocess: preprocess_from_dir(dir)?,
     })
@@ -164,6 +167,7 @@ fn preprocess_from_dir(dir: &Path) -> Result<Preprocess, EncoderError> {
     let (mean, std) = if flag("do_normalize") { (triple("image_mean")?, triple("image_std")?) } else { ([0.0; 3], [1.0; 3]) };
     Ok(Preprocess {
         pad_to_square: false,
+        pad_colour: None,
         resize,
         resize_size,
         crop_size,

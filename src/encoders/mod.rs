@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
+use crate::nn::resample::{GridResample, resize_grids};
 use crate::weights::WeightsError;
 use crate::weights::checkpoint::Checkpoint;
 pub use spec::{Architecture, ArchitectureSpec, EncoderSpec, Family};
@@ -70,8 +71,15 @@ pub struct Encoder {
 impl Encoder {
     pub fn build(spec: EncoderSpec, weights: WeightsSource, device: &Device) -> Result<Self, EncoderError> {
         spec.preprocess.validate().map_err(EncoderError::Config)?;
+        spec.output_grid()?;
         let checkpoint = match weights {
-            WeightsSource::Path(path) => Some(Checkpoint::open(path, spec.weights_key.as_deref())?),
+            WeightsSource::Path(path) => {
+                let checkpoint = Checkpoint::open(path, spec.weights_key.as_deref())?;
+                Some(match &spec.weights_prefix {
+                    Some(prefix) => checkpoint.under_prefix(prefix)?,
+                    None => checkpoint,
+                })
+            }
             WeightsSource::Random { seed } => {
                 device.seed(seed);
                 None
@@ -82,12 +90,19 @@ impl Encoder {
     }
 
     /// The tokens of `layer` (default: the spec's feature layer) for a batch of
-    /// preprocessed images. [batch, 3, res, res] → [batch, tokens, hidden]
+    /// preprocessed images, resized to `feature_tokens` if the spec asks.
+    /// [batch, 3, res, res] → [batch, tokens, hidden]
     pub fn forward(&self, pixels: Tensor<4>, layer: Option<i64>) -> Result<Features, EncoderError> {
         let layer = layer.or(self.spec.feature_layer);
         let (tokens, grid) = match &self.model {
             EncoderModel::Vit(vit) => vit.forward(pixels, layer)?,
         };
-        Ok(Features { tokens, grid })
+        let [rows, cols] = grid;
+        let target = self.spec.output_grid()?;
+        if self.spec.feature_tokens.is_none() || target == grid {
+            return Ok(Features { tokens, grid });
+        }
+        let tokens = resize_grids(tokens, (rows, cols), (target[0], target[1]), GridResample::Bilinear);
+        Ok(Features { tokens, grid: target })
     }
 }

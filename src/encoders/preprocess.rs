@@ -2,8 +2,9 @@
 //! PIL-based image processors, timm's and open_clip's eval transforms (torchvision on PIL
 //! images), and Cambrian-1's pad-to-square (`expand2square` in `cambrian/mm_utils.py`).
 //!
-//! Steps: decode → RGB → [pad to square with the mean colour] → resize (shortest edge, or
-//! both sides) with Pillow's filters in 8 bits → centre crop → scale to [0, 1] → normalise.
+//! Steps: decode → RGB → [Cambrian's `process_images`: pad to a square, then resize it to
+//! crop × crop with Pillow's default bicubic] → resize (shortest edge, or both sides) with
+//! Pillow's filters in 8 bits → centre crop → scale to [0, 1] → normalise.
 
 use std::path::Path;
 
@@ -16,9 +17,15 @@ use super::resample::resize_rgb;
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Preprocess {
-    /// Cambrian-1's `image_aspect_ratio = "pad"`: pad to a square with the mean colour first.
+    /// Cambrian-1's `process_images`: pad to a square (`expand2square`), then resize the
+    /// square to crop × crop (bicubic) before the encoder's own transform.
     #[serde(default)]
     pub pad_to_square: bool,
+    /// Fill colour of the padding, 0–255. Cambrian uses `int(255 * m)` of the processor's
+    /// `image_mean`; its torchvision/open_clip/timm towers report CLIP's mean whatever they
+    /// normalise with. Absent: `int(255 * m)` of `mean`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pad_colour: Option<[u8; 3]>,
     pub resize: ResizeMode,
     /// Target of the shortest edge (`shortest-edge`) or of both sides (`squash`).
     pub resize_size: usize,
@@ -86,16 +93,20 @@ impl Preprocess {
     }
 
     /// The fill colour of `expand2square`: `tuple(int(x * 255) for x in image_mean)`.
-    fn mean_colour(&self) -> [u8; 3] {
-        self.mean.map(|m| (m * 255.0).clamp(0.0, 255.0) as u8)
+    fn pad_colour(&self) -> [u8; 3] {
+        self.pad_colour.unwrap_or(self.mean.map(|m| (m * 255.0).clamp(0.0, 255.0) as u8))
     }
 
     /// Runs every step; returns the normalised pixels, channels first: [3, crop, crop].
     pub fn apply(&self, image: &RgbImage) -> Vec<f32> {
-        let padded;
+        let squared;
         let image = if self.pad_to_square {
-            padded = pad_to_square(image, self.mean_colour());
-            &padded
+            let padded = pad_to_square(image, self.pad_colour());
+            let side = padded.width() as usize;
+            let crop = self.crop_size;
+            let raw = resize_rgb(padded.as_raw(), (side, side), (crop, crop), Interpolation::Bicubic);
+            squared = RgbImage::from_raw(crop as u32, crop as u32, raw).expect("crop × crop × 3 bytes");
+            &squared
         } else {
             image
         };

@@ -30,14 +30,26 @@ pub struct EncoderSpec {
     /// Weights file inside the repository (or beside the spec); `.index.json` for shards.
     #[serde(default)]
     pub weights_file: Option<String>,
+    /// Direct download address for checkpoints that are not on the hub (MoCo v3, I-JEPA);
+    /// the file is kept in torch.hub's checkpoint cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// Entry of a PyTorch pickle that holds the state dict (`state_dict` for MoCo v3,
     /// `encoder` for I-JEPA); absent: the pickle is the state dict.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights_key: Option<String>,
+    /// Only checkpoint keys under this prefix belong to the encoder (MoCo v3 keeps the
+    /// momentum encoder beside it); the prefix is stripped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_prefix: Option<String>,
     /// Layer whose tokens are handed on, counted like transformers' `hidden_states`
     /// (0 = embeddings, -1 = last block). Absent: the final output, final norm included.
     #[serde(default)]
     pub feature_layer: Option<i64>,
+    /// Cambrian's `interp`: resize the output grid bilinearly (align_corners = false) to a
+    /// square of this many tokens, e.g. 576 for DINOv2@518, ConvNeXt and SAM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_tokens: Option<usize>,
     pub architecture: Architecture,
     pub preprocess: Preprocess,
 }
@@ -132,5 +144,15 @@ impl EncoderSpec {
     pub fn native_tokens(&self) -> usize {
         let [rows, cols] = self.native_grid();
         rows * cols
+    }
+
+    /// The grid handed on: the native one, or the square of `feature_tokens`.
+    pub fn output_grid(&self) -> Result<[usize; 2], EncoderError> {
+        let Some(tokens) = self.feature_tokens else { return Ok(self.native_grid()) };
+        let side = (tokens as f64).sqrt().round() as usize;
+        if side == 0 || side * side != tokens {
+            return Err(EncoderError::Config(format!("feature_tokens {tokens} is not a square number of tokens")));
+        }
+        Ok([side, side])
     }
 }

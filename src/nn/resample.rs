@@ -1,7 +1,7 @@
 //! Resampling of token grids (position embeddings, feature maps) as separable weight
 //! matrices, matching `torch.nn.functional.interpolate(..., align_corners=False)`:
-//! plain bicubic (a = -0.75) and antialiased bicubic (a = -0.5, support widened when
-//! shrinking, as in ATen's `_upsample_bicubic2d_aa`). burn's interpolate has no antialias,
+//! bilinear, plain bicubic (a = -0.75) and antialiased bicubic (a = -0.5, support widened
+//! when shrinking, as in ATen's `_upsample_bicubic2d_aa`). burn's interpolate has no antialias,
 //! and two small matmuls on the host-built weights run on every backend.
 
 use burn::tensor::{Device, Tensor, TensorData};
@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum GridResample {
+    /// Two taps, no antialias, even when shrinking (as Cambrian's feature interpolation).
+    Bilinear,
     Bicubic,
     BicubicAntialias,
 }
@@ -32,6 +34,18 @@ pub fn weights(input: usize, output: usize, kind: GridResample) -> Vec<f32> {
     for out in 0..output {
         let row = &mut w[out * input..(out + 1) * input];
         match kind {
+            GridResample::Bilinear => {
+                // ATen's area_pixel_compute_source_index, in f32 as ATen computes it for
+                // f32 tensors (the rounding shows at 1e-5 on 64-wide grids); negative
+                // sources clamp to 0.
+                let scale = input as f32 / output as f32;
+                let src = (scale * (out as f32 + 0.5) - 0.5).max(0.0);
+                let low = (src as usize).min(input - 1);
+                let high = (low + 1).min(input - 1);
+                let t = src - low as f32;
+                row[low] += f64::from(1.0 - t);
+                row[high] += f64::from(t);
+            }
             GridResample::Bicubic => {
                 // ATen: src = (i + 0.5) * scale - 0.5, taps floor(src)-1 ..= floor(src)+2,
                 // indices clamped to the border.
@@ -82,13 +96,36 @@ pub fn resize_grid(
     x.reshape([new_cols, new_rows, channels]).swap_dims(0, 1).reshape([new_rows * new_cols, channels])
 }
 
+/// Resizes a batch of row-major token grids:
+/// [batch, rows × cols, channels] → [batch, new_rows × new_cols, channels].
+pub fn resize_grids(
+    grids: Tensor<3>,
+    (rows, cols): (usize, usize),
+    (new_rows, new_cols): (usize, usize),
+    kind: GridResample,
+) -> Tensor<3> {
+    let device: Device = grids.device();
+    let [batch, _, channels] = grids.dims();
+    let matrix = |input, output| {
+        Tensor::<2>::from_data(TensorData::new(weights(input, output, kind), [output, input]), &device)
+    };
+    // Rows: [new_rows, rows] · [rows, batch × cols × channels]
+    let x = grids.reshape([batch, rows, cols * channels]).swap_dims(0, 1).reshape([rows, batch * cols * channels]);
+    let x = matrix(rows, new_rows).matmul(x);
+    // Columns: [new_cols, cols] · [cols, new_rows × batch × channels]
+    let x = x.reshape([new_rows, batch, cols, channels]).permute([2, 0, 1, 3]).reshape([cols, new_rows * batch * channels]);
+    let x = matrix(cols, new_cols).matmul(x);
+    // [new_cols, new_rows, batch, channels] → [batch, new_rows, new_cols, channels]
+    x.reshape([new_cols, new_rows, batch, channels]).permute([2, 1, 0, 3]).reshape([batch, new_rows * new_cols, channels])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn same_size_is_the_identity() {
-        for kind in [GridResample::Bicubic, GridResample::BicubicAntialias] {
+        for kind in [GridResample::Bilinear, GridResample::Bicubic, GridResample::BicubicAntialias] {
             let w = weights(5, 5, kind);
             for i in 0..5 {
                 for j in 0..5 {
@@ -101,7 +138,7 @@ mod tests {
 
     #[test]
     fn rows_of_weights_sum_to_one() {
-        for kind in [GridResample::Bicubic, GridResample::BicubicAntialias] {
+        for kind in [GridResample::Bilinear, GridResample::Bicubic, GridResample::BicubicAntialias] {
             for (input, output) in [(7, 5), (5, 7), (37, 24)] {
                 let w = weights(input, output, kind);
                 for row in w.chunks(input) {

@@ -49,6 +49,26 @@ impl Checkpoint {
         };
         Ok(Self { origin: file.display().to_string(), tensors })
     }
+
+    /// Keeps the tensors whose keys start with `prefix`, with the prefix removed.
+    pub fn under_prefix(self, prefix: &str) -> Result<Self, WeightsError> {
+        let tensors: BTreeMap<String, PackTensor> = self
+            .tensors
+            .into_iter()
+            .filter_map(|(key, mut tensor)| {
+                let inner = key.strip_prefix(prefix)?.to_string();
+                tensor.name = inner.clone();
+                Some((inner, tensor))
+            })
+            .collect();
+        if tensors.is_empty() {
+            return Err(WeightsError::Read {
+                path: PathBuf::from(&self.origin),
+                message: format!("no tensor key starts with `{prefix}`"),
+            });
+        }
+        Ok(Self { origin: self.origin, tensors })
+    }
 }
 
 fn find_weights_file(dir: &Path) -> Result<PathBuf, WeightsError> {

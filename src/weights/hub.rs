@@ -17,7 +17,7 @@ fn cache() -> Cache {
     }
 }
 
-fn offline() -> bool {
+pub(super) fn offline() -> bool {
     std::env::var("HF_HUB_OFFLINE")
         .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
 }

@@ -1,11 +1,13 @@
 //! Checkpoints on disk → module parameters: reading safetensors and PyTorch pickles
 //! (`checkpoint`), renaming checkpoint keys to module paths (`keymap`), strict loading with a
-//! report (`load`), and finding preset weights in the Hugging Face cache (`hub`).
+//! report (`load`), and finding preset weights in the Hugging Face cache (`hub`) or at a plain
+//! address (`url`).
 
 pub mod checkpoint;
 pub mod hub;
 pub mod keymap;
 pub mod load;
+pub mod url;
 
 use std::path::PathBuf;
 

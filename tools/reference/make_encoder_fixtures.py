@@ -22,6 +22,7 @@ import torch
 import transformers as tf
 from PIL import Image
 from safetensors.torch import save_file
+from torchvision import transforms as T
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -209,12 +210,15 @@ def expand2square(image, background):
     return result
 
 
-def write_spec(case, name, family, weights_file, arch, pre):
+def write_spec(case, name, family, weights_file, arch, pre, top=None):
     lines = [
         f'name = "{name}"',
         f'title = "tiny {name} (parity fixture)"',
         f'family = "{family}"',
         f'weights_file = "{weights_file}"',
+    ]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in (top or {}).items()]
+    lines += [
         "",
         "[architecture]",
         'kind = "vit"',
@@ -225,10 +229,22 @@ def write_spec(case, name, family, weights_file, arch, pre):
     (case / "spec.toml").write_text("\n".join(lines) + "\n")
 
 
-def transform_pixels(transform, pad_colour=None):
+# The pad colour of Cambrian's torchvision / open_clip / timm towers: their ProcessorWrapper
+# reports CLIP's mean as `image_mean` whatever the transform normalises with.
+WRAPPER_PAD = tuple(int(x * 255) for x in CLIP_MEAN)
+
+
+def cambrian_square(image, colour, crop):
+    """Cambrian-1's process_images (cambrian/mm_utils.py): pad to a square, then resize it to
+    the tower's crop size with PIL's default filter (bicubic), before the tower's transform."""
+    return expand2square(image, colour).resize((crop, crop))
+
+
+def transform_pixels(transform, square=None):
+    """`square` = (pad colour, crop size) applies Cambrian's process_images first."""
     images = open_images()
-    if pad_colour is not None:
-        images = [expand2square(im, pad_colour) for im in images]
+    if square is not None:
+        images = [cambrian_square(im, *square) for im in images]
     return torch.stack([transform(im) for im in images])
 
 
@@ -256,7 +272,7 @@ def timm_case():
     cfg = timm.data.resolve_data_config({}, model=model)
     transform = timm.data.create_transform(**cfg)
     assert resize_of(transform) == 35 and cfg["crop_pct"] == 0.9
-    pixels = transform_pixels(transform)
+    pixels = transform_pixels(transform, square=(WRAPPER_PAD, 32))
     with torch.no_grad():
         features = model.forward_features(pixels)[:, 1:]
     assert model.norm.eps == 1e-6
@@ -265,8 +281,8 @@ def timm_case():
         dict(layout="timm", image_size=32, patch_size=8, hidden_size=32, depth=3, heads=4, mlp_size=64,
              act="gelu", class_token=True, registers=0, layer_scale=False, qkv_bias=True, pre_norm=False,
              norm_eps=1e-6),
-        dict(pad_to_square=False, resize="shortest-edge", resize_size=35, crop_size=32, interpolation="bicubic",
-             crop_rounding="round", mean=IMAGENET_MEAN, std=IMAGENET_STD),
+        dict(pad_to_square=True, pad_colour=list(WRAPPER_PAD), resize="shortest-edge", resize_size=35,
+             crop_size=32, interpolation="bicubic", crop_rounding="round", mean=IMAGENET_MEAN, std=IMAGENET_STD),
     )
     save_reference(case, pixels, features, (4, 4), "final")
 
@@ -288,7 +304,7 @@ def open_clip_siglip_case():
         32, is_train=False, mean=(0.5,) * 3, std=(0.5,) * 3, resize_mode="squash", interpolation="bicubic"
     )
     assert list(resize_of(transform)) == [32, 32]
-    pixels = transform_pixels(transform, pad_colour=tuple(int(x * 255) for x in (0.5,) * 3))
+    pixels = transform_pixels(transform, square=(WRAPPER_PAD, 32))
     with torch.no_grad():
         features = trunk.forward_features(pixels)
     write_spec(
@@ -296,8 +312,8 @@ def open_clip_siglip_case():
         dict(layout="timm", image_size=32, patch_size=8, hidden_size=32, depth=3, heads=4, mlp_size=64,
              act="gelu-tanh", class_token=False, registers=0, layer_scale=False, qkv_bias=True, pre_norm=False,
              norm_eps=trunk.norm.eps),
-        dict(pad_to_square=True, resize="squash", resize_size=32, crop_size=32, interpolation="bicubic",
-             crop_rounding="round", mean=[0.5] * 3, std=[0.5] * 3),
+        dict(pad_to_square=True, pad_colour=list(WRAPPER_PAD), resize="squash", resize_size=32, crop_size=32,
+             interpolation="bicubic", crop_rounding="round", mean=[0.5] * 3, std=[0.5] * 3),
     )
     save_reference(case, pixels, features, (4, 4), "final")
 
@@ -328,6 +344,76 @@ def open_clip_native_case():
     save_reference(case, pixels, tokens, (4, 4), "final")
 
 
+def imagenet_wrapper_transform(crop, resize):
+    """The torchvision transform of Cambrian's MoCo v3 and I-JEPA towers: Resize(256),
+    CenterCrop(224), ImageNet normalisation (here scaled down to `resize` → `crop`)."""
+    return T.Compose([T.Resize(resize), T.CenterCrop(crop), T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+
+
+def tiny_timm_vit(seed, class_token):
+    model = timm.models.vision_transformer.VisionTransformer(
+        img_size=32, patch_size=8, embed_dim=32, depth=3, num_heads=4, mlp_ratio=2,
+        class_token=class_token, global_pool="token" if class_token else "", num_classes=0,
+    )
+    return randomize(model, seed)
+
+
+def moco_case():
+    """MoCo v3's VisionTransformerMoCo is a timm VisionTransformer with a fixed sin-cos table
+    (a parameter, so it is in the checkpoint); the official .pth.tar nests the state dict under
+    `state_dict` with `module.base_encoder.`, beside the momentum encoder and the predictor."""
+    case = fresh("moco-v3-pth-tar")
+    base, momentum = tiny_timm_vit(11, True), tiny_timm_vit(12, True)
+    state = {f"module.base_encoder.{k}": v for k, v in base.state_dict().items()}
+    state |= {f"module.momentum_encoder.{k}": v for k, v in momentum.state_dict().items()}
+    g = torch.Generator().manual_seed(13)
+    for prefix in ("module.base_encoder.head", "module.momentum_encoder.head", "module.predictor"):
+        state[f"{prefix}.0.weight"] = torch.randn(16, 32, generator=g)
+    torch.save({"epoch": 300, "arch": "vit_base", "state_dict": state, "optimizer": {"state": {}}}, case / "vit-tiny.pth.tar")
+    transform = imagenet_wrapper_transform(32, 37)
+    pixels = transform_pixels(transform, square=(WRAPPER_PAD, 32))
+    with torch.no_grad():
+        features = base.forward_features(pixels)[:, 1:]
+    write_spec(
+        case, "moco-v3-pth-tar", "self-supervised", "vit-tiny.pth.tar",
+        dict(layout="timm", image_size=32, patch_size=8, hidden_size=32, depth=3, heads=4, mlp_size=64,
+             act="gelu", class_token=True, norm_eps=base.norm.eps),
+        dict(pad_to_square=True, pad_colour=list(WRAPPER_PAD), resize="shortest-edge", resize_size=37,
+             crop_size=32, interpolation="bilinear", crop_rounding="round", mean=IMAGENET_MEAN, std=IMAGENET_STD),
+        top=dict(weights_key="state_dict", weights_prefix="module.base_encoder."),
+    )
+    save_reference(case, pixels, features, (4, 4), "final")
+
+
+def ijepa_case():
+    """I-JEPA's VisionTransformer (ijepa/src/models/vision_transformer.py, copied into
+    Cambrian) has timm's parameter names and forward without a class token: patch embedding,
+    a fixed sin-cos table over the patches, pre-norm blocks, final norm. The .pth.tar holds
+    it under `encoder` with DistributedDataParallel's `module.` prefix."""
+    case = fresh("ijepa-pth-tar")
+    encoder = tiny_timm_vit(14, False)
+    assert [k for k in encoder.state_dict() if "cls" in k or "head" in k] == []
+    state = {f"module.{k}": v for k, v in encoder.state_dict().items()}
+    g = torch.Generator().manual_seed(15)
+    torch.save(
+        {"encoder": state, "predictor": {"module.predictor_embed.weight": torch.randn(16, 32, generator=g)}, "epoch": 900},
+        case / "vit-tiny.pth.tar",
+    )
+    transform = imagenet_wrapper_transform(32, 37)
+    pixels = transform_pixels(transform, square=(WRAPPER_PAD, 32))
+    with torch.no_grad():
+        features = encoder.forward_features(pixels)
+    write_spec(
+        case, "ijepa-pth-tar", "self-supervised", "vit-tiny.pth.tar",
+        dict(layout="timm", image_size=32, patch_size=8, hidden_size=32, depth=3, heads=4, mlp_size=64,
+             act="gelu", class_token=False, norm_eps=encoder.norm.eps),
+        dict(pad_to_square=True, pad_colour=list(WRAPPER_PAD), resize="shortest-edge", resize_size=37,
+             crop_size=32, interpolation="bilinear", crop_rounding="round", mean=IMAGENET_MEAN, std=IMAGENET_STD),
+        top=dict(weights_key="encoder", weights_prefix="module."),
+    )
+    save_reference(case, pixels, features, (4, 4), "final")
+
+
 def main():
     torch.set_grad_enabled(False)
     make_images()
@@ -338,6 +424,8 @@ def main():
     timm_case()
     open_clip_siglip_case()
     open_clip_native_case()
+    moco_case()
+    ijepa_case()
     print(f"{'case':<24} {'pixels':<18} {'features':<14} KiB")
     for case in sorted(CASES.iterdir()):
         with torch.no_grad():
