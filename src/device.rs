@@ -18,6 +18,19 @@ pub enum DeviceArg {
 #[error("this cambrian was built without the `{0}` backend; rebuild with `cargo build --release --features {0}`")]
 pub struct NotCompiled(&'static str);
 
+impl DeviceArg {
+    /// The name `--device` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceArg::Cpu => "cpu",
+            DeviceArg::Wgpu => "wgpu",
+            DeviceArg::Vulkan => "vulkan",
+            DeviceArg::Cuda => "cuda",
+            DeviceArg::Metal => "metal",
+        }
+    }
+}
+
 pub fn open(arg: DeviceArg) -> Result<Device, NotCompiled> {
     match arg {
         DeviceArg::Cpu => Ok(Device::flex()),

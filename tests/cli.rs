@@ -217,3 +217,15 @@ fn random_init_encodes_a_bundled_image() {
     assert_eq!(file.tensors["grid"].values, vec![14.0, 14.0]);
     assert!(file.tensors["features"].values.iter().all(|v| v.is_finite()));
 }
+
+#[test]
+fn bench_encoders_measures_ours_in_a_child_process() {
+    let output = cambrian(&["bench", "encoders", "--encoder", "moco-v3-vit-b-16", "--iters", "1", "--warmup", "0", "--no-reference"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let row = stdout.lines().find(|l| l.starts_with("moco-v3-vit-b-16")).expect("a row for the encoder");
+    let fields: Vec<&str> = row.split_whitespace().collect();
+    let images_per_sec: f64 = fields[2].parse().expect("images/s");
+    assert!(images_per_sec > 0.0, "{row}");
+    assert!(stdout.contains("torch: not run (--no-reference)"), "{stdout}");
+}

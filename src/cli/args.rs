@@ -29,6 +29,54 @@ pub enum Command {
     Encoders(EncodersArgs),
     /// Run an encoder on images and save the patch tokens as safetensors.
     Encode(EncodeArgs),
+    /// Measure throughput and memory next to the PyTorch reference.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Forward pass of each encoder at its native resolution, ours and PyTorch's.
+    Encoders(BenchEncodersArgs),
+    /// One measurement of ours, in its own process (used by `bench encoders`).
+    #[command(hide = true)]
+    EncoderOnce(BenchOnceArgs),
+}
+
+#[derive(Args)]
+pub struct BenchEncodersArgs {
+    /// Encoders to measure (repeatable); default: every preset.
+    #[arg(long)]
+    pub encoder: Vec<String>,
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
+    /// Untimed passes first.
+    #[arg(long, default_value_t = 1)]
+    pub warmup: u64,
+    /// Timed passes.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub iters: u64,
+    /// The PyTorch side: a script that builds the reference model from a spec.
+    #[arg(long, default_value = "tools/bench/encoders.py")]
+    pub reference: PathBuf,
+    /// Python interpreter with torch, transformers, timm and open_clip.
+    #[arg(long, default_value = "python3")]
+    pub python: String,
+    /// Measure ours only.
+    #[arg(long)]
+    pub no_reference: bool,
+}
+
+#[derive(Args)]
+pub struct BenchOnceArgs {
+    #[arg(long)]
+    pub encoder: String,
+    #[arg(long, default_value_t = 1)]
+    pub batch_size: u64,
+    #[arg(long, default_value_t = 1)]
+    pub warmup: u64,
+    #[arg(long, default_value_t = 3)]
+    pub iters: u64,
 }
 
 #[derive(Args)]

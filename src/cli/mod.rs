@@ -1,11 +1,12 @@
 //! The command line: parse → resolve → dispatch. Errors surface as `anyhow` chains.
 
 mod args;
+mod bench;
 mod encode;
 mod encoders;
 
 pub use args::Cli;
-use args::Command;
+use args::{BenchCommand, Command};
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -13,6 +14,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Encode(args) => {
             let device = crate::device::open(cli.device)?;
             encode::run(&args, &device, cli.quiet > 0)
+        }
+        Command::Bench(BenchCommand::Encoders(args)) => {
+            crate::device::open(cli.device)?;
+            bench::run_encoders(&args, cli.device.name())
+        }
+        Command::Bench(BenchCommand::EncoderOnce(args)) => {
+            let device = crate::device::open(cli.device)?;
+            bench::run_once(&args, &device)
         }
     }
 }

@@ -1,0 +1,135 @@
+//! `cambrian bench encoders`: forward-pass throughput and peak memory of each encoder at its
+//! native resolution, next to the reference PyTorch implementation run by
+//! tools/bench/encoders.py on the same machine in the same invocation.
+//!
+//! Every measurement runs in its own process (ours: a hidden `bench encoder-once`), so that
+//! its peak resident memory is its own. Random weights: the timing does not depend on them.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use burn::tensor::{Device, Distribution, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::args::{BenchEncodersArgs, BenchOnceArgs};
+use crate::encoders::registry::{preset, presets};
+use crate::encoders::{Encoder, WeightsSource};
+
+/// One side's figures, as both children print them (one JSON line on stdout).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Measurement {
+    pub images_per_sec: f64,
+    pub peak_rss_mib: Option<f64>,
+    /// What ran: our architecture, or the reference class.
+    pub model: String,
+}
+
+pub fn run_encoders(args: &BenchEncodersArgs, device_name: &str) -> anyhow::Result<()> {
+    let names: Vec<String> = if args.encoder.is_empty() {
+        presets().into_iter().map(|spec| spec.name).collect()
+    } else {
+        args.encoder.clone()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "device {device_name}, {threads} threads, batch {}, {} warm-up + {} timed passes",
+        args.batch_size, args.warmup, args.iters
+    );
+    println!("{:<24} {:>5} {:>10} {:>9} {:>10} {:>9} {:>8}", "ENCODER", "RES", "OURS img/s", "OURS MiB", "TORCH img/s", "TORCH MiB", "RATIO");
+    for name in names {
+        let res = preset(&name)?.resolution();
+        let ours = measure_ours(&name, args, device_name);
+        let torch = if args.no_reference { Err(anyhow::anyhow!("not run (--no-reference)")) } else { measure_torch(&name, args) };
+        let speed = |m: &anyhow::Result<Measurement>| m.as_ref().map_or("-".to_string(), |m| format!("{:.3}", m.images_per_sec));
+        let mib = |m: &anyhow::Result<Measurement>| {
+            m.as_ref().ok().and_then(|m| m.peak_rss_mib).map_or("-".to_string(), |v| format!("{v:.0}"))
+        };
+        let ratio = match (&ours, &torch) {
+            (Ok(o), Ok(t)) => format!("{:.2}×", o.images_per_sec / t.images_per_sec),
+            _ => "-".to_string(),
+        };
+        println!("{name:<24} {res:>5} {:>10} {:>9} {:>10} {:>9} {ratio:>8}", speed(&ours), mib(&ours), speed(&torch), mib(&torch));
+        for (side, result) in [("ours", &ours), ("torch", &torch)] {
+            if let Err(err) = result {
+                println!("  {side}: {err:#}");
+            }
+        }
+    }
+    println!("RATIO = our images/s ÷ PyTorch's (above 1: we are faster). Peak memory is the process's peak RSS.");
+    Ok(())
+}
+
+fn measure_ours(name: &str, args: &BenchEncodersArgs, device_name: &str) -> anyhow::Result<Measurement> {
+    let exe = std::env::current_exe().context("locating the cambrian binary")?;
+    let output = Command::new(exe)
+        .args(["--device", device_name, "-q", "bench", "encoder-once", "--encoder", name])
+        .args(["--batch-size", &args.batch_size.to_string(), "--warmup", &args.warmup.to_string(), "--iters", &args.iters.to_string()])
+        .output()
+        .context("running the measurement")?;
+    parse_child(&output, "cambrian bench encoder-once")
+}
+
+fn measure_torch(name: &str, args: &BenchEncodersArgs) -> anyhow::Result<Measurement> {
+    if !args.reference.is_file() {
+        bail!("not run: {} not found (run from the repository root or pass --reference)", args.reference.display());
+    }
+    let spec = Path::new("encoders").join(format!("{name}.toml"));
+    let output = Command::new(&args.python)
+        .arg(&args.reference)
+        .args(["--spec", &spec.display().to_string()])
+        .args(["--batch-size", &args.batch_size.to_string(), "--warmup", &args.warmup.to_string(), "--iters", &args.iters.to_string()])
+        .output()
+        .with_context(|| format!("not run: cannot start `{}`", args.python))?;
+    parse_child(&output, &args.reference.display().to_string())
+}
+
+fn parse_child(output: &std::process::Output, what: &str) -> anyhow::Result<Measurement> {
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
+        bail!("{what} failed: {last}");
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().rev().find(|l| l.starts_with('{')).context("no JSON line in the output")?;
+    serde_json::from_str(line).with_context(|| format!("{what} printed `{line}`"))
+}
+
+/// The child: builds one encoder with random weights and times its forward pass.
+pub fn run_once(args: &BenchOnceArgs, device: &Device) -> anyhow::Result<()> {
+    let spec = preset(&args.encoder)?;
+    let side = spec.resolution();
+    let model = spec.architecture_name();
+    let encoder = Encoder::build(spec, WeightsSource::Random { seed: 0 }, device)?;
+    let batch = args.batch_size as usize;
+    let pass = || -> anyhow::Result<()> {
+        let pixels = Tensor::<4>::random([batch, 3, side, side], Distribution::Normal(0.0, 1.0), device);
+        // Reading the result back waits for the device.
+        encoder.forward(pixels, None)?.tokens.into_data();
+        Ok(())
+    };
+    for _ in 0..args.warmup {
+        pass()?;
+    }
+    let start = Instant::now();
+    for _ in 0..args.iters {
+        pass()?;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let measurement = Measurement {
+        images_per_sec: (batch as u64 * args.iters) as f64 / secs,
+        peak_rss_mib: peak_rss_mib(),
+        model,
+    };
+    println!("{}", serde_json::to_string(&measurement)?);
+    Ok(())
+}
+
+/// VmHWM of this process (Linux); `None` elsewhere.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
