@@ -13,6 +13,8 @@ const PRESETS: &[(&str, &str)] = &[
     ("dfn-clip-vit-h-14-378", include_str!("../../encoders/dfn-clip-vit-h-14-378.toml")),
     ("siglip-vit-l-16-384", include_str!("../../encoders/siglip-vit-l-16-384.toml")),
     ("siglip-so400m-14-384", include_str!("../../encoders/siglip-so400m-14-384.toml")),
+    ("siglip2-so400m-14-384", include_str!("../../encoders/siglip2-so400m-14-384.toml")),
+    ("siglip2-vit-l-16-384", include_str!("../../encoders/siglip2-vit-l-16-384.toml")),
     ("dinov2-vit-l-14-336", include_str!("../../encoders/dinov2-vit-l-14-336.toml")),
     ("dinov2-vit-l-14-518", include_str!("../../encoders/dinov2-vit-l-14-518.toml")),
     ("dinov2-vit-g-14-378", include_str!("../../encoders/dinov2-vit-g-14-378.toml")),
