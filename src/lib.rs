@@ -6,4 +6,5 @@ pub mod device;
 pub mod encoders;
 pub mod nn;
 pub mod progress;
+pub mod train;
 pub mod weights;
