@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod device;
 pub mod encoders;
+pub mod eval;
 pub mod nn;
 pub mod progress;
 pub mod train;

@@ -1,0 +1,53 @@
+//! Cambrian-1's answer extraction for multiple-choice questions (`extract_mcq_answer` in
+//! `eval/eval/*/*_test.py`): lowercase; keep the text after the last occurrence of each of
+//! "answer is", "answer is:", "answer:" in turn; strip spaces, trailing dots, a leading "("
+//! and a trailing ")"; keep the first character. The ground truth "(A)" becomes "a".
+
+/// The option letter (lowercase) a generated answer names, as Cambrian scores it.
+pub fn extract_choice(generated: &str) -> String {
+    let mut text = generated.to_lowercase().trim().to_string();
+    for keyword in ["answer is", "answer is:", "answer:"] {
+        if let Some(rest) = text.rsplit(keyword).next().filter(|_| text.contains(keyword)) {
+            text = rest.to_string();
+        }
+    }
+    let text = text.trim().trim_end_matches('.').trim_start_matches('(').trim_end_matches(')');
+    text.chars().next().filter(|_| text.chars().count() > 1).map_or(text.to_string(), String::from)
+}
+
+/// `gt_answer.lower()[1]`: the letter of a CV-Bench style answer "(A)".
+pub fn answer_letter(answer: &str) -> Option<char> {
+    answer.chars().nth(1).map(|c| c.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each pair checked against Cambrian's Python function.
+    #[test]
+    fn matches_cambrians_extract_mcq_answer() {
+        for (generated, expected) in [
+            ("(A)", "a"),
+            ("B", "b"),
+            ("  C.  ", "c"),
+            ("The answer is (D).", "d"),
+            ("I think the answer is: B", ":"), // "answer is" splits first: Cambrian scores this wrong
+            ("Answer: (c) the red box", "c"),
+            ("answer is A. Wait, the answer is B", "b"),
+            ("((A))..", "a"),
+            ("", ""),
+            ("The red one", "t"),
+            (" answer is ", ""),
+            ("Ä", "ä"),
+        ] {
+            assert_eq!(extract_choice(generated), expected, "{generated:?}");
+        }
+    }
+
+    #[test]
+    fn ground_truth_letter() {
+        assert_eq!(answer_letter("(A)"), Some('a'));
+        assert_eq!(answer_letter("A"), None);
+    }
+}

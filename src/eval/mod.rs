@@ -1,0 +1,3 @@
+//! Scoring model outputs on multiple-choice questions.
+
+pub mod answer;
