@@ -1,0 +1,3 @@
+//! Data: instruction-tuning sets (LLaVA format).
+
+pub mod llava;
