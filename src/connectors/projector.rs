@@ -1,0 +1,78 @@
+//! LLaVA's `mm_projector` (`llava/model/multimodal_projector/builder.py`): `linear` is one
+//! nn.Linear; `mlp2x_gelu` is nn.Sequential(Linear, GELU, Linear), so its checkpoint keys are
+//! `mm_projector.0.*` and `mm_projector.2.*` (under `model.` in LLaVA and Cambrian files).
+
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::activation::gelu;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::weights::WeightsError;
+use crate::weights::checkpoint::Checkpoint;
+use crate::weights::keymap::{KeyMap, Rule::*};
+use crate::weights::load::load_strict;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum ProjectorKind {
+    #[serde(rename = "linear")]
+    Linear,
+    #[serde(rename = "mlp2x_gelu")]
+    Mlp2xGelu,
+}
+
+#[derive(Module, Debug)]
+pub struct LinearProjector {
+    proj: Linear,
+}
+
+#[derive(Module, Debug)]
+pub struct Mlp2xGelu {
+    fc1: Linear,
+    fc2: Linear,
+}
+
+#[derive(Module, Debug)]
+pub enum Projector {
+    Linear(LinearProjector),
+    Mlp2xGelu(Mlp2xGelu),
+}
+
+static LINEAR_KEYS: KeyMap = KeyMap {
+    layout: "LLaVA linear mm_projector",
+    anchor: "mm_projector.weight",
+    rules: &[Rename("mm_projector", "proj")],
+};
+
+static MLP_KEYS: KeyMap = KeyMap {
+    layout: "LLaVA mlp2x_gelu mm_projector",
+    anchor: "mm_projector.0.weight",
+    rules: &[Rename("mm_projector.0", "fc1"), Rename("mm_projector.2", "fc2")],
+};
+
+impl Projector {
+    /// `features` channels in, `hidden` (the LLM's width) out; PyTorch's Linear init.
+    pub fn new(kind: ProjectorKind, features: usize, hidden: usize, device: &Device) -> Self {
+        let linear = |d_in, d_out| LinearConfig::new(d_in, d_out).init(device);
+        match kind {
+            ProjectorKind::Linear => Projector::Linear(LinearProjector { proj: linear(features, hidden) }),
+            ProjectorKind::Mlp2xGelu => Projector::Mlp2xGelu(Mlp2xGelu { fc1: linear(features, hidden), fc2: linear(hidden, hidden) }),
+        }
+    }
+
+    /// Loads an `mm_projector.bin` (or any checkpoint holding `…mm_projector.*`) strictly.
+    pub fn load(&mut self, checkpoint: Checkpoint) -> Result<(), WeightsError> {
+        match self {
+            Projector::Linear(linear) => load_strict(linear, checkpoint, &LINEAR_KEYS),
+            Projector::Mlp2xGelu(mlp) => load_strict(mlp, checkpoint, &MLP_KEYS),
+        }
+    }
+
+    /// [batch, tokens, features] → [batch, tokens, hidden]
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        match self {
+            Projector::Linear(linear) => linear.proj.forward(x),
+            Projector::Mlp2xGelu(mlp) => mlp.fc2.forward(gelu(mlp.fc1.forward(x))),
+        }
+    }
+}
