@@ -1,7 +1,7 @@
 //! Resampling of token grids (position embeddings, feature maps) as separable weight
 //! matrices, matching `torch.nn.functional.interpolate(..., align_corners=False)`:
-//! plain bicubic (a = -0.75) and antialiased bicubic (a = -0.5, support widened when
-//! shrinking, as in ATen's `_upsample_bicubic2d_aa`). burn's interpolate has no antialias,
+//! plain bicubic (a = -0.75), antialiased bicubic (a = -0.5, support widened when
+//! shrinking, as in ATen's `_upsample_bicubic2d_aa`) and plain bilinear. burn's interpolate has no antialias,
 //! and two small matmuls on the host-built weights run on every backend.
 
 use burn::tensor::{Device, Tensor, TensorData};
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub enum GridResample {
     Bicubic,
     BicubicAntialias,
+    Bilinear,
 }
 
 fn cubic(x: f64, a: f64) -> f64 {
@@ -42,6 +43,15 @@ pub fn weights(input: usize, output: usize, kind: GridResample) -> Vec<f32> {
                     let index = (base as i64 + k).clamp(0, input as i64 - 1) as usize;
                     row[index] += cubic(dist, -0.75);
                 }
+            }
+            GridResample::Bilinear => {
+                // ATen: src = (i + 0.5) * scale - 0.5 clamped at 0; taps floor(src) and the
+                // next one, clamped to the border.
+                let src = ((out as f64 + 0.5) * scale - 0.5).max(0.0);
+                let base = src.floor() as usize;
+                let t = src - base as f64;
+                row[base.min(input - 1)] += 1.0 - t;
+                row[(base + 1).min(input - 1)] += t;
             }
             GridResample::BicubicAntialias => {
                 let support = 2.0 * scale.max(1.0);
@@ -88,7 +98,7 @@ mod tests {
 
     #[test]
     fn same_size_is_the_identity() {
-        for kind in [GridResample::Bicubic, GridResample::BicubicAntialias] {
+        for kind in [GridResample::Bicubic, GridResample::BicubicAntialias, GridResample::Bilinear] {
             let w = weights(5, 5, kind);
             for i in 0..5 {
                 for j in 0..5 {
@@ -101,7 +111,7 @@ mod tests {
 
     #[test]
     fn rows_of_weights_sum_to_one() {
-        for kind in [GridResample::Bicubic, GridResample::BicubicAntialias] {
+        for kind in [GridResample::Bicubic, GridResample::BicubicAntialias, GridResample::Bilinear] {
             for (input, output) in [(7, 5), (5, 7), (37, 24)] {
                 let w = weights(input, output, kind);
                 for row in w.chunks(input) {
