@@ -128,6 +128,21 @@ fn unsupported_dpt_configurations_are_named() {
     assert!(resolve_error(&aspect).contains("keep_aspect_ratio"), "{}", resolve_error(&aspect));
 }
 
+/// Intel/dpt-large's preprocessor_config.json predates `do_rescale`; transformers rescales.
+#[test]
+fn a_feature_extractor_config_without_do_rescale_rescales() {
+    let old = edited_copy("hf-dpt", "preprocessor_config.json", |c| {
+        let c = c.as_object_mut().unwrap();
+        c.remove("do_rescale");
+        c.remove("rescale_factor");
+    });
+    let spec = resolve(None, Some(&old)).expect("resolve").spec;
+    let reference = read_tensors(&case_dir("hf-dpt").join("reference.safetensors"));
+    let images: Vec<PathBuf> = reference.metadata["images"].split(',').map(image).collect();
+    let ours = preprocess_files(&spec.preprocess, &images).unwrap();
+    assert!(max_abs_diff(&ours.concat(), &reference.tensors["pixels"].values) <= PIXEL_TOLERANCE);
+}
+
 /// Each preset at its real width and resolution, one block deep (random weights): the token
 /// grid Cambrian-1 lists (576 and 1024 tokens of 1024 channels) from a padded demo image.
 #[test]

@@ -211,7 +211,7 @@ fn preprocess_from_dir(dir: &Path) -> Result<Preprocess, EncoderError> {
         return Err(spec_error(&path, "keep_aspect_ratio and do_pad are not supported".into()));
     }
     let multiple = config["ensure_multiple_of"].as_u64().unwrap_or(1).max(1) as usize;
-    if resize_size % multiple != 0 {
+    if !resize_size.is_multiple_of(multiple) {
         return Err(spec_error(&path, format!("size {resize_size} is not a multiple of ensure_multiple_of {multiple}")));
     }
     let interpolation = match config["resample"].as_u64() {
@@ -221,7 +221,10 @@ fn preprocess_from_dir(dir: &Path) -> Result<Preprocess, EncoderError> {
         Some(other) => return Err(spec_error(&path, format!("resample filter {other} is not supported"))),
     };
     let rescale = config["rescale_factor"].as_f64().unwrap_or(1.0 / 255.0);
-    if !flag("do_rescale") || (rescale - 1.0 / 255.0).abs() > 1e-9 {
+    // Feature-extractor configs from before `do_rescale` existed (Intel/dpt-large's) leave it
+    // out; every transformers image processor defaults it to true.
+    let do_rescale = config["do_rescale"].as_bool().unwrap_or(true);
+    if !do_rescale || (rescale - 1.0 / 255.0).abs() > 1e-9 {
         return Err(spec_error(&path, "only do_rescale with rescale_factor 1/255 is supported".into()));
     }
     let triple = |key: &str| -> Result<[f32; 3], EncoderError> {
