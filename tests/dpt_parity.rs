@@ -83,6 +83,21 @@ fn midas_3_1_dpt_beit_with_resized_relative_position_bias() {
     check("hf-dpt-beit");
 }
 
+/// At the trained resolution no table is resized (the presets' case).
+#[test]
+fn both_backbones_at_their_trained_resolution() {
+    let device = Device::flex();
+    for name in ["hf-dpt", "hf-dpt-beit"] {
+        let dir = case_dir(name);
+        let reference = read_tensors(&dir.join("reference.safetensors"));
+        let out = load(&dir, &device).forward(to_tensor(&reference.tensors["pixels_native"], &device), None).unwrap();
+        assert_eq!(out.grid, [4, 4], "{name}");
+        let diff = max_abs_diff(&values(out.tokens), &reference.tensors["features_native"].values);
+        println!("{name}: trained resolution, max |Δ| = {diff:.2e}");
+        assert!(diff <= SAME_PIXELS_TOLERANCE, "{name}: features at the trained resolution differ by {diff}");
+    }
+}
+
 /// The checkpoint's `dpt.layernorm` loads too: the final output (no layer) is its output.
 #[test]
 fn dpt_vit_final_norm() {

@@ -7,7 +7,8 @@ checkpoint keeps its neck and head, as the real one does) with a `DPTImageProces
 `MiDaSVisionTower` takes, `hidden_states[-1][:, 1:]` of the full model's forward (the last
 block's output, class token dropped, no final norm) [N,T,C]. Both cases run at 40 px on a
 model trained at 32 px, so the ViT position table and the BEiT relative position tables are
-resized. Also `features_last`: the ViT case's `dpt.layernorm` output, for `--layer` absent.
+resized; `pixels_native` [1,3,32,32] (random) and `features_native` check the trained size.
+Also `features_last`: the ViT case's `dpt.layernorm` output, for `--layer` absent.
 Run from the repository root:
 
     python3 tools/reference/make_dpt_fixtures.py
@@ -54,6 +55,12 @@ def features_of(model):
     return features
 
 
+def native(model):
+    """Random pixels at the trained resolution and their features."""
+    pixels = torch.randn(1, 3, TINY["image_size"], TINY["image_size"], generator=torch.Generator().manual_seed(5))
+    return {"pixels_native": pixels, "features_native": features_of(model)(pixels)}
+
+
 def dpt_vit_case():
     config = tf.DPTConfig(backbone_out_indices=[0, 1, 2, 3], **TINY, **NECK)
     model = randomize(tf.DPTForDepthEstimation(config), 21)
@@ -61,7 +68,7 @@ def dpt_vit_case():
     proc = tf.DPTImageProcessorPil(size={"height": 40, "width": 40}, resample=2, image_mean=HALF, image_std=HALF)
     ef.hf_case(
         "hf-dpt", model, proc, features_of(model), (5, 5), "-1",
-        extra_fn=lambda px: {"features_last": model.dpt(pixel_values=px).last_hidden_state[:, 1:]},
+        extra_fn=lambda px: {"features_last": model.dpt(pixel_values=px).last_hidden_state[:, 1:], **native(model)},
     )
 
 
@@ -75,7 +82,7 @@ def dpt_beit_case():
     proc = tf.DPTImageProcessorPil(
         size={"height": 40, "width": 40}, ensure_multiple_of=8, resample=3, image_mean=HALF, image_std=HALF
     )
-    ef.hf_case("hf-dpt-beit", model, proc, features_of(model), (5, 5), "-1")
+    ef.hf_case("hf-dpt-beit", model, proc, features_of(model), (5, 5), "-1", extra_fn=lambda px: native(model))
 
 
 if __name__ == "__main__":
