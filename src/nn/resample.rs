@@ -1,8 +1,8 @@
 //! Resampling of token grids (position embeddings, feature maps) as separable weight
 //! matrices, matching `torch.nn.functional.interpolate(..., align_corners=False)`:
 //! plain bicubic (a = -0.75), antialiased bicubic (a = -0.5, support widened when
-//! shrinking, as in ATen's `_upsample_bicubic2d_aa`) and plain bilinear. burn's interpolate has no antialias,
-//! and two small matmuls on the host-built weights run on every backend.
+//! shrinking, as in ATen's `_upsample_bicubic2d_aa`) and plain bilinear. burn's interpolate
+//! has no antialias, and two small matmuls on the host-built weights run on every backend.
 
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
