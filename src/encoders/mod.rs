@@ -1,6 +1,7 @@
 //! Vision encoders behind one interface: a spec (architecture, preprocessing, family,
 //! weights), a model built from it, and `forward(pixels) → patch-token grid`.
 
+pub mod beit;
 pub mod encode;
 pub mod hf_config;
 pub mod preprocess;
@@ -19,6 +20,7 @@ use crate::nn::resample::{GridResample, resize_grids};
 use crate::weights::WeightsError;
 use crate::weights::checkpoint::Checkpoint;
 pub use spec::{Architecture, ArchitectureSpec, EncoderSpec, Family};
+use beit::Beit;
 use vit::VisionTransformer;
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,7 @@ pub enum WeightsSource<'a> {
 #[derive(Module, Debug)]
 pub enum EncoderModel {
     Vit(VisionTransformer),
+    Beit(Beit),
 }
 
 /// A patch-token grid: `tokens` [batch, rows × cols, hidden], row-major over `grid`.
@@ -96,6 +99,7 @@ impl Encoder {
         let layer = layer.or(self.spec.feature_layer);
         let (tokens, grid) = match &self.model {
             EncoderModel::Vit(vit) => vit.forward(pixels, layer)?,
+            EncoderModel::Beit(beit) => beit.forward(pixels, layer)?,
         };
         let [rows, cols] = grid;
         let target = self.spec.output_grid()?;

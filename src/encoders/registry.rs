@@ -25,6 +25,8 @@ const PRESETS: &[(&str, &str)] = &[
     ("mae-vit-h-14", include_str!("../../encoders/mae-vit-h-14.toml")),
     ("supvit-l-16-in21k", include_str!("../../encoders/supvit-l-16-in21k.toml")),
     ("supvit-h-14-in21k", include_str!("../../encoders/supvit-h-14-in21k.toml")),
+    ("midas-dpt-large-384", include_str!("../../encoders/midas-dpt-large-384.toml")),
+    ("midas-beit-large-512", include_str!("../../encoders/midas-beit-large-512.toml")),
 ];
 
 /// All presets, parsed. A preset that does not parse is a bug the test suite catches.

@@ -14,6 +14,7 @@ use burn::tensor::Device;
 use super::{EncoderError, EncoderModel};
 use crate::weights::checkpoint::Checkpoint;
 use super::preprocess::Preprocess;
+use super::beit::BeitSpec;
 use super::vit::VitSpec;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -85,12 +86,14 @@ impl fmt::Display for Family {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Architecture {
     Vit(VitSpec),
+    Beit(BeitSpec),
 }
 
 impl Architecture {
     pub fn spec(&self) -> &dyn ArchitectureSpec {
         match self {
             Architecture::Vit(vit) => vit,
+            Architecture::Beit(beit) => beit,
         }
     }
 }

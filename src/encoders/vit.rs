@@ -1,7 +1,8 @@
 //! Plain Vision Transformers (Dosovitskiy et al., ICLR 2021) in the checkpoint layouts the
 //! Cambrian-1 study loaded: transformers' CLIP (Radford et al. 2021), SigLIP (Zhai et al.
 //! 2023), DINOv2 with and without registers (Oquab et al. 2023; Darcet et al. 2024), ViT and
-//! ViT-MAE (He et al. 2022); timm's VisionTransformer (MAE, ImageNet-21k ViT, the trunks of
+//! ViT-MAE (He et al. 2022), and the ViT backbone of transformers' DPT (Ranftl et al. 2021,
+//! MiDaS 3.0); timm's VisionTransformer (MAE, ImageNet-21k ViT, the trunks of
 //! open_clip's SigLIP); and open_clip's own ViT (DFN-CLIP, Fang et al. 2023).
 //!
 //! One model covers them all; a layout fixes the structural choices (patch bias, pre-norm,
@@ -33,6 +34,8 @@ pub enum VitLayout {
     HfDinov2,
     HfVit,
     HfVitMae,
+    /// The ViT inside transformers' `DPTForDepthEstimation` (keys under `dpt.`).
+    HfDpt,
     Timm,
     OpenClip,
 }
@@ -45,6 +48,7 @@ impl fmt::Display for VitLayout {
             VitLayout::HfDinov2 => "hf-dinov2",
             VitLayout::HfVit => "hf-vit",
             VitLayout::HfVitMae => "hf-vit-mae",
+            VitLayout::HfDpt => "hf-dpt",
             VitLayout::Timm => "timm",
             VitLayout::OpenClip => "open-clip",
         };
@@ -170,6 +174,8 @@ impl VitLayout {
                 ..base
             },
             VitLayout::HfVit | VitLayout::HfVitMae => LayoutDefaults { norm_eps: 1e-12, ..base },
+            // DPTViTEmbeddings resizes the position table bilinearly, at every size.
+            VitLayout::HfDpt => LayoutDefaults { norm_eps: 1e-12, pos_resample: GridResample::Bilinear, ..base },
             VitLayout::Timm => LayoutDefaults { pos_resample: GridResample::BicubicAntialias, ..base },
             VitLayout::OpenClip => LayoutDefaults { patch_bias: false, pre_norm: true, norm_eps: 1e-5, ..base },
         }
@@ -396,7 +402,7 @@ impl VisionTransformer {
 }
 
 /// transformers' `hidden_states` index → how many blocks to run.
-fn resolve_layer(layer: i64, depth: usize) -> Result<usize, EncoderError> {
+pub(super) fn resolve_layer(layer: i64, depth: usize) -> Result<usize, EncoderError> {
     let states = depth as i64 + 1;
     let index = if layer < 0 { states + layer } else { layer };
     if !(0..states).contains(&index) {

@@ -79,7 +79,8 @@ static HF_DINOV2: KeyMap = KeyMap {
     ],
 };
 
-/// transformers ViTModel and ViTMAEModel (keys under `vit.` in their task models).
+/// transformers ViTModel and ViTMAEModel (keys under `vit.` in their task models), and the ViT
+/// of DPTForDepthEstimation (under `dpt.`; its `neck.` and `head.` are not part of the tokens).
 static HF_VIT: KeyMap = KeyMap {
     layout: "transformers ViT",
     anchor: "embeddings.patch_embeddings.projection.weight",
@@ -154,7 +155,7 @@ pub fn key_map(layout: VitLayout) -> &'static KeyMap {
         VitLayout::HfClip => &HF_CLIP,
         VitLayout::HfSiglip => &HF_SIGLIP,
         VitLayout::HfDinov2 => &HF_DINOV2,
-        VitLayout::HfVit | VitLayout::HfVitMae => &HF_VIT,
+        VitLayout::HfVit | VitLayout::HfVitMae | VitLayout::HfDpt => &HF_VIT,
         VitLayout::Timm => &TIMM,
         VitLayout::OpenClip => &OPEN_CLIP,
     }

@@ -147,4 +147,28 @@ mod tests {
             }
         }
     }
+
+    /// `F.interpolate(eye, mode="bilinear")` in torch 2.15, shrinking 5 → 3 and growing 3 → 5.
+    #[test]
+    fn bilinear_matches_torch() {
+        let third = 1.0 / 3.0;
+        #[rustfmt::skip]
+        let shrink = [
+            2.0 * third, third, 0.0, 0.0, 0.0,
+            0.0, 0.0, 1.0, 0.0, 0.0,
+            0.0, 0.0, 0.0, third, 2.0 * third,
+        ];
+        #[rustfmt::skip]
+        let grow = [
+            1.0, 0.0, 0.0,
+            0.6, 0.4, 0.0,
+            0.0, 1.0, 0.0,
+            0.0, 0.4, 0.6,
+            0.0, 0.0, 1.0,
+        ];
+        for ((input, output), expected) in [((5, 3), &shrink[..]), ((3, 5), &grow[..])] {
+            let w = weights(input, output, GridResample::Bilinear);
+            assert!(w.iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-6), "{input} → {output}: {w:?}");
+        }
+    }
 }
