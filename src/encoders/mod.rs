@@ -2,6 +2,7 @@
 //! weights), a model built from it, and `forward(pixels) → patch-token grid`.
 
 pub mod encode;
+pub mod eva;
 pub mod hf_config;
 pub mod preprocess;
 pub mod registry;
@@ -54,6 +55,7 @@ pub enum WeightsSource<'a> {
 #[derive(Module, Debug)]
 pub enum EncoderModel {
     Vit(VisionTransformer),
+    Eva(eva::Eva),
 }
 
 /// A patch-token grid: `tokens` [batch, rows × cols, hidden], row-major over `grid`.
@@ -87,6 +89,7 @@ impl Encoder {
         let layer = layer.or(self.spec.feature_layer);
         let (tokens, grid) = match &self.model {
             EncoderModel::Vit(vit) => vit.forward(pixels, layer)?,
+            EncoderModel::Eva(eva) => eva.forward(pixels, layer)?,
         };
         Ok(Features { tokens, grid })
     }
