@@ -109,7 +109,7 @@ pub enum Qkv {
     FusedQvBias,
 }
 
-/// The runtime configuration: every choice made.
+/// The runtime configuration: the sizes and every structural choice made.
 #[derive(Debug, Clone)]
 pub struct EvaConfig {
     pub variant: EvaVariant,
@@ -119,6 +119,12 @@ pub struct EvaConfig {
     pub depth: usize,
     pub heads: usize,
     pub mlp_size: usize,
+    pub structure: Structure,
+}
+
+/// What a variant fixes (some of it overridable from the spec).
+#[derive(Debug, Clone)]
+pub struct Structure {
     pub mlp: FeedForward,
     pub qkv: Qkv,
     /// LayerNorm on the attention output before `proj` (timm `scale_attn_inner`).
@@ -176,8 +182,8 @@ impl EvaSpec {
             pairing: Pairing::Interleaved,
         };
         let qkv_bias = self.qkv_bias;
-        let config = match self.variant {
-            EvaVariant::Eva02Clip => EvaConfig {
+        let structure = match self.variant {
+            EvaVariant::Eva02Clip => Structure {
                 mlp: self.mlp.unwrap_or(FeedForward::SwigluNorm),
                 qkv: Qkv::Split { bias: qkv_bias.unwrap_or(true) },
                 attn_norm: true,
@@ -189,9 +195,8 @@ impl EvaSpec {
                 layer_scale: false,
                 norm_eps: self.norm_eps.unwrap_or(1e-6),
                 rope: index_rope(0.0, AxisOrder::RowsFirst),
-                ..self.base(head_dim)
             },
-            EvaVariant::PeCore => EvaConfig {
+            EvaVariant::PeCore => Structure {
                 mlp: self.mlp.unwrap_or(FeedForward::Gelu),
                 qkv: Qkv::Fused { bias: qkv_bias.unwrap_or(true) },
                 attn_norm: false,
@@ -203,13 +208,12 @@ impl EvaSpec {
                 layer_scale: false,
                 norm_eps: self.norm_eps.unwrap_or(1e-5),
                 rope: index_rope(1.0, AxisOrder::ColsFirst),
-                ..self.base(head_dim)
             },
             EvaVariant::Dinov3 => {
                 if self.rope_reference_grid.is_some() {
                     return invalid("DINOv3's rotary embedding has no reference grid (rope_reference_grid)".into());
                 }
-                EvaConfig {
+                Structure {
                     mlp: self.mlp.unwrap_or(FeedForward::Gelu),
                     qkv: if qkv_bias.unwrap_or(false) { Qkv::FusedQvBias } else { Qkv::Fused { bias: false } },
                     attn_norm: false,
@@ -228,17 +232,11 @@ impl EvaSpec {
                         axis_order: AxisOrder::RowsFirst,
                         pairing: Pairing::Half,
                     },
-                    ..self.base(head_dim)
                 }
             }
         };
-        config.rope.validate().map_err(EncoderError::Config)?;
-        Ok(config)
-    }
-
-    /// The sizes, with placeholder choices that every variant overrides.
-    fn base(&self, head_dim: usize) -> EvaConfig {
-        EvaConfig {
+        structure.rope.validate().map_err(EncoderError::Config)?;
+        Ok(EvaConfig {
             variant: self.variant,
             image_size: self.image_size,
             patch_size: self.patch_size,
@@ -246,25 +244,8 @@ impl EvaSpec {
             depth: self.depth,
             heads: self.heads,
             mlp_size: self.mlp_size,
-            mlp: FeedForward::Gelu,
-            qkv: Qkv::Fused { bias: false },
-            attn_norm: false,
-            class_token: true,
-            registers: 0,
-            abs_pos: false,
-            pre_norm: false,
-            patch_bias: true,
-            layer_scale: false,
-            norm_eps: 1e-6,
-            rope: Rope2d {
-                head_dim,
-                base: 10_000.0,
-                scale: 1.0,
-                coordinates: Coordinates::Centered,
-                axis_order: AxisOrder::RowsFirst,
-                pairing: Pairing::Interleaved,
-            },
-        }
+            structure,
+        })
     }
 }
 
@@ -287,7 +268,7 @@ static KEYS: KeyMap = KeyMap {
 
 impl EvaConfig {
     fn prefix_tokens(&self) -> usize {
-        usize::from(self.class_token) + self.registers
+        usize::from(self.structure.class_token) + self.structure.registers
     }
 
     fn trained_grid(&self) -> usize {
@@ -297,52 +278,53 @@ impl EvaConfig {
     /// Builds the model with lazily initialised random parameters.
     pub fn init(&self, device: &Device) -> Eva {
         let hidden = self.hidden_size;
-        let norm = |width: usize| LayerNormConfig::new(width).with_epsilon(self.norm_eps).init(device);
+        let structure = &self.structure;
+        let norm = |width: usize| LayerNormConfig::new(width).with_epsilon(structure.norm_eps).init(device);
         let token_init = Initializer::Normal { mean: 0.0, std: 0.02 };
         let linear = |from: usize, to: usize, bias: bool| LinearConfig::new(from, to).with_bias(bias).init(device);
         let vector = |init: Initializer| init.init([hidden], device);
-        let (split, fused) = match self.qkv {
+        let (split, fused) = match structure.qkv {
             Qkv::Split { bias } => (Some(bias), None),
             Qkv::Fused { bias } => (None, Some(bias)),
             Qkv::FusedQvBias => (None, Some(false)),
         };
-        let swiglu = self.mlp != FeedForward::Gelu;
+        let swiglu = structure.mlp != FeedForward::Gelu;
         let block = || EvaBlock {
             norm1: norm(hidden),
             attn: EvaAttention {
                 qkv: fused.map(|bias| linear(hidden, 3 * hidden, bias)),
-                q_bias: (self.qkv == Qkv::FusedQvBias).then(|| vector(Initializer::Zeros)),
-                v_bias: (self.qkv == Qkv::FusedQvBias).then(|| vector(Initializer::Zeros)),
+                q_bias: (structure.qkv == Qkv::FusedQvBias).then(|| vector(Initializer::Zeros)),
+                v_bias: (structure.qkv == Qkv::FusedQvBias).then(|| vector(Initializer::Zeros)),
                 q_proj: split.map(|bias| linear(hidden, hidden, bias)),
                 k_proj: split.map(|_| linear(hidden, hidden, false)),
                 v_proj: split.map(|bias| linear(hidden, hidden, bias)),
-                norm: self.attn_norm.then(|| norm(hidden)),
+                norm: structure.attn_norm.then(|| norm(hidden)),
                 proj: linear(hidden, hidden, true),
                 heads: self.heads,
                 prefix: self.prefix_tokens(),
             },
-            gamma_1: self.layer_scale.then(|| vector(Initializer::Ones)),
+            gamma_1: structure.layer_scale.then(|| vector(Initializer::Ones)),
             norm2: norm(hidden),
             mlp: EvaMlp {
                 fc1: (!swiglu).then(|| linear(hidden, self.mlp_size, true)),
                 fc1_g: swiglu.then(|| linear(hidden, self.mlp_size, true)),
                 fc1_x: swiglu.then(|| linear(hidden, self.mlp_size, true)),
-                norm: (self.mlp == FeedForward::SwigluNorm).then(|| norm(self.mlp_size)),
+                norm: (structure.mlp == FeedForward::SwigluNorm).then(|| norm(self.mlp_size)),
                 fc2: linear(self.mlp_size, hidden, true),
             },
-            gamma_2: self.layer_scale.then(|| vector(Initializer::Ones)),
+            gamma_2: structure.layer_scale.then(|| vector(Initializer::Ones)),
         };
         Eva {
             patch_embed: Conv2dConfig::new([3, hidden], [self.patch_size; 2])
                 .with_stride([self.patch_size; 2])
-                .with_bias(self.patch_bias)
+                .with_bias(structure.patch_bias)
                 .init(device),
-            cls_token: self.class_token.then(|| vector(token_init.clone())),
-            reg_token: (self.registers > 0).then(|| token_init.init([self.registers, hidden], device)),
-            pos_embed: self
+            cls_token: structure.class_token.then(|| vector(token_init.clone())),
+            reg_token: (structure.registers > 0).then(|| token_init.init([structure.registers, hidden], device)),
+            pos_embed: structure
                 .abs_pos
                 .then(|| token_init.init([self.prefix_tokens() + self.trained_grid().pow(2), hidden], device)),
-            norm_pre: self.pre_norm.then(|| norm(hidden)),
+            norm_pre: structure.pre_norm.then(|| norm(hidden)),
             blocks: (0..self.depth).map(|_| block()).collect(),
             norm: norm(hidden),
             config: self.clone(),
@@ -387,7 +369,9 @@ impl EvaAttention {
                 let take = |i: usize| y.clone().narrow(0, i, 1).squeeze_dim::<4>(0);
                 [take(0), take(1), take(2)]
             }
-            (None, Some(q), Some(k), Some(v)) => [heads(q.forward(x.clone())), heads(k.forward(x.clone())), heads(v.forward(x))],
+            (None, Some(q), Some(k), Some(v)) => {
+                [heads(q.forward(x.clone())), heads(k.forward(x.clone())), heads(v.forward(x))]
+            }
             _ => unreachable!("init builds either a fused or a split projection"),
         }
     }
@@ -496,7 +480,7 @@ impl Eva {
             Some(layer) => resolve_layer(layer, self.config.depth)?,
         };
         let (mut x, grid) = self.embed(pixels);
-        let rope = self.config.rope.tables(grid, &x.device());
+        let rope = self.config.structure.rope.tables(grid, &x.device());
         for block in &self.blocks[..blocks_to_run] {
             x = block.forward(x, &rope);
         }
@@ -519,7 +503,7 @@ impl Eva {
         let regs = self
             .reg_token
             .as_ref()
-            .map(|t| t.val().unsqueeze::<3>().expand([batch, self.config.registers, hidden]));
+            .map(|t| t.val().unsqueeze::<3>().expand([batch, self.config.structure.registers, hidden]));
         let mut x = Tensor::cat(cls.into_iter().chain(regs).chain([patches]).collect(), 1);
         if let Some(pos) = &self.pos_embed {
             x = x + self.positions(pos.val(), [rows, cols]).unsqueeze::<3>();
