@@ -165,10 +165,10 @@ impl ArchitectureSpec for EvaSpec {
 impl EvaSpec {
     pub fn resolve(&self) -> Result<EvaConfig, EncoderError> {
         let invalid = |message: String| Err(EncoderError::Config(message));
-        if self.patch_size == 0 || self.image_size % self.patch_size != 0 {
+        if self.patch_size == 0 || !self.image_size.is_multiple_of(self.patch_size) {
             return invalid(format!("image_size {} is not a multiple of patch_size {}", self.image_size, self.patch_size));
         }
-        if self.heads == 0 || self.hidden_size % self.heads != 0 {
+        if self.heads == 0 || !self.hidden_size.is_multiple_of(self.heads) {
             return invalid(format!("hidden_size {} is not divisible by heads {}", self.hidden_size, self.heads));
         }
         let head_dim = self.hidden_size / self.heads;

@@ -68,7 +68,7 @@ pub struct RopeTables {
 
 impl Rope2d {
     pub fn validate(&self) -> Result<(), String> {
-        if self.head_dim == 0 || self.head_dim % 4 != 0 {
+        if self.head_dim == 0 || !self.head_dim.is_multiple_of(4) {
             return Err(format!("rotary embedding needs a head width divisible by 4, not {}", self.head_dim));
         }
         Ok(())
