@@ -3,6 +3,7 @@
 
 pub mod beit;
 pub mod encode;
+pub mod eva;
 pub mod hf_config;
 pub mod preprocess;
 pub mod registry;
@@ -58,6 +59,7 @@ pub enum WeightsSource<'a> {
 pub enum EncoderModel {
     Vit(VisionTransformer),
     Beit(Beit),
+    Eva(eva::Eva),
 }
 
 /// A patch-token grid: `tokens` [batch, rows × cols, hidden], row-major over `grid`.
@@ -100,6 +102,7 @@ impl Encoder {
         let (tokens, grid) = match &self.model {
             EncoderModel::Vit(vit) => vit.forward(pixels, layer)?,
             EncoderModel::Beit(beit) => beit.forward(pixels, layer)?,
+            EncoderModel::Eva(eva) => eva.forward(pixels, layer)?,
         };
         let [rows, cols] = grid;
         let target = self.spec.output_grid()?;

@@ -15,6 +15,7 @@ use super::{EncoderError, EncoderModel};
 use crate::weights::checkpoint::Checkpoint;
 use super::preprocess::Preprocess;
 use super::beit::BeitSpec;
+use super::eva::EvaSpec;
 use super::vit::VitSpec;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -87,6 +88,7 @@ impl fmt::Display for Family {
 pub enum Architecture {
     Vit(VitSpec),
     Beit(BeitSpec),
+    Eva(EvaSpec),
 }
 
 impl Architecture {
@@ -94,6 +96,7 @@ impl Architecture {
         match self {
             Architecture::Vit(vit) => vit,
             Architecture::Beit(beit) => beit,
+            Architecture::Eva(eva) => eva,
         }
     }
 }

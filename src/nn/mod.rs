@@ -4,3 +4,4 @@ pub mod attention;
 pub mod layer_scale;
 pub mod mlp;
 pub mod resample;
+pub mod rope2d;
