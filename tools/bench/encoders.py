@@ -38,6 +38,8 @@ def vit_reference(arch, feature_layer):
             model = tf.Dinov2Model(tf.Dinov2Config(mlp_ratio=ratio, use_swiglu_ffn=swiglu, **common))
         elif layout in ("hf-vit", "hf-vit-mae"):
             model = tf.ViTModel(tf.ViTConfig(intermediate_size=mlp, **common), add_pooling_layer=False)
+        elif layout == "hf-dpt":
+            model = tf.DPTModel(tf.DPTConfig(intermediate_size=mlp, **common), add_pooling_layer=False)
         else:
             raise SystemExit(f"no reference for layout {layout}")
         if feature_layer is None:
@@ -65,7 +67,38 @@ def vit_reference(arch, feature_layer):
     raise SystemExit(f"no reference for layout {layout}")
 
 
-REFERENCES = {"vit": vit_reference}
+def timm_hub_reference(spec):
+    """Presets hosted by timm name their timm model in the hub id (`timm/<model>.<tag>`)."""
+    import timm
+
+    hub = spec.get("hub") or ""
+    if not hub.startswith("timm/"):
+        raise SystemExit(f"no timm model name in hub id `{hub}`")
+    arch = spec["architecture"]
+    model = timm.create_model(hub.split("/")[1].split(".")[0], pretrained=False, img_size=arch["image_size"], num_classes=0)
+    return model, model.forward_features
+
+
+def beit_reference(spec):
+    """transformers' BEiT as MiDaS 3.1's DPT backbone uses it: relative position bias per
+    layer, layer scale, no absolute positions; hidden_states[-1] (no final norm)."""
+    import transformers as tf
+
+    a = spec["architecture"]
+    config = tf.BeitConfig(
+        hidden_size=a["hidden_size"], num_hidden_layers=a["depth"], num_attention_heads=a["heads"],
+        intermediate_size=a["mlp_size"], image_size=a["image_size"], patch_size=a["patch_size"],
+        use_relative_position_bias=True, use_absolute_position_embeddings=False, layer_scale_init_value=0.1,
+    )
+    model = tf.BeitModel(config, add_pooling_layer=False)
+    return model, lambda px: model(pixel_values=px, output_hidden_states=True).hidden_states[-1]
+
+
+REFERENCES = {
+    "vit": lambda spec: vit_reference(spec["architecture"], spec.get("feature_layer")),
+    "eva": timm_hub_reference,
+    "beit": beit_reference,
+}
 
 
 def main():
@@ -82,7 +115,7 @@ def main():
     if build is None:
         raise SystemExit(f"no PyTorch reference for kind {arch['kind']} yet")
     torch.manual_seed(0)
-    model, forward = build(arch, spec.get("feature_layer"))
+    model, forward = build(spec)
     model.eval()
     side = spec["preprocess"]["crop_size"]
     with torch.inference_mode():
