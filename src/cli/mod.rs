@@ -3,6 +3,7 @@
 mod args;
 mod encode;
 mod encoders;
+mod llm;
 
 pub use args::Cli;
 use args::Command;
@@ -13,6 +14,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Encode(args) => {
             let device = crate::device::open(cli.device)?;
             encode::run(&args, &device, cli.quiet > 0)
+        }
+        Command::Llm(args) => {
+            let device = crate::device::open(cli.device)?;
+            llm::run(&args, &device)
         }
     }
 }

@@ -4,3 +4,5 @@ pub mod attention;
 pub mod layer_scale;
 pub mod mlp;
 pub mod resample;
+pub mod rms_norm;
+pub mod rope;
