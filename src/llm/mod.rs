@@ -20,7 +20,7 @@ pub use model::{KvCache, LlmModel};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },
