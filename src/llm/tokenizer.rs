@@ -16,7 +16,9 @@ impl LlmTokenizer {
     pub fn from_dir(dir: &Path) -> Result<Self, LlmError> {
         let path = dir.join("tokenizer.json");
         if !path.is_file() {
-            return Err(LlmError::Tokenizer { path, message: "not found (only tokenizer.json is read)".into() });
+            let message = "not found (only tokenizer.json is read; for a SentencePiece tokenizer.model, \
+                           write one with `AutoTokenizer.from_pretrained(DIR).save_pretrained(DIR)`)";
+            return Err(LlmError::Tokenizer { path, message: message.into() });
         }
         let inner = tokenizers::Tokenizer::from_file(&path)
             .map_err(|err| LlmError::Tokenizer { path: path.clone(), message: err.to_string() })?;
