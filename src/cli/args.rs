@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::device::DeviceArg;
 use crate::encoders::Family;
+use crate::llm::chat::Template;
 
 #[derive(Parser)]
 #[command(name = "cambrian", version, about = "Which vision encoders make the best eyes for a multimodal LLM?")]
@@ -29,6 +30,8 @@ pub enum Command {
     Encoders(EncodersArgs),
     /// Run an encoder on images and save the patch tokens as safetensors.
     Encode(EncodeArgs),
+    /// Greedy text generation with a language model (a transformers folder).
+    Llm(LlmArgs),
     /// Measure throughput and memory next to the PyTorch reference.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -128,4 +131,26 @@ pub struct EncodeArgs {
     /// Image files (PNG, JPEG, WebP, BMP).
     #[arg(required = true)]
     pub images: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct LlmArgs {
+    /// A transformers model folder: config.json, safetensors weights (one file or sharded),
+    /// tokenizer.json.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The user's text.
+    #[arg(long)]
+    pub prompt: String,
+    /// Tokens to generate at most (fewer if an end-of-sequence token comes first).
+    #[arg(long, default_value_t = 32)]
+    pub max_new_tokens: usize,
+    /// Wrap the prompt in one of Cambrian's conversation templates; without it the prompt is
+    /// tokenized as given.
+    #[arg(long, value_enum)]
+    pub template: Option<Template>,
+    /// Also save the logits of every prompt position and generated step (safetensors:
+    /// prompt_ids, prompt_logits [T, V], generated_ids, step_logits [N, V]).
+    #[arg(long)]
+    pub dump_logits: Option<PathBuf>,
 }

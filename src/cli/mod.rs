@@ -4,6 +4,7 @@ mod args;
 mod bench;
 mod encode;
 mod encoders;
+mod llm;
 
 pub use args::Cli;
 use args::{BenchCommand, Command};
@@ -22,6 +23,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::EncoderOnce(args)) => {
             let device = crate::device::open(cli.device)?;
             bench::run_once(&args, &device)
+        }
+        Command::Llm(args) => {
+            let device = crate::device::open(cli.device)?;
+            llm::run(&args, &device)
         }
     }
 }

@@ -4,4 +4,6 @@ pub mod attention;
 pub mod layer_scale;
 pub mod mlp;
 pub mod resample;
+pub mod rms_norm;
+pub mod rope;
 pub mod rope2d;

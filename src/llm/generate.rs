@@ -1,0 +1,109 @@
+//! Greedy decoding through the KV cache, as transformers' `generate(do_sample=False)`: the
+//! prompt is run once, then one token at a time; the highest logit wins (the first on a
+//! tie, like `argmax`); generation stops after an end-of-sequence token or `max_new_tokens`.
+//! Optionally keeps the logits of every prompt position and every step, which
+//! [`write_logits`] saves as safetensors.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use safetensors::Dtype;
+use safetensors::tensor::TensorView;
+
+use super::LlmError;
+use super::model::LlmModel;
+
+pub struct Generation {
+    pub prompt_ids: Vec<u32>,
+    /// The continuation, ending with the end-of-sequence token if one was produced.
+    pub generated_ids: Vec<u32>,
+    pub vocab_size: usize,
+    /// Row-major [prompt tokens, vocab]; empty unless logits were kept.
+    pub prompt_logits: Vec<f32>,
+    /// Row-major [generated tokens, vocab]: the logits each generated token was chosen from;
+    /// empty unless logits were kept.
+    pub step_logits: Vec<f32>,
+}
+
+fn to_vec(logits: Tensor<3>) -> Result<Vec<f32>, LlmError> {
+    logits
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|err| LlmError::Generation(format!("reading logits back from the device: {err:?}")))
+}
+
+fn argmax(row: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, v) in row.iter().enumerate() {
+        if *v > row[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+pub fn greedy(
+    model: &LlmModel,
+    prompt_ids: &[u32],
+    max_new_tokens: usize,
+    eos_token_ids: &[u32],
+    keep_logits: bool,
+    device: &Device,
+) -> Result<Generation, LlmError> {
+    if prompt_ids.is_empty() {
+        return Err(LlmError::Generation("the prompt encodes to no tokens".into()));
+    }
+    let tokens = |ids: &[u32]| {
+        let data: Vec<i64> = ids.iter().map(|&id| id as i64).collect();
+        Tensor::<2, Int>::from_data(TensorData::new(data, [1, ids.len()]), device)
+    };
+    let mut cache = model.new_cache();
+    // [prompt tokens × vocab]
+    let logits = to_vec(model.forward(tokens(prompt_ids), &mut cache))?;
+    let vocab_size = logits.len() / prompt_ids.len();
+    let mut last = logits[logits.len() - vocab_size..].to_vec();
+    let mut generation = Generation {
+        prompt_ids: prompt_ids.to_vec(),
+        generated_ids: Vec::new(),
+        vocab_size,
+        prompt_logits: if keep_logits { logits } else { Vec::new() },
+        step_logits: Vec::new(),
+    };
+    for step in 0..max_new_tokens {
+        let next = argmax(&last);
+        generation.generated_ids.push(next);
+        if keep_logits {
+            generation.step_logits.extend_from_slice(&last);
+        }
+        if eos_token_ids.contains(&next) || step + 1 == max_new_tokens {
+            break;
+        }
+        last = to_vec(model.forward(tokens(&[next]), &mut cache))?;
+    }
+    Ok(generation)
+}
+
+/// Writes `prompt_ids` [T] i64, `prompt_logits` [T, V] f32, `generated_ids` [N] i64 and
+/// `step_logits` [N, V] f32 atomically.
+pub fn write_logits(path: &Path, generation: &Generation, metadata: HashMap<String, String>) -> Result<(), LlmError> {
+    let ids = |ids: &[u32]| -> Vec<u8> { ids.iter().flat_map(|&id| (id as i64).to_le_bytes()).collect() };
+    let floats = |values: &[f32]| -> Vec<u8> { values.iter().flat_map(|v| v.to_le_bytes()).collect() };
+    let (prompt, generated) = (generation.prompt_ids.len(), generation.generated_ids.len());
+    let vocab = generation.vocab_size;
+    let buffers = [
+        ("prompt_ids", Dtype::I64, vec![prompt], ids(&generation.prompt_ids)),
+        ("prompt_logits", Dtype::F32, vec![prompt, vocab], floats(&generation.prompt_logits)),
+        ("generated_ids", Dtype::I64, vec![generated], ids(&generation.generated_ids)),
+        ("step_logits", Dtype::F32, vec![generated, vocab], floats(&generation.step_logits)),
+    ];
+    let mut views = Vec::new();
+    for (name, dtype, shape, bytes) in &buffers {
+        let view = TensorView::new(*dtype, shape.clone(), bytes)
+            .map_err(|err| LlmError::Generation(format!("{name}: {err} (were the logits kept?)")))?;
+        views.push((*name, view));
+    }
+    let bytes = safetensors::serialize(views, Some(metadata)).map_err(|err| LlmError::Generation(err.to_string()))?;
+    crate::atomic::write(path, &bytes).map_err(|source| LlmError::Io { path: path.to_path_buf(), source })
+}

@@ -1,0 +1,226 @@
+//! The decoder-only transformer of Llama (Touvron et al. 2023), Qwen2 (Yang et al. 2024) and
+//! Mistral (Jiang et al. 2023), as transformers' `LlamaForCausalLM` computes it: pre-norm
+//! blocks of grouped-query self-attention with rotary positions and a SwiGLU MLP, RMSNorm,
+//! a causal (optionally sliding-window) mask, and an LM head that may share the embedding.
+//! Module fields carry the checkpoint's names (`self_attn.q_proj`, `mlp.gate_proj`, ...), so
+//! the key table in `keys` only strips `model.`.
+
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::tensor::activation::{silu, softmax};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+
+use super::config::LlmConfig;
+use crate::nn::rms_norm::RmsNorm;
+use crate::nn::rope::{self, Rope};
+
+#[derive(Module, Debug)]
+pub struct Attention {
+    pub q_proj: Linear,
+    pub k_proj: Linear,
+    pub v_proj: Linear,
+    pub o_proj: Linear,
+    #[module(skip)]
+    heads: usize,
+    #[module(skip)]
+    kv_heads: usize,
+    #[module(skip)]
+    head_dim: usize,
+}
+
+#[derive(Module, Debug)]
+pub struct SwiGlu {
+    pub gate_proj: Linear,
+    pub up_proj: Linear,
+    pub down_proj: Linear,
+}
+
+#[derive(Module, Debug)]
+pub struct DecoderLayer {
+    pub self_attn: Attention,
+    pub mlp: SwiGlu,
+    pub input_layernorm: RmsNorm,
+    pub post_attention_layernorm: RmsNorm,
+}
+
+#[derive(Module, Debug)]
+pub struct LlmModel {
+    pub embed_tokens: Embedding,
+    pub layers: Vec<DecoderLayer>,
+    pub norm: RmsNorm,
+    /// `None` when the head is the transposed token embedding (`tie_word_embeddings`).
+    pub lm_head: Option<Linear>,
+    #[module(skip)]
+    rope: Rope,
+    #[module(skip)]
+    sliding_window: Option<usize>,
+}
+
+/// Keys and values of every position seen so far, per layer: [batch, kv_heads, positions, head_dim].
+pub struct KvCache {
+    layers: Vec<Option<(Tensor<4>, Tensor<4>)>>,
+    len: usize,
+}
+
+impl KvCache {
+    /// Positions cached so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// What a forward pass needs besides the hidden states: rotary tables and the mask.
+struct Positions {
+    cos: Tensor<2>,
+    sin: Tensor<2>,
+    /// [new, cached + new], true where a query must not see a key.
+    mask: Tensor<2, Bool>,
+}
+
+fn linear(d_in: usize, d_out: usize, bias: bool, device: &Device) -> Linear {
+    LinearConfig::new(d_in, d_out).with_bias(bias).init(device)
+}
+
+impl Attention {
+    fn new(c: &LlmConfig, device: &Device) -> Self {
+        let (q, kv) = (c.heads * c.head_dim, c.kv_heads * c.head_dim);
+        Self {
+            q_proj: linear(c.hidden_size, q, c.qkv_bias, device),
+            k_proj: linear(c.hidden_size, kv, c.qkv_bias, device),
+            v_proj: linear(c.hidden_size, kv, c.qkv_bias, device),
+            o_proj: linear(q, c.hidden_size, c.o_bias, device),
+            heads: c.heads,
+            kv_heads: c.kv_heads,
+            head_dim: c.head_dim,
+        }
+    }
+
+    /// [batch, new, hidden] → [batch, new, hidden]; appends this step's keys and values to `cache`.
+    fn forward(&self, x: Tensor<3>, at: &Positions, cache: &mut Option<(Tensor<4>, Tensor<4>)>) -> Tensor<3> {
+        let [batch, new, _] = x.dims();
+        let (heads, kv_heads, head_dim) = (self.heads, self.kv_heads, self.head_dim);
+        // [batch, new, heads × head_dim] → [batch, heads, new, head_dim]
+        let split = |t: Tensor<3>, h: usize| t.reshape([batch, new, h, head_dim]).swap_dims(1, 2);
+        let q = rope::apply(split(self.q_proj.forward(x.clone()), heads), &at.cos, &at.sin);
+        let k = rope::apply(split(self.k_proj.forward(x.clone()), kv_heads), &at.cos, &at.sin);
+        let v = split(self.v_proj.forward(x), kv_heads);
+        let (k, v) = match cache.take() {
+            Some((k_past, v_past)) => (Tensor::cat(vec![k_past, k], 2), Tensor::cat(vec![v_past, v], 2)),
+            None => (k, v),
+        };
+        *cache = Some((k.clone(), v.clone()));
+        let seen = k.dims()[2];
+
+        // Grouped-query attention: the `group` query heads sharing key/value head j are
+        // heads j·group .. (j+1)·group, so they stack along the token axis.
+        let group = heads / kv_heads;
+        let q = q.reshape([batch, kv_heads, group * new, head_dim]);
+        // [batch, kv_heads, group × new, seen]
+        let scores = q.matmul(k.swap_dims(2, 3)) * (head_dim as f64).powf(-0.5);
+        let mask = at.mask.clone().unsqueeze::<4>().expand([batch, heads, new, seen]);
+        let scores = scores.reshape([batch, heads, new, seen]).mask_fill(mask, f32::NEG_INFINITY);
+        let probs = softmax(scores, 3).reshape([batch, kv_heads, group * new, seen]);
+        // [batch, kv_heads, group × new, head_dim] → [batch, new, heads × head_dim]
+        let out = probs.matmul(v).reshape([batch, heads, new, head_dim]).swap_dims(1, 2);
+        self.o_proj.forward(out.reshape([batch, new, heads * head_dim]))
+    }
+}
+
+impl SwiGlu {
+    fn new(c: &LlmConfig, device: &Device) -> Self {
+        Self {
+            gate_proj: linear(c.hidden_size, c.intermediate_size, c.mlp_bias, device),
+            up_proj: linear(c.hidden_size, c.intermediate_size, c.mlp_bias, device),
+            down_proj: linear(c.intermediate_size, c.hidden_size, c.mlp_bias, device),
+        }
+    }
+
+    /// [batch, tokens, hidden] → [batch, tokens, hidden]
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        self.down_proj.forward(silu(self.gate_proj.forward(x.clone())) * self.up_proj.forward(x))
+    }
+}
+
+impl DecoderLayer {
+    fn new(c: &LlmConfig, device: &Device) -> Self {
+        Self {
+            self_attn: Attention::new(c, device),
+            mlp: SwiGlu::new(c, device),
+            input_layernorm: RmsNorm::new(c.hidden_size, c.rms_norm_eps, device),
+            post_attention_layernorm: RmsNorm::new(c.hidden_size, c.rms_norm_eps, device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<3>, at: &Positions, cache: &mut Option<(Tensor<4>, Tensor<4>)>) -> Tensor<3> {
+        let x = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), at, cache);
+        x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x))
+    }
+}
+
+impl LlmModel {
+    /// Randomly initialised; load a checkpoint with [`super::keys::load`].
+    pub fn new(c: &LlmConfig, device: &Device) -> Self {
+        Self {
+            embed_tokens: EmbeddingConfig::new(c.vocab_size, c.hidden_size).init(device),
+            layers: (0..c.layers).map(|_| DecoderLayer::new(c, device)).collect(),
+            norm: RmsNorm::new(c.hidden_size, c.rms_norm_eps, device),
+            lm_head: (!c.tie_word_embeddings).then(|| linear(c.hidden_size, c.vocab_size, false, device)),
+            rope: Rope::new(c.head_dim, c.rope_theta, c.rope_scaling.as_ref()),
+            sliding_window: c.sliding_window,
+        }
+    }
+
+    /// An empty cache for this model.
+    pub fn new_cache(&self) -> KvCache {
+        KvCache { layers: vec![None; self.layers.len()], len: 0 }
+    }
+
+    /// Token ids [batch, tokens] → embeddings [batch, tokens, hidden].
+    pub fn embed(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+        self.embed_tokens.forward(tokens)
+    }
+
+    /// Embeddings of the new positions [batch, new, hidden] → final-norm hidden states
+    /// [batch, new, hidden], attending to the cached positions and each other causally.
+    pub fn decode(&self, x: Tensor<3>, cache: &mut KvCache) -> Tensor<3> {
+        let [_, new, _] = x.dims();
+        let at = self.positions(cache.len, new, &x.device());
+        let mut x = x;
+        for (layer, slot) in self.layers.iter().zip(cache.layers.iter_mut()) {
+            x = layer.forward(x, &at, slot);
+        }
+        cache.len += new;
+        self.norm.forward(x)
+    }
+
+    /// Hidden states [batch, tokens, hidden] → logits [batch, tokens, vocab].
+    pub fn logits(&self, hidden: Tensor<3>) -> Tensor<3> {
+        match &self.lm_head {
+            Some(head) => head.forward(hidden),
+            None => hidden.matmul(self.embed_tokens.weight.val().transpose().unsqueeze::<3>()),
+        }
+    }
+
+    /// Token ids [batch, new] → logits [batch, new, vocab], through the cache.
+    pub fn forward(&self, tokens: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
+        let hidden = self.decode(self.embed(tokens), cache);
+        self.logits(hidden)
+    }
+
+    fn positions(&self, cached: usize, new: usize, device: &Device) -> Positions {
+        let (cos, sin) = self.rope.tables(cached, new, device);
+        let seen = cached + new;
+        let masked: Vec<bool> = (0..new)
+            .flat_map(|i| {
+                let query = cached + i;
+                (0..seen).map(move |key| key > query || self.sliding_window.is_some_and(|w| query - key >= w))
+            })
+            .collect();
+        let mask = Tensor::<2, Bool>::from_data(TensorData::new(masked, [new, seen]), device);
+        Positions { cos, sin, mask }
+    }
+}
