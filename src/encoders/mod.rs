@@ -1,6 +1,7 @@
 //! Vision encoders behind one interface: a spec (architecture, preprocessing, family,
 //! weights), a model built from it, and `forward(pixels) → patch-token grid`.
 
+pub mod convnext;
 pub mod encode;
 pub mod hf_config;
 pub mod preprocess;
@@ -54,6 +55,7 @@ pub enum WeightsSource<'a> {
 #[derive(Module, Debug)]
 pub enum EncoderModel {
     Vit(VisionTransformer),
+    ConvNext(convnext::ConvNext),
 }
 
 /// A patch-token grid: `tokens` [batch, rows × cols, hidden], row-major over `grid`.
@@ -87,6 +89,7 @@ impl Encoder {
         let layer = layer.or(self.spec.feature_layer);
         let (tokens, grid) = match &self.model {
             EncoderModel::Vit(vit) => vit.forward(pixels, layer)?,
+            EncoderModel::ConvNext(convnext) => convnext.forward(pixels, layer)?,
         };
         Ok(Features { tokens, grid })
     }

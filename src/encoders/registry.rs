@@ -20,6 +20,10 @@ const PRESETS: &[(&str, &str)] = &[
     ("mae-vit-h-14", include_str!("../../encoders/mae-vit-h-14.toml")),
     ("supvit-l-16-in21k", include_str!("../../encoders/supvit-l-16-in21k.toml")),
     ("supvit-h-14-in21k", include_str!("../../encoders/supvit-h-14-in21k.toml")),
+    ("convnext-l-512", include_str!("../../encoders/convnext-l-512.toml")),
+    ("convnext-l-1024", include_str!("../../encoders/convnext-l-1024.toml")),
+    ("convnext-xxl-1024", include_str!("../../encoders/convnext-xxl-1024.toml")),
+    ("convnext-xxl-1024-multi-stage", include_str!("../../encoders/convnext-xxl-1024-multi-stage.toml")),
 ];
 
 /// All presets, parsed. A preset that does not parse is a bug the test suite catches.

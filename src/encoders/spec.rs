@@ -14,6 +14,7 @@ use burn::tensor::Device;
 use super::{EncoderError, EncoderModel};
 use crate::weights::checkpoint::Checkpoint;
 use super::preprocess::Preprocess;
+use super::convnext::ConvNextSpec;
 use super::vit::VitSpec;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -73,12 +74,15 @@ impl fmt::Display for Family {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Architecture {
     Vit(VitSpec),
+    #[serde(rename = "convnext")]
+    ConvNext(ConvNextSpec),
 }
 
 impl Architecture {
     pub fn spec(&self) -> &dyn ArchitectureSpec {
         match self {
             Architecture::Vit(vit) => vit,
+            Architecture::ConvNext(convnext) => convnext,
         }
     }
 }
