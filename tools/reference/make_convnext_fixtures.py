@@ -16,6 +16,7 @@ CI never runs this; its outputs are committed.
 
 import json
 import shutil
+import tomllib
 from pathlib import Path
 
 import open_clip
@@ -184,9 +185,31 @@ def bilinear_case():
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(FIXTURES / "nn" / "bilinear.safetensors"))
 
 
+def check_presets():
+    """The presets' sizes against the trunks open_clip builds for the LAION checkpoints (on the
+    meta device: shapes only), and the structure the Rust model assumes."""
+    for config, presets in [("convnext_large_d_320", ["convnext-l-512", "convnext-l-1024"]),
+                            ("convnext_xxlarge", ["convnext-xxl-1024", "convnext-xxl-1024-multi-stage"])]:
+        trunk = open_clip.create_model(config, device="meta").visual.trunk
+        assert trunk.stem[0].kernel_size == (4, 4) and trunk.stem[0].stride == (4, 4)
+        assert isinstance(trunk.norm_pre, torch.nn.Identity)
+        blocks = [b for stage in trunk.stages for b in stage.blocks]
+        assert all(not b.use_conv_mlp and b.gamma is not None and b.conv_dw.kernel_size == (7, 7) for b in blocks)
+        x = torch.linspace(-4, 4, 101)
+        assert all(torch.equal(b.mlp.act(x), F.gelu(x)) for b in blocks), "erf GELU"
+        assert all(stage.downsample[1].kernel_size == (2, 2) for stage in trunk.stages[1:])
+        eps = {m.eps for m in trunk.modules() if hasattr(m, "eps")}
+        depths = [len(stage.blocks) for stage in trunk.stages]
+        dims = [stage.blocks[0].conv_dw.in_channels for stage in trunk.stages]
+        for name in presets:
+            arch = tomllib.loads((ROOT / "encoders" / f"{name}.toml").read_text())["architecture"]
+            assert (arch["depths"], arch["dims"], {arch["norm_eps"]}) == (depths, dims, eps), name
+
+
 def main():
     torch.set_grad_enabled(False)
     assert timm.__version__ and open_clip.__version__
+    check_presets()
     last_stage_case()
     multi_stage_case()
     bilinear_case()
