@@ -14,8 +14,11 @@ const TOLERANCE: f32 = 1e-5;
 fn bilinear_grids_match_torch_interpolate() {
     let file = read_tensors(&fixtures().join("resample/bilinear.safetensors"));
     let device = Device::flex();
-    for name in ["dinov2_518", "sam", "up", "oblong"] {
-        let sizes: Vec<usize> = file.metadata[name].split(',').map(|v| v.parse().unwrap()).collect();
+    let mut names: Vec<&String> = file.metadata.keys().collect();
+    names.sort();
+    assert_eq!(names.len(), 9, "every case of the fixture");
+    for name in names {
+        let sizes: Vec<usize> = file.metadata[name.as_str()].split(',').map(|v| v.parse().unwrap()).collect();
         let input = &file.tensors[&format!("{name}.input")];
         let expected = &file.tensors[&format!("{name}.output")];
         let shape: [usize; 3] = input.shape.clone().try_into().unwrap();

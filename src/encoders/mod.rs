@@ -2,6 +2,7 @@
 //! weights), a model built from it, and `forward(pixels) → patch-token grid`.
 
 pub mod beit;
+pub mod convnext;
 pub mod encode;
 pub mod eva;
 pub mod hf_config;
@@ -60,6 +61,7 @@ pub enum EncoderModel {
     Vit(VisionTransformer),
     Beit(Beit),
     Eva(eva::Eva),
+    ConvNext(convnext::ConvNext),
 }
 
 /// A patch-token grid: `tokens` [batch, rows × cols, hidden], row-major over `grid`.
@@ -103,6 +105,7 @@ impl Encoder {
             EncoderModel::Vit(vit) => vit.forward(pixels, layer)?,
             EncoderModel::Beit(beit) => beit.forward(pixels, layer)?,
             EncoderModel::Eva(eva) => eva.forward(pixels, layer)?,
+            EncoderModel::ConvNext(convnext) => convnext.forward(pixels, layer)?,
         };
         let [rows, cols] = grid;
         let target = self.spec.output_grid()?;

@@ -16,6 +16,7 @@ use crate::weights::checkpoint::Checkpoint;
 use super::preprocess::Preprocess;
 use super::beit::BeitSpec;
 use super::eva::EvaSpec;
+use super::convnext::ConvNextSpec;
 use super::vit::VitSpec;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -89,6 +90,8 @@ pub enum Architecture {
     Vit(VitSpec),
     Beit(BeitSpec),
     Eva(EvaSpec),
+    #[serde(rename = "convnext")]
+    ConvNext(ConvNextSpec),
 }
 
 impl Architecture {
@@ -97,6 +100,7 @@ impl Architecture {
             Architecture::Vit(vit) => vit,
             Architecture::Beit(beit) => beit,
             Architecture::Eva(eva) => eva,
+            Architecture::ConvNext(convnext) => convnext,
         }
     }
 }

@@ -19,8 +19,13 @@ from safetensors.torch import load_file, save_file
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "fixtures" / "resample" / "bilinear.safetensors"
 
-# DINOv2@518 (37² → 24²), SAM (64² → 24²), an upsampling and a non-square grid.
-CASES = {"dinov2_518": (37, 37, 24, 24, 2), "sam": (64, 64, 24, 24, 1), "up": (5, 5, 8, 8, 3), "oblong": (6, 9, 4, 5, 2)}
+# DINOv2@518 (37² → 24²), SAM (64² → 24²), ConvNeXt stages (32², 16² → 24²), an upsampling,
+# non-square grids growing and shrinking each axis, and a single cell.
+CASES = {
+    "dinov2_518": (37, 37, 24, 24, 2), "sam": (64, 64, 24, 24, 1), "convnext_32": (32, 32, 24, 24, 1),
+    "convnext_16": (16, 16, 24, 24, 1), "up": (5, 5, 8, 8, 3), "oblong": (6, 9, 4, 5, 2),
+    "grow_both": (7, 5, 9, 11, 2), "grow_rows": (7, 5, 10, 3, 2), "point": (7, 5, 1, 1, 2),
+}
 
 
 def resize(tokens, rows, cols, new_rows, new_cols):
