@@ -56,7 +56,11 @@ fn weights_path(args: &EncodeArgs, resolved: &Resolved) -> anyhow::Result<Option
     match (&spec.hub, &spec.weights_file, &resolved.spec_dir) {
         (Some(repo), file, _) => {
             let file = file.as_deref().unwrap_or("model.safetensors");
-            Ok(Some(hub::fetch_weights(repo, file)?))
+            let path = hub::fetch_weights(repo, file)?;
+            for other in spec.architecture.spec().hub_files() {
+                hub::fetch(repo, other)?;
+            }
+            Ok(Some(path))
         }
         (None, Some(file), Some(dir)) => Ok(Some(dir.join(file))),
         _ => bail!("encoder `{}` names no weights: pass --weights PATH or --init random", spec.name),

@@ -1,6 +1,7 @@
 //! Vision encoders behind one interface: a spec (architecture, preprocessing, family,
 //! weights), a model built from it, and `forward(pixels) → patch-token grid`.
 
+pub mod diffusion;
 pub mod encode;
 pub mod hf_config;
 pub mod preprocess;
@@ -16,8 +17,8 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use crate::weights::WeightsError;
-use crate::weights::checkpoint::Checkpoint;
 pub use spec::{Architecture, ArchitectureSpec, EncoderSpec, Family};
+use diffusion::StableDiffusion;
 use vit::VisionTransformer;
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +55,7 @@ pub enum WeightsSource<'a> {
 #[derive(Module, Debug)]
 pub enum EncoderModel {
     Vit(VisionTransformer),
+    Diffusion(StableDiffusion),
 }
 
 /// A patch-token grid: `tokens` [batch, rows × cols, hidden], row-major over `grid`.
@@ -70,14 +72,14 @@ pub struct Encoder {
 impl Encoder {
     pub fn build(spec: EncoderSpec, weights: WeightsSource, device: &Device) -> Result<Self, EncoderError> {
         spec.preprocess.validate().map_err(EncoderError::Config)?;
-        let checkpoint = match weights {
-            WeightsSource::Path(path) => Some(Checkpoint::open(path, spec.weights_key.as_deref())?),
+        let architecture = spec.architecture.spec();
+        let model = match weights {
+            WeightsSource::Path(path) => architecture.load(path, spec.weights_key.as_deref(), device)?,
             WeightsSource::Random { seed } => {
                 device.seed(seed);
-                None
+                architecture.build(None, device)?
             }
         };
-        let model = spec.architecture.spec().build(checkpoint, device)?;
         Ok(Self { spec, model })
     }
 
@@ -87,6 +89,7 @@ impl Encoder {
         let layer = layer.or(self.spec.feature_layer);
         let (tokens, grid) = match &self.model {
             EncoderModel::Vit(vit) => vit.forward(pixels, layer)?,
+            EncoderModel::Diffusion(sd) => sd.forward(pixels, layer)?,
         };
         Ok(Features { tokens, grid })
     }

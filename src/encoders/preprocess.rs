@@ -19,6 +19,10 @@ pub struct Preprocess {
     /// Cambrian-1's `image_aspect_ratio = "pad"`: pad to a square with the mean colour first.
     #[serde(default)]
     pub pad_to_square: bool,
+    /// The mean whose colour pads to square, where it is not `mean` (Cambrian-1's
+    /// `ProcessorWrapper` keeps CLIP's mean for padding whatever its transform normalises with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pad_mean: Option<[f32; 3]>,
     pub resize: ResizeMode,
     /// Target of the shortest edge (`shortest-edge`) or of both sides (`squash`).
     pub resize_size: usize,
@@ -87,7 +91,7 @@ impl Preprocess {
 
     /// The fill colour of `expand2square`: `tuple(int(x * 255) for x in image_mean)`.
     fn mean_colour(&self) -> [u8; 3] {
-        self.mean.map(|m| (m * 255.0).clamp(0.0, 255.0) as u8)
+        self.pad_mean.unwrap_or(self.mean).map(|m| (m * 255.0).clamp(0.0, 255.0) as u8)
     }
 
     /// Runs every step; returns the normalised pixels, channels first: [3, crop, crop].

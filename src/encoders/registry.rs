@@ -20,6 +20,7 @@ const PRESETS: &[(&str, &str)] = &[
     ("mae-vit-h-14", include_str!("../../encoders/mae-vit-h-14.toml")),
     ("supvit-l-16-in21k", include_str!("../../encoders/supvit-l-16-in21k.toml")),
     ("supvit-h-14-in21k", include_str!("../../encoders/supvit-h-14-in21k.toml")),
+    ("sd-2.1", include_str!("../../encoders/sd-2.1.toml")),
 ];
 
 /// All presets, parsed. A preset that does not parse is a bug the test suite catches.

@@ -15,6 +15,7 @@ use super::{EncoderError, EncoderModel};
 use crate::weights::checkpoint::Checkpoint;
 use super::preprocess::Preprocess;
 use super::vit::VitSpec;
+use super::diffusion::StableDiffusionSpec;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -73,12 +74,14 @@ impl fmt::Display for Family {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Architecture {
     Vit(VitSpec),
+    StableDiffusion(StableDiffusionSpec),
 }
 
 impl Architecture {
     pub fn spec(&self) -> &dyn ArchitectureSpec {
         match self {
             Architecture::Vit(vit) => vit,
+            Architecture::StableDiffusion(sd) => sd,
         }
     }
 }
@@ -93,6 +96,15 @@ pub trait ArchitectureSpec {
     fn grid(&self, resolution: usize) -> [usize; 2];
     /// Builds the model with random parameters, then loads `checkpoint` strictly if given.
     fn build(&self, checkpoint: Option<Checkpoint>, device: &Device) -> Result<EncoderModel, EncoderError>;
+    /// Files of the hub repository the weights need besides the spec's `weights_file`.
+    fn hub_files(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Builds the model from the weights at `path` (a file, or a folder holding one);
+    /// architectures whose weights span several files (a diffusers folder) read them here.
+    fn load(&self, path: &Path, pickle_key: Option<&str>, device: &Device) -> Result<EncoderModel, EncoderError> {
+        self.build(Some(Checkpoint::open(path, pickle_key)?), device)
+    }
 }
 
 impl EncoderSpec {
