@@ -164,49 +164,54 @@ impl StableDiffusionSpec {
 }
 
 /// Fields of a folder's configs that must hold for the Stable Diffusion 2.x structure this
-/// module builds; an absent field takes diffusers' default, which is the value listed.
-fn structural(part: &str, [vae_blocks, unet_blocks]: [usize; 2]) -> Vec<(&'static str, Value)> {
+/// module builds: (key, required value, diffusers' default where the key is absent).
+fn structural(part: &str, [vae_blocks, unet_blocks]: [usize; 2]) -> Vec<(&'static str, Value, Value)> {
+    let same = |key, value: Value| (key, value.clone(), value);
+    let sd_down = |blocks: usize| {
+        let mut types = vec![json!("CrossAttnDownBlock2D"); blocks - 1];
+        types.push(json!("DownBlock2D"));
+        Value::Array(types)
+    };
+    let sd_up = |blocks: usize| {
+        let mut types = vec![json!("UpBlock2D")];
+        types.extend(vec![json!("CrossAttnUpBlock2D"); blocks - 1]);
+        Value::Array(types)
+    };
     match part {
         "vae" => vec![
-            ("act_fn", json!("silu")),
-            ("down_block_types", Value::Array(vec![json!("DownEncoderBlock2D"); vae_blocks])),
-            ("latents_mean", Value::Null),
-            ("latents_std", Value::Null),
+            same("act_fn", json!("silu")),
+            ("down_block_types", Value::Array(vec![json!("DownEncoderBlock2D"); vae_blocks]), json!(["DownEncoderBlock2D"])),
+            same("latents_mean", Value::Null),
+            same("latents_std", Value::Null),
         ],
-        "unet" => {
-            let mut down = vec![json!("CrossAttnDownBlock2D"); unet_blocks - 1];
-            down.push(json!("DownBlock2D"));
-            let mut up = vec![json!("UpBlock2D")];
-            up.extend(vec![json!("CrossAttnUpBlock2D"); unet_blocks - 1]);
-            vec![
-                ("down_block_types", Value::Array(down)),
-                ("up_block_types", Value::Array(up)),
-                ("mid_block_type", json!("UNetMidBlock2DCrossAttn")),
-                ("act_fn", json!("silu")),
-                ("use_linear_projection", json!(true)),
-                ("flip_sin_to_cos", json!(true)),
-                ("freq_shift", json!(0)),
-                ("center_input_sample", json!(false)),
-                ("transformer_layers_per_block", json!(1)),
-                ("only_cross_attention", json!(false)),
-                ("dual_cross_attention", json!(false)),
-                ("num_attention_heads", Value::Null),
-                ("class_embed_type", Value::Null),
-                ("addition_embed_type", Value::Null),
-                ("encoder_hid_dim", Value::Null),
-                ("time_embedding_type", json!("positional")),
-                ("time_embedding_dim", Value::Null),
-                ("time_cond_proj_dim", Value::Null),
-                ("timestep_post_act", Value::Null),
-                ("resnet_time_scale_shift", json!("default")),
-                ("attention_type", json!("default")),
-                ("cross_attention_norm", Value::Null),
-                ("conv_in_kernel", json!(3)),
-                ("mid_block_scale_factor", json!(1)),
-            ]
-        }
-        "text_encoder" => vec![("use_attention_mask", json!(false))],
-        "scheduler" => vec![("trained_betas", Value::Null), ("rescale_betas_zero_snr", json!(false))],
+        "unet" => vec![
+            ("down_block_types", sd_down(unet_blocks), sd_down(4)),
+            ("up_block_types", sd_up(unet_blocks), sd_up(4)),
+            ("use_linear_projection", json!(true), json!(false)),
+            same("mid_block_type", json!("UNetMidBlock2DCrossAttn")),
+            same("act_fn", json!("silu")),
+            same("flip_sin_to_cos", json!(true)),
+            same("freq_shift", json!(0)),
+            same("center_input_sample", json!(false)),
+            same("transformer_layers_per_block", json!(1)),
+            same("only_cross_attention", json!(false)),
+            same("dual_cross_attention", json!(false)),
+            same("num_attention_heads", Value::Null),
+            same("class_embed_type", Value::Null),
+            same("addition_embed_type", Value::Null),
+            same("encoder_hid_dim", Value::Null),
+            same("time_embedding_type", json!("positional")),
+            same("time_embedding_dim", Value::Null),
+            same("time_cond_proj_dim", Value::Null),
+            same("timestep_post_act", Value::Null),
+            same("resnet_time_scale_shift", json!("default")),
+            same("attention_type", json!("default")),
+            same("cross_attention_norm", Value::Null),
+            same("conv_in_kernel", json!(3)),
+            same("mid_block_scale_factor", json!(1)),
+        ],
+        "text_encoder" => vec![same("use_attention_mask", json!(false))],
+        "scheduler" => vec![same("trained_betas", Value::Null), same("rescale_betas_zero_snr", json!(false))],
         _ => Vec::new(),
     }
 }
@@ -224,8 +229,8 @@ pub fn check_folder_config<T: Serialize + for<'de> Deserialize<'de> + PartialEq>
     let text = std::fs::read_to_string(&path).map_err(|source| EncoderError::Io { path: path.clone(), source })?;
     let spec_error = |message: String| EncoderError::Spec { origin: path.display().to_string(), message };
     let config: Value = serde_json::from_str(&text).map_err(|err| spec_error(err.to_string()))?;
-    for (key, expected) in structural(part, blocks) {
-        let found = config.get(key).unwrap_or(&expected);
+    for (key, expected, default) in structural(part, blocks) {
+        let found = config.get(key).unwrap_or(&default);
         let same = found == &expected || (found.is_number() && expected.is_number() && found.as_f64() == expected.as_f64());
         if !same {
             return Err(spec_error(format!("`{key}` is {found}; only {expected} (Stable Diffusion 2.x) is supported")));
