@@ -52,6 +52,8 @@ pub enum WeightsSource<'a> {
 }
 
 /// The architectures, as one module type so that callers can train, freeze or save any.
+// Built once per run, and burn implements Module for no Box: the size difference is harmless.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum EncoderModel {
     Vit(VisionTransformer),

@@ -74,14 +74,14 @@ impl fmt::Display for Family {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Architecture {
     Vit(VitSpec),
-    StableDiffusion(StableDiffusionSpec),
+    StableDiffusion(Box<StableDiffusionSpec>),
 }
 
 impl Architecture {
     pub fn spec(&self) -> &dyn ArchitectureSpec {
         match self {
             Architecture::Vit(vit) => vit,
-            Architecture::StableDiffusion(sd) => sd,
+            Architecture::StableDiffusion(sd) => sd.as_ref(),
         }
     }
 }
