@@ -64,7 +64,7 @@ struct NoiseStep {
 
 impl ArchitectureSpec for StableDiffusionSpec {
     fn describe(&self) -> String {
-        format!("stable-diffusion (t = {}, up blocks 0-{})", self.timestep, self.unet.block_out_channels.len() - 1)
+        format!("stable-diffusion (t = {}, {} up blocks)", self.timestep, self.unet.block_out_channels.len())
     }
 
     fn hidden_size(&self) -> usize {

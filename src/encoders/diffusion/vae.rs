@@ -1,4 +1,4 @@
-//! The encoder half of diffusers' `AutoencoderKL` (Rombach et al. 2022): `encoder` + 
+//! The encoder half of diffusers' `AutoencoderKL` (Rombach et al. 2022): `encoder` +
 //! `quant_conv`, giving the mean of the latent Gaussian (`latent_dist.mode()`). The decoder
 //! and `post_quant_conv` are never run, so they are not part of the module.
 
