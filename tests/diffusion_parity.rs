@@ -139,6 +139,46 @@ fn a_folder_unlike_the_spec_is_refused() {
     assert!(err.to_string().contains("`use_linear_projection` is false"), "{err}");
 }
 
+/// Rewrites a safetensors file with renamed keys, plus extra tensors.
+fn rewrite(path: &std::path::Path, rename: impl Fn(&str) -> String, extra: &[(&str, safetensors::Dtype, Vec<usize>, Vec<u8>)]) {
+    let bytes = std::fs::read(path).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut views: Vec<(String, safetensors::tensor::TensorView)> =
+        file.tensors().into_iter().map(|(name, view)| (rename(&name), view)).collect();
+    for (name, dtype, shape, data) in extra {
+        views.push((name.to_string(), safetensors::tensor::TensorView::new(*dtype, shape.clone(), data).unwrap()));
+    }
+    let out = safetensors::serialize(views, None).unwrap();
+    std::fs::write(path, out).unwrap();
+}
+
+/// Checkpoints saved by older libraries, as the stabilityai repository's are: the VAE's
+/// mid-block attention as `query`/`key`/`value`/`proj_attn`, the text encoder under
+/// `text_model.` with its `position_ids` buffer.
+#[test]
+fn older_checkpoint_key_names_load() {
+    let dir = scratch("diffusion-legacy-keys");
+    copy_dir(&case_dir(), &dir);
+    let legacy = |key: &str| {
+        key.replace("attentions.0.to_q", "attentions.0.query")
+            .replace("attentions.0.to_k", "attentions.0.key")
+            .replace("attentions.0.to_v", "attentions.0.value")
+            .replace("attentions.0.to_out.0", "attentions.0.proj_attn")
+    };
+    rewrite(&dir.join("vae/diffusion_pytorch_model.safetensors"), legacy, &[]);
+    let positions: Vec<u8> = (0..12i64).flat_map(i64::to_le_bytes).collect();
+    rewrite(
+        &dir.join("text_encoder/model.safetensors"),
+        |key| format!("text_model.{key}"),
+        &[("text_model.embeddings.position_ids", safetensors::Dtype::I64, vec![1, 12], positions)],
+    );
+    let device = Device::flex();
+    let encoder = load(&dir, &device).expect("load legacy names");
+    let reference = read_tensors(&case_dir().join("reference.safetensors"));
+    let pixels = tensor::<4>(&reference.tensors["pixels"], &device);
+    compare("legacy features", values(encoder.forward(pixels, None).unwrap().tokens), &reference.tensors["features"], TOLERANCE);
+}
+
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
