@@ -60,7 +60,11 @@ fn weights_path(args: &EncodeArgs, resolved: &Resolved) -> anyhow::Result<Option
     match (&spec.hub, &spec.url, &spec.weights_file, &resolved.spec_dir) {
         (Some(repo), _, file, _) => {
             let file = file.as_deref().unwrap_or("model.safetensors");
-            Ok(Some(hub::fetch_weights(repo, file)?))
+            let path = hub::fetch_weights(repo, file)?;
+            for other in spec.architecture.spec().hub_files() {
+                hub::fetch(repo, other)?;
+            }
+            Ok(Some(path))
         }
         (None, Some(address), _, _) => Ok(Some(url::fetch(address)?)),
         (None, None, Some(file), Some(dir)) => Ok(Some(dir.join(file))),

@@ -3,6 +3,7 @@
 
 pub mod beit;
 pub mod convnext;
+pub mod diffusion;
 pub mod encode;
 pub mod eva;
 pub mod hf_config;
@@ -20,9 +21,9 @@ use burn::tensor::{Device, Tensor};
 
 use crate::nn::resample::{GridResample, resize_grids};
 use crate::weights::WeightsError;
-use crate::weights::checkpoint::Checkpoint;
-pub use spec::{Architecture, ArchitectureSpec, EncoderSpec, Family};
+pub use spec::{Architecture, ArchitectureSpec, EncoderSpec, Family, Selection};
 use beit::Beit;
+use diffusion::StableDiffusion;
 use vit::VisionTransformer;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,12 +57,15 @@ pub enum WeightsSource<'a> {
 }
 
 /// The architectures, as one module type so that callers can train, freeze or save any.
+// Built once per run, and burn implements Module for no Box: the size difference is harmless.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum EncoderModel {
     Vit(VisionTransformer),
     Beit(Beit),
     Eva(eva::Eva),
     ConvNext(convnext::ConvNext),
+    Diffusion(StableDiffusion),
 }
 
 /// A patch-token grid: `tokens` [batch, rows × cols, hidden], row-major over `grid`.
@@ -79,20 +83,17 @@ impl Encoder {
     pub fn build(spec: EncoderSpec, weights: WeightsSource, device: &Device) -> Result<Self, EncoderError> {
         spec.preprocess.validate().map_err(EncoderError::Config)?;
         spec.output_grid()?;
-        let checkpoint = match weights {
+        let architecture = spec.architecture.spec();
+        let model = match weights {
             WeightsSource::Path(path) => {
-                let checkpoint = Checkpoint::open(path, spec.weights_key.as_deref())?;
-                Some(match &spec.weights_prefix {
-                    Some(prefix) => checkpoint.under_prefix(prefix)?,
-                    None => checkpoint,
-                })
+                let selection = Selection { key: spec.weights_key.as_deref(), prefix: spec.weights_prefix.as_deref() };
+                architecture.load(path, &selection, device)?
             }
             WeightsSource::Random { seed } => {
                 device.seed(seed);
-                None
+                architecture.build(None, device)?
             }
         };
-        let model = spec.architecture.spec().build(checkpoint, device)?;
         Ok(Self { spec, model })
     }
 
@@ -106,6 +107,7 @@ impl Encoder {
             EncoderModel::Beit(beit) => beit.forward(pixels, layer)?,
             EncoderModel::Eva(eva) => eva.forward(pixels, layer)?,
             EncoderModel::ConvNext(convnext) => convnext.forward(pixels, layer)?,
+            EncoderModel::Diffusion(sd) => sd.forward(pixels, layer)?,
         };
         let [rows, cols] = grid;
         let target = self.spec.output_grid()?;

@@ -18,6 +18,7 @@ use super::beit::BeitSpec;
 use super::eva::EvaSpec;
 use super::convnext::ConvNextSpec;
 use super::vit::VitSpec;
+use super::diffusion::StableDiffusionSpec;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -92,6 +93,7 @@ pub enum Architecture {
     Eva(EvaSpec),
     #[serde(rename = "convnext")]
     ConvNext(ConvNextSpec),
+    StableDiffusion(Box<StableDiffusionSpec>),
 }
 
 impl Architecture {
@@ -101,6 +103,7 @@ impl Architecture {
             Architecture::Beit(beit) => beit,
             Architecture::Eva(eva) => eva,
             Architecture::ConvNext(convnext) => convnext,
+            Architecture::StableDiffusion(sd) => sd.as_ref(),
         }
     }
 }
@@ -115,6 +118,32 @@ pub trait ArchitectureSpec {
     fn grid(&self, resolution: usize) -> [usize; 2];
     /// Builds the model with random parameters, then loads `checkpoint` strictly if given.
     fn build(&self, checkpoint: Option<Checkpoint>, device: &Device) -> Result<EncoderModel, EncoderError>;
+    /// Files of the hub repository the weights need besides the spec's `weights_file`.
+    fn hub_files(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Builds the model from the weights at `path` (a file, or a folder holding one);
+    /// architectures whose weights span several files (a diffusers folder) read them here.
+    fn load(&self, path: &Path, selection: &Selection, device: &Device) -> Result<EncoderModel, EncoderError> {
+        self.build(Some(selection.open(path)?), device)
+    }
+}
+
+/// Which tensors of a checkpoint file are the encoder's: the spec's `weights_key` and
+/// `weights_prefix`.
+pub struct Selection<'a> {
+    pub key: Option<&'a str>,
+    pub prefix: Option<&'a str>,
+}
+
+impl Selection<'_> {
+    pub fn open(&self, path: &Path) -> Result<Checkpoint, EncoderError> {
+        let checkpoint = Checkpoint::open(path, self.key)?;
+        Ok(match self.prefix {
+            Some(prefix) => checkpoint.under_prefix(prefix)?,
+            None => checkpoint,
+        })
+    }
 }
 
 impl EncoderSpec {

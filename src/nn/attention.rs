@@ -26,6 +26,16 @@ impl SelfAttention {
 
     /// [batch, tokens, hidden] → [batch, tokens, hidden]
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        self.attend(x, false)
+    }
+
+    /// Each token attends to itself and the tokens before it (CLIP's text transformer).
+    /// [batch, tokens, hidden] → [batch, tokens, hidden]
+    pub fn forward_causal(&self, x: Tensor<3>) -> Tensor<3> {
+        self.attend(x, true)
+    }
+
+    fn attend(&self, x: Tensor<3>, is_causal: bool) -> Tensor<3> {
         let [batch, tokens, hidden] = x.dims();
         let head_dim = hidden / self.heads;
         // [batch, tokens, 3, heads, head_dim] → [3, batch, heads, tokens, head_dim]
@@ -36,7 +46,8 @@ impl SelfAttention {
             .permute([2, 0, 3, 1, 4]);
         let take = |i: usize| qkv.clone().narrow(0, i, 1).squeeze_dim::<4>(0);
         // The default scale 1/sqrt(head_dim) keeps burn on its fused kernel.
-        let out = attention(take(0), take(1), take(2), None, None, AttentionModuleOptions::default());
+        let options = AttentionModuleOptions { is_causal, ..Default::default() };
+        let out = attention(take(0), take(1), take(2), None, None, options);
         // [batch, heads, tokens, head_dim] → [batch, tokens, hidden]
         let out = out.swap_dims(1, 2).reshape([batch, tokens, hidden]);
         self.proj.forward(out)
