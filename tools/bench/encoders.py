@@ -94,7 +94,74 @@ def beit_reference(spec):
     return model, lambda px: model(pixel_values=px, output_hidden_states=True).hidden_states[-1]
 
 
+def convnext_reference(spec):
+    """timm's ConvNeXt trunk (open_clip's image tower) run as Cambrian's ConvNeXt tower:
+    stem, the four stages, the kept stages resized bilinearly and concatenated."""
+    import timm
+    import torch.nn.functional as F
+
+    a = spec["architecture"]
+    model = timm.models.convnext.ConvNeXt(depths=a["depths"], dims=a["dims"], num_classes=0, norm_eps=a.get("norm_eps", 1e-6))
+    keep_all, side = a.get("stages", "last") == "all", a.get("output_grid")
+
+    def forward(px):
+        x, kept = model.stem(px), []
+        for i, stage in enumerate(model.stages):
+            x = stage(x)
+            if keep_all or i == len(model.stages) - 1:
+                kept.append(x)
+        if side:
+            kept = [F.interpolate(k, size=(side, side), mode="bilinear", align_corners=False) for k in kept]
+        return torch.cat(kept, 1).flatten(2).transpose(1, 2)
+
+    return model, forward
+
+
+def stable_diffusion_reference(spec):
+    """diffusers' SD 2.x parts as Cambrian's diffusion tower runs them: VAE latent mean ×
+    scaling factor, DDIM noise at the timestep, the empty prompt through the CLIP text
+    encoder, one UNet pass, up-block outputs resized to res/16 and concatenated."""
+    import diffusers
+    import torch.nn.functional as F
+    import transformers as tf
+
+    a = spec["architecture"]
+    vae_cfg, unet_cfg, text_cfg, sched_cfg = (a[k] for k in ("vae", "unet", "text_encoder", "scheduler"))
+    blocks = len(vae_cfg["block_out_channels"])
+    vae = diffusers.AutoencoderKL(
+        block_out_channels=vae_cfg["block_out_channels"], layers_per_block=vae_cfg["layers_per_block"],
+        latent_channels=vae_cfg["latent_channels"], norm_num_groups=vae_cfg["norm_num_groups"],
+        down_block_types=["DownEncoderBlock2D"] * blocks, up_block_types=["UpDecoderBlock2D"] * blocks,
+    )
+    unet = diffusers.UNet2DConditionModel(
+        block_out_channels=unet_cfg["block_out_channels"], layers_per_block=unet_cfg["layers_per_block"],
+        attention_head_dim=unet_cfg["attention_head_dim"], cross_attention_dim=unet_cfg["cross_attention_dim"],
+        norm_num_groups=unet_cfg["norm_num_groups"], norm_eps=unet_cfg["norm_eps"], use_linear_projection=True,
+    )
+    text = tf.CLIPTextModel(tf.CLIPTextConfig(**text_cfg))
+    scheduler = diffusers.DDIMScheduler(**sched_cfg)
+    ids = torch.tensor([[text_cfg["vocab_size"] - 2, text_cfg["vocab_size"] - 1] + [0] * (text_cfg["max_position_embeddings"] - 2)])
+    t = torch.tensor([a["timestep"]])
+    side = spec["preprocess"]["crop_size"] // a["patch_size"]
+    ups = []
+    for block in unet.up_blocks:
+        block.register_forward_hook(lambda _m, _i, out: ups.append(out))
+
+    def forward(px):
+        ups.clear()
+        latents = vae.encode(px).latent_dist.mode() * vae_cfg["scaling_factor"]
+        noisy = scheduler.add_noise(latents, torch.randn_like(latents), t)
+        context = text(ids).last_hidden_state.expand(px.shape[0], -1, -1)
+        unet(noisy, t, encoder_hidden_states=context)
+        maps = [F.interpolate(u, size=(side, side), mode="bilinear", align_corners=False) for u in ups]
+        return torch.cat(maps, 1).flatten(2).transpose(1, 2)
+
+    return torch.nn.ModuleList([vae, unet, text]), forward
+
+
 REFERENCES = {
+    "convnext": convnext_reference,
+    "stable-diffusion": stable_diffusion_reference,
     "vit": lambda spec: vit_reference(spec["architecture"], spec.get("feature_layer")),
     "eva": timm_hub_reference,
     "beit": beit_reference,
