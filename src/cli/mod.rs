@@ -1,8 +1,10 @@
 //! The command line: parse → resolve → dispatch. Errors surface as `anyhow` chains.
 
 mod args;
+mod cvbench;
 mod encode;
 mod encoders;
+mod synth;
 
 pub use args::Cli;
 use args::Command;
@@ -14,6 +16,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let device = crate::device::open(cli.device)?;
             encode::run(&args, &device, cli.quiet > 0)
         }
+        Command::Cvbench(args::CvbenchCommand::Build(args)) => cvbench::build(&args),
+        Command::Synth(args) => synth::run(&args),
     }
 }
 

@@ -34,11 +34,7 @@ impl Writer {
         let idx = self.next_idx;
         self.next_idx += 1;
         let filename = format!("img/{}/{}_{idx}.png", question.task.folder(), source.to_lowercase());
-        let mut copy = image.clone();
-        let t = thickness(&copy);
-        for (bbox, (_, colour)) in question.boxes.iter().zip(BOX_COLOURS) {
-            draw_box(&mut copy, *bbox, colour, t);
-        }
+        let copy = boxed(question, image);
         let path = self.root.join(&filename);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(DataError::io(dir))?;
@@ -71,4 +67,14 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// A copy of `image` with the question's boxes drawn, red, blue, green in order.
+pub fn boxed(question: &Question, image: &RgbImage) -> RgbImage {
+    let mut copy = image.clone();
+    let t = thickness(&copy);
+    for (bbox, (_, colour)) in question.boxes.iter().zip(BOX_COLOURS) {
+        draw_box(&mut copy, *bbox, colour, t);
+    }
+    copy
 }
