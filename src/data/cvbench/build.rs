@@ -104,14 +104,9 @@ fn inside(b: [f64; 4], image: &coco::Image) -> bool {
     b[0] >= -1.0 && b[1] >= -1.0 && b[2] <= w + 1.0 && b[3] <= h + 1.0 && b[2] > b[0] && b[3] > b[1]
 }
 
-/// Loads the image of a record, checking it matches the annotated size.
+/// Loads an image, checking it matches the annotated size.
 fn load(image: &coco::Image, inputs: &Inputs, report: &mut Report) -> Option<image::RgbImage> {
-    let path = inputs.images.join(&image.file_name);
-    if !path.is_file() {
-        report.skip("image: file missing");
-        return None;
-    }
-    match open_rgb(&path) {
+    match open_rgb(&inputs.images.join(&image.file_name)) {
         Ok(img) if img.dimensions() == (image.width, image.height) => Some(img),
         Ok(_) => {
             report.skip("image: size differs from the annotation");
@@ -138,6 +133,10 @@ fn build_2d(
     let by_image = file.by_image();
     for image in &file.images {
         let anns = by_image.get(&image.id).map(Vec::as_slice).unwrap_or_default();
+        if !inputs.images.join(&image.file_name).is_file() {
+            report.skip("image: file missing");
+            continue;
+        }
         if anns.iter().any(|a| !names.contains_key(&a.category_id)) {
             report.skip("image: annotation with an unknown category id");
             continue;
@@ -273,6 +272,10 @@ fn build_3d(
     let by_image = file.by_image();
     for image in &file.images {
         let anns = by_image.get(&image.id).map(Vec::as_slice).unwrap_or_default();
+        if !inputs.images.join(&image.file_name).is_file() {
+            report.skip("image: file missing");
+            continue;
+        }
         if anns.iter().any(|a| !names.contains_key(&a.category_id)) {
             report.skip("image: annotation with an unknown category id");
             continue;
