@@ -84,13 +84,14 @@ fn coco_format_gives_count_zero_count_and_relation() {
     assert!(relation.choices.contains(&"right".to_string()));
     assert_eq!(relation.bbox, Some(serde_json::json!([[4.0, 8.0, 16.0, 24.0], [40.0, 10.0, 56.0, 30.0]])));
 
-    // The boxes are drawn on the copy: red at the cat's corner, blue at the dog's; the
-    // source image is unchanged there.
+    // The boxes are drawn around the objects on the copy: red just outside the cat's corner,
+    // blue outside the dog's; the objects themselves stay as they were.
     let img = image::open(out.join(&relation.filename)).unwrap().to_rgb8();
-    assert_eq!(img.get_pixel(4, 8).0, [255, 0, 0]);
-    assert_eq!(img.get_pixel(55, 29).0, [0, 0, 255]);
     let source = image::open(dir().join("images/coco-1.png")).unwrap().to_rgb8();
-    assert_ne!(source.get_pixel(4, 8).0, [255, 0, 0]);
+    assert_eq!(img.get_pixel(3, 7).0, [255, 0, 0]);
+    assert_eq!(img.get_pixel(56, 30).0, [0, 0, 255]);
+    assert_eq!(img.get_pixel(4, 8), source.get_pixel(4, 8));
+    assert_ne!(source.get_pixel(3, 7).0, [255, 0, 0]);
     assert!(relation.filename.starts_with("img/2D/relation/"));
 }
 

@@ -47,10 +47,6 @@ impl Writer {
         Ok(record)
     }
 
-    pub fn len(&self) -> u64 {
-        self.next_idx
-    }
-
     pub fn is_empty(&self) -> bool {
         self.next_idx == 0
     }

@@ -24,9 +24,9 @@ pub struct Posed {
     pub question: Question,
 }
 
-/// Every object must show at least this many pixels: 0.15% of the image, at least 6.
+/// Every object must show at least this many pixels: 0.25% of the image, at least 8.
 fn min_visible_px(size: u32) -> usize {
-    ((size * size) as f64 * 0.0015).ceil().max(6.0) as usize
+    ((size * size) as f64 * 0.0025).ceil().max(8.0) as usize
 }
 
 pub fn generate(task: Task, size: u32, rng: &mut impl Rng) -> Posed {
