@@ -80,7 +80,7 @@ pub struct Record {
     pub bbox: Option<serde_json::Value>,
 }
 
-/// Why a question was generated and how, before it becomes a [`Record`].
+/// A generated question with the boxes to draw, before it becomes a [`Record`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Question {
     pub task: Task,
@@ -95,10 +95,6 @@ pub struct Question {
 impl Question {
     pub fn prompt(&self) -> String {
         self.task.prompt(&self.question, &self.choices)
-    }
-
-    pub fn answer_text(&self) -> &str {
-        &self.choices[self.answer]
     }
 
     /// The released-schema line for this question, its image at `filename`.
