@@ -29,15 +29,33 @@ fn min_visible_px(size: u32) -> usize {
     ((size * size) as f64 * 0.0025).ceil().max(8.0) as usize
 }
 
+/// The answer is drawn once; looks and positions are redrawn until a scene fits it.
 pub fn generate(task: Task, size: u32, rng: &mut impl Rng) -> Posed {
+    match task {
+        Task::Count => {
+            let shape = Shape::ALL[rng.random_range(0..Shape::ALL.len())];
+            let lo: u32 = rng.random_range(0..=2);
+            let n = lo + rng.random_range(0..5);
+            retry(rng, |rng| count(shape, lo, n, size, rng))
+        }
+        Task::Relation => {
+            let wanted = ["left", "right", "above", "below"][rng.random_range(0..4)];
+            retry(rng, |rng| relation(wanted, size, rng))
+        }
+        Task::Depth => {
+            let answer = rng.random_range(0..2);
+            retry(rng, |rng| depth(answer, size, rng))
+        }
+        Task::Distance => {
+            let answer = rng.random_range(0..2);
+            retry(rng, |rng| distance(answer, size, rng))
+        }
+    }
+}
+
+fn retry<R: Rng>(rng: &mut R, mut attempt: impl FnMut(&mut R) -> Option<Posed>) -> Posed {
     loop {
-        let attempt = match task {
-            Task::Count => count(size, rng),
-            Task::Relation => relation(size, rng),
-            Task::Depth => depth(size, rng),
-            Task::Distance => distance(size, rng),
-        };
-        if let Some(posed) = attempt {
+        if let Some(posed) = attempt(rng) {
             return posed;
         }
     }
@@ -88,10 +106,8 @@ fn question(task: Task, question: String, choices: Vec<String>, answer: usize, b
     Question { task, question, choices, answer, boxes, target_class: None }
 }
 
-fn count(size: u32, rng: &mut impl Rng) -> Option<Posed> {
-    let shape = Shape::ALL[rng.random_range(0..Shape::ALL.len())];
-    let lo: u32 = rng.random_range(0..=2);
-    let n = lo + rng.random_range(0..5);
+/// `n` objects of `shape` among other shapes; choices `lo..lo + 5`.
+fn count(shape: Shape, lo: u32, n: u32, size: u32, rng: &mut impl Rng) -> Option<Posed> {
     let mut looks: Vec<Look> = (0..n).map(|_| Look { shape, ..Look::random(rng) }).collect();
     let distractors = rng.random_range(1..=3);
     while looks.len() < (n + distractors) as usize {
@@ -110,8 +126,7 @@ fn count(size: u32, rng: &mut impl Rng) -> Option<Posed> {
 }
 
 /// Object 0 (red box) relative to object 1 (blue box, the anchor).
-fn relation(size: u32, rng: &mut impl Rng) -> Option<Posed> {
-    let wanted = ["left", "right", "above", "below"][rng.random_range(0..4)];
+fn relation(wanted: &str, size: u32, rng: &mut impl Rng) -> Option<Posed> {
     let looks = named_looks(2, rng.random_range(0..=2), rng);
     let s = size as f64;
     let decided = |boxes: [[f64; 4]; 2]| rules::relation(boxes[0], boxes[1], s, s);
@@ -130,9 +145,8 @@ fn relation(size: u32, rng: &mut impl Rng) -> Option<Posed> {
     Some(Posed { scene, rendered, question: question(Task::Relation, text, choices, answer, boxes) })
 }
 
-/// Objects 0 (red) and 1 (blue); the answer is the nearer one, drawn first.
-fn depth(size: u32, rng: &mut impl Rng) -> Option<Posed> {
-    let answer = rng.random_range(0..2);
+/// Objects 0 (red) and 1 (blue); `answer` is the nearer one.
+fn depth(answer: usize, size: u32, rng: &mut impl Rng) -> Option<Posed> {
     let looks = named_looks(2, rng.random_range(0..=2), rng);
     let camera = [0.0; 3];
     let decided = |scene: &Scene| rules::nearer(scene.corner_range(0, camera), scene.corner_range(1, camera), MARGIN_M);
@@ -144,9 +158,9 @@ fn depth(size: u32, rng: &mut impl Rng) -> Option<Posed> {
     Some(Posed { scene, rendered, question: question(Task::Depth, text, choices, answer, boxes) })
 }
 
-/// Anchor 0 (red), objects 1 (blue) and 2 (green); the answer is the one nearer the anchor.
-fn distance(size: u32, rng: &mut impl Rng) -> Option<Posed> {
-    let answer = rng.random_range(0..2);
+/// Anchor 0 (red), objects 1 (blue) and 2 (green); `answer` (0 or 1) is the one nearer the
+/// anchor.
+fn distance(answer: usize, size: u32, rng: &mut impl Rng) -> Option<Posed> {
     let looks = named_looks(3, rng.random_range(0..=1), rng);
     let decided = |scene: &Scene| {
         let (_, centre) = scene.camera_box(0);
