@@ -18,7 +18,7 @@ pub struct Rendered {
     pub visible: Vec<(usize, [f64; 4])>,
 }
 
-const LIGHT: Vec3 = [-0.36, 0.80, -0.48];
+const LIGHT: Vec3 = [-0.40, 0.75, -0.55];
 
 pub fn render(scene: &Scene, size: u32) -> Rendered {
     let (r, u, f) = CAMERA.axes();
@@ -43,7 +43,7 @@ pub fn render(scene: &Scene, size: u32) -> Rendered {
                     let v = &mut visible[i];
                     v.0 += 1;
                     v.1 = [v.1[0].min(px as f64), v.1[1].min(py as f64), v.1[2].max(px as f64 + 1.0), v.1[3].max(py as f64 + 1.0)];
-                    shade(COLOURS[scene.objects[i].look.colour].1, 0.3 + 0.7 * dot(n, light).max(0.0))
+                    shade(COLOURS[scene.objects[i].look.colour].1, 0.45 + 0.55 * dot(n, light).max(0.0))
                 }
                 _ if ground_t.is_finite() => ground(scene, add(origin, scale(d, ground_t)), light),
                 _ => sky(d[1]),
