@@ -35,6 +35,11 @@ pub enum Command {
     /// Measure throughput and memory next to the PyTorch reference.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// CV-Bench: build it from detection annotations.
+    #[command(subcommand)]
+    Cvbench(CvbenchCommand),
+    /// Render the synthetic vision-centric benchmark and its training set.
+    Synth(SynthArgs),
 }
 
 #[derive(Subcommand)]
@@ -80,6 +85,61 @@ pub struct BenchOnceArgs {
     pub warmup: u64,
     #[arg(long, default_value_t = 3)]
     pub iters: u64,
+}
+
+#[derive(Subcommand)]
+pub enum CvbenchCommand {
+    /// Generate CV-Bench's four tasks from COCO-format and Omni3D-format annotations.
+    Build(CvbenchBuildArgs),
+}
+
+#[derive(Args)]
+pub struct CvbenchBuildArgs {
+    /// COCO instance annotations (JSON); source COCO. Repeatable.
+    #[arg(long)]
+    pub coco: Vec<PathBuf>,
+    /// ADE20K annotations converted to COCO format (JSON); source ADE20K. Repeatable.
+    #[arg(long)]
+    pub ade20k: Vec<PathBuf>,
+    /// Omni3D annotations (JSON); source Omni3D. Repeatable.
+    #[arg(long)]
+    pub omni3d: Vec<PathBuf>,
+    /// Folder that every annotation's `file_name` is relative to.
+    #[arg(long)]
+    pub images: PathBuf,
+    /// Smallest box asked about, as a fraction of the image area.
+    #[arg(long, default_value_t = 0.005)]
+    pub min_box_frac: f64,
+    /// Depth and distance margin between corner distances, metres.
+    #[arg(long, default_value_t = 0.5)]
+    pub margin_m: f64,
+    /// Probability that an image also gets a zero-count question.
+    #[arg(long, default_value_t = 0.25)]
+    pub zero_count_rate: f64,
+    /// Seed of choice order and zero-count draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder (must not exist): test_2d.jsonl, test_3d.jsonl, img/.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct SynthArgs {
+    /// Benchmark items (tasks in turn: Count, Relation, Depth, Distance).
+    #[arg(long, default_value_t = 1000)]
+    pub samples: u64,
+    /// Training scenes, each with a caption and a conversation. Default: as many as --samples.
+    #[arg(long)]
+    pub train_samples: Option<u64>,
+    /// Image side in pixels (64 to 384).
+    #[arg(long, default_value_t = 128)]
+    pub size: u32,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder (must not exist).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Args)]

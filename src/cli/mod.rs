@@ -2,9 +2,11 @@
 
 mod args;
 mod bench;
+mod cvbench;
 mod encode;
 mod encoders;
 mod llm;
+mod synth;
 
 pub use args::Cli;
 use args::{BenchCommand, Command};
@@ -28,6 +30,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let device = crate::device::open(cli.device)?;
             llm::run(&args, &device)
         }
+        Command::Cvbench(args::CvbenchCommand::Build(args)) => cvbench::build(&args),
+        Command::Synth(args) => synth::run(&args),
     }
 }
 

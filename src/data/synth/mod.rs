@@ -1,0 +1,135 @@
+//! The built-in synthetic vision-centric benchmark and training set, needing no download:
+//! procedurally rendered scenes (`scene`, `render`) with CV-Bench's four tasks (`tasks`),
+//! captions and instruction conversations from the same scene graphs (`text`). Sample `i` of
+//! a split depends only on (seed, split, i); task `i mod 4` (Count, Relation, Depth, Distance)
+//! keeps the tasks balanced.
+
+pub mod render;
+pub mod scene;
+pub mod tasks;
+pub mod text;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use image::RgbImage;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::DataError;
+use super::cvbench::schema::{Question, Task};
+use super::cvbench::write::{Writer, boxed};
+use super::staging::Staging;
+use crate::progress::Progress;
+use scene::Scene;
+
+pub const MIN_SIZE: u32 = 64;
+pub const MAX_SIZE: u32 = 384;
+/// The `source` of every synthetic item.
+pub const SOURCE: &str = "Synth";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// Benchmark items.
+    pub samples: u64,
+    /// Training scenes, each with a caption and a conversation.
+    pub train_samples: u64,
+    /// Image side, pixels.
+    pub size: u32,
+    pub seed: u64,
+}
+
+impl Config {
+    pub fn validate(&self) -> Result<(), DataError> {
+        if !(MIN_SIZE..=MAX_SIZE).contains(&self.size) {
+            return Err(DataError::Config(format!("image size {} px is outside {MIN_SIZE}..={MAX_SIZE}", self.size)));
+        }
+        if self.samples == 0 {
+            return Err(DataError::Config("--samples must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    Test,
+    Train,
+}
+
+pub struct Sample {
+    pub scene: Scene,
+    /// The rendering without box prompts.
+    pub image: RgbImage,
+    pub question: Question,
+    pub caption: String,
+}
+
+/// Sample `index` of `split`.
+pub fn sample(seed: u64, split: Split, index: u64, size: u32) -> Sample {
+    let task = Task::ALL[(index % 4) as usize];
+    let stream = splitmix(seed ^ splitmix(split as u64 + 1) ^ splitmix(index.wrapping_add(0x5eed)));
+    let mut rng = ChaCha8Rng::seed_from_u64(stream);
+    let posed = tasks::generate(task, size, &mut rng);
+    let caption = text::caption(&posed.scene, posed.question.boxes.len(), size);
+    Sample { scene: posed.scene, image: posed.rendered.rgb, question: posed.question, caption }
+}
+
+fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub questions: BTreeMap<&'static str, u64>,
+    pub train: u64,
+}
+
+/// Writes the benchmark (CV-Bench layout: `test_2d.jsonl`, `test_3d.jsonl`, `img/`), the
+/// training set (`train/images/`, `train/pretrain.json`, `train/instruct.json`) and
+/// `synth.json` (the config) into `out`, which appears only when complete.
+pub fn write(config: &Config, out: &Path, progress: &dyn Progress) -> Result<Summary, DataError> {
+    config.validate()?;
+    let staging = Staging::new(out)?;
+    let root = staging.path();
+    let dataset = format!("cambrian-synth v1 (seed {}, {} px)", config.seed, config.size);
+    let mut summary = Summary::default();
+    let mut writer = Writer::new(root);
+    progress.start(config.samples + config.train_samples, "scenes");
+    for i in 0..config.samples {
+        let s = sample(config.seed, Split::Test, i, config.size);
+        writer.add(&s.question, &s.image, SOURCE, &dataset, &format!("test-{i}"))?;
+        *summary.questions.entry(s.question.task.name()).or_default() += 1;
+        progress.advance(1);
+    }
+    writer.finish()?;
+    let images = root.join("train/images");
+    std::fs::create_dir_all(&images).map_err(DataError::io(&images))?;
+    let (mut pretrain, mut instruct) = (Vec::new(), Vec::new());
+    for i in 0..config.train_samples {
+        let s = sample(config.seed, Split::Train, i, config.size);
+        let name = format!("train/images/{i:06}.png");
+        let path = root.join(&name);
+        boxed(&s.question, &s.image).save(&path).map_err(|source| DataError::Image { path, source })?;
+        let id = format!("synth-{i:06}");
+        pretrain.push(text::pretrain(&id, &name, &s.caption));
+        instruct.push(text::instruct(&id, &name, &s.question, &s.scene));
+        summary.train += 1;
+        progress.advance(1);
+    }
+    progress.finish();
+    write_json(&root.join("train/pretrain.json"), &pretrain)?;
+    write_json(&root.join("train/instruct.json"), &instruct)?;
+    write_json(&root.join("synth.json"), config)?;
+    staging.commit()?;
+    Ok(summary)
+}
+
+fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<(), DataError> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|source| DataError::Json { path: path.to_path_buf(), source })?;
+    std::fs::write(path, bytes).map_err(DataError::io(path))
+}
