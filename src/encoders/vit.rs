@@ -228,8 +228,10 @@ impl VitSpec {
             pos_resample: self.pos_resample.unwrap_or(d.pos_resample),
         };
         let invalid = |message: String| Err(EncoderError::Config(message));
-        if config.patch_size == 0 || config.image_size % config.patch_size != 0 {
-            return invalid(format!("image_size {} is not a multiple of patch_size {}", config.image_size, config.patch_size));
+        // A remainder is allowed: the patch convolution drops it and the position table has
+        // floor(image_size / patch_size)² rows, as in timm and transformers (SO400M/14 at 384).
+        if config.patch_size == 0 || config.image_size < config.patch_size {
+            return invalid(format!("image_size {} is smaller than patch_size {}", config.image_size, config.patch_size));
         }
         if config.heads == 0 || config.hidden_size % config.heads != 0 {
             return invalid(format!("hidden_size {} is not divisible by heads {}", config.hidden_size, config.heads));
