@@ -50,13 +50,15 @@ pub fn run(args: &EncodersArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
+    let name_width = rows.iter().map(|r| r.name.len()).max().unwrap_or(0).max(4);
+    let arch_width = rows.iter().map(|r| r.architecture.chars().count()).max().unwrap_or(0).max(12);
     println!(
-        "{:<24} {:<20} {:<20} {:>4} {:>7} {:>10} {:>6}  {}",
+        "{:<name_width$} {:<20} {:<arch_width$} {:>4} {:>7} {:>10} {:>6}  {}",
         "NAME", "FAMILY", "ARCHITECTURE", "RES", "GRID", "TOKENS", "HIDDEN", "WEIGHTS"
     );
     for row in rows {
         println!(
-            "{:<24} {:<20} {:<20} {:>4} {:>7} {:>10} {:>6}  {}",
+            "{:<name_width$} {:<20} {:<arch_width$} {:>4} {:>7} {:>10} {:>6}  {}",
             row.name,
             row.family.to_string(),
             row.architecture,
