@@ -14,7 +14,7 @@ use burn::tensor::{Device, Distribution, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::args::{BenchEncodersArgs, BenchOnceArgs};
-use crate::encoders::registry::{preset, presets};
+use crate::encoders::registry::{preset, presets, resolve};
 use crate::encoders::{Encoder, WeightsSource};
 
 /// One side's figures, as both children print them (one JSON line on stdout).
@@ -98,7 +98,7 @@ fn parse_child(output: &std::process::Output, what: &str) -> anyhow::Result<Meas
 
 /// The child: builds one encoder with random weights and times its forward pass.
 pub fn run_once(args: &BenchOnceArgs, device: &Device) -> anyhow::Result<()> {
-    let spec = preset(&args.encoder)?;
+    let spec = resolve(Some(&args.encoder), None)?.spec;
     let side = spec.resolution();
     let model = spec.architecture_name();
     let encoder = Encoder::build(spec, WeightsSource::Random { seed: 0 }, device)?;

@@ -35,6 +35,7 @@ def vit_reference(arch, feature_layer):
             swiglu = act == "swiglu"
             # Dinov2's SwiGLU width is (int(hidden * ratio * 2 / 3) + 7) // 8 * 8 per half.
             ratio = mlp * 1.5 / hidden if swiglu else mlp / hidden
+            ratio = int(ratio) if ratio == int(ratio) else ratio  # the config field is typed int
             model = tf.Dinov2Model(tf.Dinov2Config(mlp_ratio=ratio, use_swiglu_ffn=swiglu, **common))
         elif layout in ("hf-vit", "hf-vit-mae"):
             model = tf.ViTModel(tf.ViTConfig(intermediate_size=mlp, **common), add_pooling_layer=False)
