@@ -118,6 +118,11 @@ fn hf_siglip() {
 }
 
 #[test]
+fn hf_siglip_with_a_remainder_after_the_last_patch() {
+    check("hf-siglip-remainder");
+}
+
+#[test]
 fn hf_siglip_from_a_bf16_checkpoint() {
     check("hf-siglip-bf16");
 }

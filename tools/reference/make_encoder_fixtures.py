@@ -151,6 +151,12 @@ def siglip_cases():
         features = model(pixel_values=pixels).last_hidden_state
     save_reference(half, pixels, features, (4, 4), "final")
 
+    # A side that leaves a remainder after the last patch (as SO400M/14 at 384 px): 36 / 8.
+    config = tf.SiglipVisionConfig(image_size=36, intermediate_size=64, hidden_act="gelu_pytorch_tanh", **TINY)
+    model = randomize(tf.SiglipVisionModel(config), 16)
+    proc = tf.SiglipImageProcessorPil(size={"height": 36, "width": 36})
+    hf_case("hf-siglip-remainder", model, proc, lambda px: model(pixel_values=px).last_hidden_state, (4, 4))
+
 
 def dinov2_cases():
     config = tf.Dinov2Config(image_size=56, mlp_ratio=2, layerscale_value=0.5, **TINY)
