@@ -164,6 +164,7 @@ fn preprocess_from_dir(dir: &Path) -> Result<Preprocess, EncoderError> {
     let (mean, std) = if flag("do_normalize") { (triple("image_mean")?, triple("image_std")?) } else { ([0.0; 3], [1.0; 3]) };
     Ok(Preprocess {
         pad_to_square: false,
+        pad_colour: None,
         resize,
         resize_size,
         crop_size,

@@ -6,6 +6,7 @@ pub mod hf_config;
 pub mod preprocess;
 pub mod registry;
 pub mod resample;
+pub mod sam;
 pub mod spec;
 pub mod vit;
 pub mod vit_keys;
@@ -18,6 +19,7 @@ use burn::tensor::{Device, Tensor};
 use crate::weights::WeightsError;
 use crate::weights::checkpoint::Checkpoint;
 pub use spec::{Architecture, ArchitectureSpec, EncoderSpec, Family};
+use sam::SamEncoder;
 use vit::VisionTransformer;
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +56,7 @@ pub enum WeightsSource<'a> {
 #[derive(Module, Debug)]
 pub enum EncoderModel {
     Vit(VisionTransformer),
+    Sam(SamEncoder),
 }
 
 /// A patch-token grid: `tokens` [batch, rows × cols, hidden], row-major over `grid`.
@@ -87,6 +90,7 @@ impl Encoder {
         let layer = layer.or(self.spec.feature_layer);
         let (tokens, grid) = match &self.model {
             EncoderModel::Vit(vit) => vit.forward(pixels, layer)?,
+            EncoderModel::Sam(sam) => sam.forward(pixels, layer)?,
         };
         Ok(Features { tokens, grid })
     }

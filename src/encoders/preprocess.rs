@@ -19,6 +19,11 @@ pub struct Preprocess {
     /// Cambrian-1's `image_aspect_ratio = "pad"`: pad to a square with the mean colour first.
     #[serde(default)]
     pub pad_to_square: bool,
+    /// Fill of the square padding; absent: the mean colour, `int(m * 255)` per channel. Set
+    /// where the reference's fill differs: Cambrian's SAM tower states its mean in 0-255
+    /// units, so `int(m * 255)` overflows and PIL clips the fill to white.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pad_colour: Option<[u8; 3]>,
     pub resize: ResizeMode,
     /// Target of the shortest edge (`shortest-edge`) or of both sides (`squash`).
     pub resize_size: usize,
@@ -94,7 +99,7 @@ impl Preprocess {
     pub fn apply(&self, image: &RgbImage) -> Vec<f32> {
         let padded;
         let image = if self.pad_to_square {
-            padded = pad_to_square(image, self.mean_colour());
+            padded = pad_to_square(image, self.pad_colour.unwrap_or_else(|| self.mean_colour()));
             &padded
         } else {
             image

@@ -20,6 +20,8 @@ const PRESETS: &[(&str, &str)] = &[
     ("mae-vit-h-14", include_str!("../../encoders/mae-vit-h-14.toml")),
     ("supvit-l-16-in21k", include_str!("../../encoders/supvit-l-16-in21k.toml")),
     ("supvit-h-14-in21k", include_str!("../../encoders/supvit-h-14-in21k.toml")),
+    ("sam-vit-l-1024", include_str!("../../encoders/sam-vit-l-1024.toml")),
+    ("sam-vit-h-1024", include_str!("../../encoders/sam-vit-h-1024.toml")),
 ];
 
 /// All presets, parsed. A preset that does not parse is a bug the test suite catches.

@@ -14,6 +14,7 @@ use burn::tensor::Device;
 use super::{EncoderError, EncoderModel};
 use crate::weights::checkpoint::Checkpoint;
 use super::preprocess::Preprocess;
+use super::sam::SamSpec;
 use super::vit::VitSpec;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -73,12 +74,14 @@ impl fmt::Display for Family {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Architecture {
     Vit(VitSpec),
+    Sam(SamSpec),
 }
 
 impl Architecture {
     pub fn spec(&self) -> &dyn ArchitectureSpec {
         match self {
             Architecture::Vit(vit) => vit,
+            Architecture::Sam(sam) => sam,
         }
     }
 }

@@ -396,7 +396,7 @@ impl VisionTransformer {
 }
 
 /// transformers' `hidden_states` index → how many blocks to run.
-fn resolve_layer(layer: i64, depth: usize) -> Result<usize, EncoderError> {
+pub(super) fn resolve_layer(layer: i64, depth: usize) -> Result<usize, EncoderError> {
     let states = depth as i64 + 1;
     let index = if layer < 0 { states + layer } else { layer };
     if !(0..states).contains(&index) {
