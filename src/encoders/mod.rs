@@ -10,6 +10,7 @@ pub mod hf_config;
 pub mod preprocess;
 pub mod registry;
 pub mod resample;
+pub mod sam;
 pub mod spec;
 pub mod vit;
 pub mod vit_keys;
@@ -24,6 +25,7 @@ use crate::weights::WeightsError;
 pub use spec::{Architecture, ArchitectureSpec, EncoderSpec, Family, Selection};
 use beit::Beit;
 use diffusion::StableDiffusion;
+use sam::SamEncoder;
 use vit::VisionTransformer;
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +68,7 @@ pub enum EncoderModel {
     Eva(eva::Eva),
     ConvNext(convnext::ConvNext),
     Diffusion(StableDiffusion),
+    Sam(SamEncoder),
 }
 
 /// A patch-token grid: `tokens` [batch, rows × cols, hidden], row-major over `grid`.
@@ -108,6 +111,7 @@ impl Encoder {
             EncoderModel::Eva(eva) => eva.forward(pixels, layer)?,
             EncoderModel::ConvNext(convnext) => convnext.forward(pixels, layer)?,
             EncoderModel::Diffusion(sd) => sd.forward(pixels, layer)?,
+            EncoderModel::Sam(sam) => sam.forward(pixels, layer)?,
         };
         let [rows, cols] = grid;
         let target = self.spec.output_grid()?;

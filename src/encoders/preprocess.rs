@@ -23,7 +23,8 @@ pub struct Preprocess {
     pub pad_to_square: bool,
     /// Fill colour of the padding, 0–255. Cambrian uses `int(255 * m)` of the processor's
     /// `image_mean`; its torchvision/open_clip/timm towers report CLIP's mean whatever they
-    /// normalise with. Absent: `int(255 * m)` of `mean`.
+    /// normalise with; its SAM tower states its mean in 0–255 units, so `int(255 * m)`
+    /// overflows and PIL clips the fill to white. Absent: `int(255 * m)` of `mean`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pad_colour: Option<[u8; 3]>,
     pub resize: ResizeMode,

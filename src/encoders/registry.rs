@@ -35,6 +35,8 @@ const PRESETS: &[(&str, &str)] = &[
     ("supvit-h-14-in21k", include_str!("../../encoders/supvit-h-14-in21k.toml")),
     ("midas-dpt-large-384", include_str!("../../encoders/midas-dpt-large-384.toml")),
     ("midas-beit-large-512", include_str!("../../encoders/midas-beit-large-512.toml")),
+    ("sam-vit-l-1024", include_str!("../../encoders/sam-vit-l-1024.toml")),
+    ("sam-vit-h-1024", include_str!("../../encoders/sam-vit-h-1024.toml")),
     ("sd-2.1", include_str!("../../encoders/sd-2.1.toml")),
 ];
 

@@ -17,6 +17,7 @@ use super::preprocess::Preprocess;
 use super::beit::BeitSpec;
 use super::eva::EvaSpec;
 use super::convnext::ConvNextSpec;
+use super::sam::SamSpec;
 use super::vit::VitSpec;
 use super::diffusion::StableDiffusionSpec;
 
@@ -94,6 +95,7 @@ pub enum Architecture {
     #[serde(rename = "convnext")]
     ConvNext(ConvNextSpec),
     StableDiffusion(Box<StableDiffusionSpec>),
+    Sam(SamSpec),
 }
 
 impl Architecture {
@@ -104,6 +106,7 @@ impl Architecture {
             Architecture::Eva(eva) => eva,
             Architecture::ConvNext(convnext) => convnext,
             Architecture::StableDiffusion(sd) => sd.as_ref(),
+            Architecture::Sam(sam) => sam,
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod attention;
 pub mod layer_scale;
 pub mod mlp;
+pub mod rel_pos;
 pub mod resample;
 pub mod rms_norm;
 pub mod rope;
