@@ -160,7 +160,37 @@ def stable_diffusion_reference(spec):
     return torch.nn.ModuleList([vae, unet, text]), forward
 
 
+def sam_reference(spec):
+    """segment-anything's ImageEncoderViT up to the neck, as Cambrian's SAM tower runs it;
+    the 64×64 map resized to the spec's feature_tokens."""
+    from functools import partial
+
+    import torch.nn.functional as F
+    from segment_anything.modeling import ImageEncoderViT
+
+    a = spec["architecture"]
+    model = ImageEncoderViT(
+        img_size=a["image_size"], patch_size=a["patch_size"], embed_dim=a["hidden_size"], depth=a["depth"],
+        num_heads=a["heads"], mlp_ratio=a["mlp_size"] / a["hidden_size"], norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
+        qkv_bias=True, use_rel_pos=True, window_size=a["window_size"], global_attn_indexes=a["global_attn_indexes"],
+        out_chans=256,
+    )
+    side = round(spec.get("feature_tokens", 0) ** 0.5)
+
+    def forward(px):
+        x = model.patch_embed(px) + model.pos_embed
+        for block in model.blocks:
+            x = block(x)
+        x = x.permute(0, 3, 1, 2)
+        if side:
+            x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
+        return x.flatten(2).transpose(1, 2)
+
+    return model, forward
+
+
 REFERENCES = {
+    "sam": sam_reference,
     "convnext": convnext_reference,
     "stable-diffusion": stable_diffusion_reference,
     "vit": lambda spec: vit_reference(spec["architecture"], spec.get("feature_layer")),
