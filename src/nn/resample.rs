@@ -77,23 +77,8 @@ pub fn weights(input: usize, output: usize, kind: GridResample) -> Vec<f32> {
 }
 
 /// Resizes a row-major token grid: [rows × cols, channels] → [new_rows × new_cols, channels].
-pub fn resize_grid(
-    grid: Tensor<2>,
-    (rows, cols): (usize, usize),
-    (new_rows, new_cols): (usize, usize),
-    kind: GridResample,
-) -> Tensor<2> {
-    let device: Device = grid.device();
-    let [_, channels] = grid.dims();
-    let matrix = |input, output| {
-        Tensor::<2>::from_data(TensorData::new(weights(input, output, kind), [output, input]), &device)
-    };
-    // Rows first: [new_rows, rows] · [rows, cols × channels]
-    let x = matrix(rows, new_rows).matmul(grid.reshape([rows, cols * channels]));
-    // Then columns, with them moved to the front: [new_cols, cols] · [cols, new_rows × channels]
-    let x = x.reshape([new_rows, cols, channels]).swap_dims(0, 1).reshape([cols, new_rows * channels]);
-    let x = matrix(cols, new_cols).matmul(x);
-    x.reshape([new_cols, new_rows, channels]).swap_dims(0, 1).reshape([new_rows * new_cols, channels])
+pub fn resize_grid(grid: Tensor<2>, from: (usize, usize), to: (usize, usize), kind: GridResample) -> Tensor<2> {
+    resize_grids(grid.unsqueeze::<3>(), from, to, kind).squeeze_dim::<2>(0)
 }
 
 /// Resizes a batch of row-major token grids:
