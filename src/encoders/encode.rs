@@ -75,12 +75,5 @@ pub fn write_features(
         ("grid", view(Dtype::I64, vec![2], &grid)?),
     ];
     let bytes = safetensors::serialize(tensors, Some(metadata)).map_err(|err| EncoderError::Config(err.to_string()))?;
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let file_name = path.file_name().ok_or_else(|| io(std::io::Error::other("not a file path")))?;
-    let temporary = parent.join(format!(".{}.{}.tmp", file_name.to_string_lossy(), std::process::id()));
-    std::fs::write(&temporary, bytes).map_err(io)?;
-    std::fs::rename(&temporary, path).map_err(|err| {
-        let _ = std::fs::remove_file(&temporary);
-        io(err)
-    })
+    crate::atomic::write(path, &bytes).map_err(io)
 }
