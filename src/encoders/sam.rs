@@ -55,7 +55,7 @@ fn default_abs_pos() -> bool {
 
 impl ArchitectureSpec for SamSpec {
     fn describe(&self) -> String {
-        format!("sam (window {}, global at {:?})", self.window_size, self.global_attn_indexes)
+        "sam (vitdet)".to_string()
     }
 
     fn hidden_size(&self) -> usize {
