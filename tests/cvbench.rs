@@ -277,8 +277,10 @@ fn bad_benchmark_files_name_the_cause() {
         let err = load::jsonl(&path, "x", Category::General, Scoring::Accuracy).unwrap_err().to_string();
         assert!(err.contains(expected), "{err} lacks {expected:?}");
     }
-    let err = load::jsonl(&root.join("q.jsonl"), "x", Category::General, Scoring::PairAccuracy);
-    assert!(err.is_err());
+    // A valid file whose items have no `group`: only pair accuracy refuses it.
+    std::fs::write(root.join("q.jsonl"), line("A", "a.png")).unwrap();
+    let err = load::jsonl(&root.join("q.jsonl"), "x", Category::General, Scoring::PairAccuracy).unwrap_err();
+    assert!(err.to_string().contains("pair accuracy needs a `group`"), "{err}");
     let none = load::cvbench(&root, "x").unwrap_err().to_string();
     assert!(none.contains("not a CV-Bench folder"), "{none}");
 }

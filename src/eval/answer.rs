@@ -1,23 +1,18 @@
 //! Cambrian-1's answer extraction for multiple-choice questions (`extract_mcq_answer` in
 //! `eval/eval/*/*_test.py`): lowercase; keep the text after the last occurrence of each of
 //! "answer is", "answer is:", "answer:" in turn; strip spaces, trailing dots, a leading "("
-//! and a trailing ")"; keep the first character. The ground truth "(A)" becomes "a".
+//! and a trailing ")"; keep the first character.
 
 /// The option letter (lowercase) a generated answer names, as Cambrian scores it.
 pub fn extract_choice(generated: &str) -> String {
     let mut text = generated.to_lowercase().trim().to_string();
     for keyword in ["answer is", "answer is:", "answer:"] {
-        if let Some(rest) = text.rsplit(keyword).next().filter(|_| text.contains(keyword)) {
+        if let Some((_, rest)) = text.rsplit_once(keyword) {
             text = rest.to_string();
         }
     }
     let text = text.trim().trim_end_matches('.').trim_start_matches('(').trim_end_matches(')');
-    text.chars().next().filter(|_| text.chars().count() > 1).map_or(text.to_string(), String::from)
-}
-
-/// `gt_answer.lower()[1]`: the letter of a CV-Bench style answer "(A)".
-pub fn answer_letter(answer: &str) -> Option<char> {
-    answer.chars().nth(1).map(|c| c.to_ascii_lowercase())
+    text.chars().take(1).collect()
 }
 
 #[cfg(test)]
@@ -43,11 +38,5 @@ mod tests {
         ] {
             assert_eq!(extract_choice(generated), expected, "{generated:?}");
         }
-    }
-
-    #[test]
-    fn ground_truth_letter() {
-        assert_eq!(answer_letter("(A)"), Some('a'));
-        assert_eq!(answer_letter("A"), None);
     }
 }

@@ -70,6 +70,9 @@ pub fn build(inputs: &Inputs, options: &Options, out: &Path) -> Result<Report, D
     if inputs.coco.is_empty() && inputs.ade20k.is_empty() && inputs.omni3d.is_empty() {
         return Err(DataError::Config("no annotation files given".into()));
     }
+    if options.zero_count_rate.is_nan() {
+        return Err(DataError::Config("--zero-count-rate must be a number in 0..=1".into()));
+    }
     let staging = Staging::new(out)?;
     let mut writer = Writer::new(staging.path());
     let mut report = Report::default();

@@ -10,4 +10,3 @@ pub mod rules;
 pub mod schema;
 pub mod write;
 
-pub use schema::{Record, Task};

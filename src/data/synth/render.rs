@@ -1,19 +1,14 @@
 //! A small ray caster: one ray per pixel against the ground plane and every object (cubes
 //! turned about their vertical axis, spheres, upright cylinders), Lambert shading under one
-//! directional light, shadows on the ground, a sky gradient. It also returns which object
-//! each pixel shows, from which come the visible (modal) 2D boxes and pixel counts.
+//! directional light, shadows on the ground, a sky gradient. It also counts each object's
+//! visible pixels and their (modal) 2D box.
 
 use image::{Rgb, RgbImage};
 
 use super::scene::{CAMERA, COLOURS, Object, Scene, Shape, Vec3, dot, norm, sub};
 
-/// No object at this pixel.
-pub const NONE: u8 = u8::MAX;
-
 pub struct Rendered {
     pub rgb: RgbImage,
-    /// [size * size] object index per pixel, row-major, or [`NONE`].
-    pub ids: Vec<u8>,
     /// Per object: visible pixels and the visible box `[x0, y0, x1, y1]` (x1, y1 exclusive).
     pub visible: Vec<(usize, [f64; 4])>,
 }
@@ -27,7 +22,6 @@ pub fn render(scene: &Scene, size: u32) -> Rendered {
     let half = size as f64 / 2.0;
     let light = scale(LIGHT, 1.0 / norm(LIGHT));
     let mut rgb = RgbImage::new(size, size);
-    let mut ids = vec![NONE; (size * size) as usize];
     let mut visible = vec![(0usize, [f64::INFINITY, f64::INFINITY, 0.0, 0.0]); scene.objects.len()];
     for py in 0..size {
         for px in 0..size {
@@ -39,7 +33,6 @@ pub fn render(scene: &Scene, size: u32) -> Rendered {
             let ground_t = if d[1] < 0.0 { -origin[1] / d[1] } else { f64::INFINITY };
             let colour = match hit {
                 Some((t, i, n)) if t < ground_t => {
-                    ids[(py * size + px) as usize] = i as u8;
                     let v = &mut visible[i];
                     v.0 += 1;
                     v.1 = [v.1[0].min(px as f64), v.1[1].min(py as f64), v.1[2].max(px as f64 + 1.0), v.1[3].max(py as f64 + 1.0)];
@@ -51,7 +44,7 @@ pub fn render(scene: &Scene, size: u32) -> Rendered {
             rgb.put_pixel(px, py, colour);
         }
     }
-    Rendered { rgb, ids, visible }
+    Rendered { rgb, visible }
 }
 
 fn add(a: Vec3, b: Vec3) -> Vec3 {
