@@ -144,6 +144,12 @@ fn an_unreadable_or_malformed_spec_is_an_error() {
     let (code, err, _) = encode(&["--encoder", malformed.to_str().unwrap(), "--init", "random", &demo_image()]);
     assert_eq!(code, Some(1));
     assert!(err.contains("invalid encoder spec") && err.contains("missing field `patch_size`"), "{err}");
+
+    let zero_patch = dir.join("zero-patch.toml");
+    std::fs::write(&zero_patch, spec.replace("patch_size = 16\n", "patch_size = 0\n")).unwrap();
+    let (code, err, _) = encode(&["--encoder", zero_patch.to_str().unwrap(), "--init", "random", &demo_image()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("crop_size 224 is smaller than one patch"), "{err}");
 }
 
 #[test]

@@ -14,7 +14,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::spec::ArchitectureSpec;
+use super::spec::{ArchitectureSpec, patch_grid};
 use super::vit::resolve_layer;
 use super::{EncoderError, EncoderModel};
 use crate::nn::layer_scale::LayerScale;
@@ -68,7 +68,7 @@ impl ArchitectureSpec for BeitSpec {
     }
 
     fn grid(&self, resolution: usize) -> [usize; 2] {
-        [resolution / self.patch_size; 2]
+        patch_grid(resolution, self.patch_size)
     }
 
     fn build(&self, checkpoint: Option<Checkpoint>, device: &Device) -> Result<EncoderModel, EncoderError> {
@@ -83,7 +83,7 @@ impl ArchitectureSpec for BeitSpec {
 impl BeitSpec {
     pub fn resolve(&self) -> Result<BeitConfig, EncoderError> {
         let invalid = |message: String| Err(EncoderError::Config(message));
-        if self.patch_size == 0 || !self.image_size.is_multiple_of(self.patch_size) {
+        if self.patch_size == 0 || self.image_size < self.patch_size || !self.image_size.is_multiple_of(self.patch_size) {
             return invalid(format!("image_size {} is not a multiple of patch_size {}", self.image_size, self.patch_size));
         }
         if self.heads == 0 || !self.hidden_size.is_multiple_of(self.heads) {
@@ -163,13 +163,13 @@ pub struct RelativeAttention {
 }
 
 impl RelativeAttention {
-    /// [batch, 1 + rows × cols, hidden] → same.
-    fn forward(&self, x: Tensor<3>, [rows, cols]: [usize; 2]) -> Tensor<3> {
+    /// [batch, 1 + rows × cols, hidden] → same; `index` from [`relative_position_index`].
+    fn forward(&self, x: Tensor<3>, [rows, cols]: [usize; 2], index: &Tensor<1, Int>) -> Tensor<3> {
         let [batch, tokens, hidden] = x.dims();
         let head_dim = hidden / self.heads;
         // [batch, tokens, hidden] → [batch, heads, tokens, head_dim]
         let split = |t: Tensor<3>| t.reshape([batch, tokens, self.heads, head_dim]).swap_dims(1, 2);
-        let bias = self.bias([rows, cols]).unsqueeze::<4>().expand([batch, self.heads, tokens, tokens]);
+        let bias = self.bias([rows, cols], index).unsqueeze::<4>().expand([batch, self.heads, tokens, tokens]);
         let out = attention(
             split(self.query.forward(x.clone())),
             split(self.key.forward(x.clone())),
@@ -184,7 +184,7 @@ impl RelativeAttention {
     /// The bias for a [rows, cols] grid: [heads, 1 + rows × cols, 1 + rows × cols]. Off the
     /// trained window the offset table is resized bilinearly (transformers'
     /// `BeitRelativePositionBias` with MiDaS 3.1's arbitrary window sizes).
-    fn bias(&self, [rows, cols]: [usize; 2]) -> Tensor<3> {
+    fn bias(&self, [rows, cols]: [usize; 2], index: &Tensor<1, Int>) -> Tensor<3> {
         let table = self.relative_position_bias_table.val();
         let [offsets, heads] = table.dims();
         let trained = 2 * self.window - 1;
@@ -198,10 +198,8 @@ impl RelativeAttention {
         };
         let table = Tensor::cat(vec![patch_offsets, class_offsets], 0);
         let tokens = 1 + rows * cols;
-        let index = relative_position_index(rows, cols);
-        let index = Tensor::<1, Int>::from_data(TensorData::new(index, [tokens * tokens]), &table.device());
         // [tokens², heads] → [heads, tokens, tokens]
-        table.select(0, index).reshape([tokens, tokens, heads]).permute([2, 0, 1])
+        table.select(0, index.clone()).reshape([tokens, tokens, heads]).permute([2, 0, 1])
     }
 }
 
@@ -242,12 +240,12 @@ pub struct Block {
 
 impl Block {
     /// [batch, tokens, hidden] → [batch, tokens, hidden]
-    fn forward(&self, x: Tensor<3>, grid: [usize; 2]) -> Tensor<3> {
+    fn forward(&self, x: Tensor<3>, grid: [usize; 2], index: &Tensor<1, Int>) -> Tensor<3> {
         let scaled = |ls: &Option<LayerScale>, y: Tensor<3>| match ls {
             Some(ls) => ls.forward(y),
             None => y,
         };
-        let x = x.clone() + scaled(&self.ls1, self.attn.forward(self.norm1.forward(x), grid));
+        let x = x.clone() + scaled(&self.ls1, self.attn.forward(self.norm1.forward(x), grid, index));
         x.clone() + scaled(&self.ls2, self.mlp.forward(self.norm2.forward(x)))
     }
 }
@@ -277,8 +275,12 @@ impl Beit {
         let patches = patches.flatten::<3>(2, 3).swap_dims(1, 2);
         let cls = self.cls_token.val().reshape([1, 1, hidden]).expand([batch, 1, hidden]);
         let mut x = Tensor::cat(vec![cls, patches], 1);
+        // The same for every block: built once per forward.
+        let tokens = 1 + rows * cols;
+        let index = TensorData::new(relative_position_index(rows, cols), [tokens * tokens]);
+        let index = Tensor::<1, Int>::from_data(index, &x.device());
         for block in &self.blocks[..blocks_to_run] {
-            x = block.forward(x, [rows, cols]);
+            x = block.forward(x, [rows, cols], &index);
         }
         let tokens = x.dims()[1];
         Ok((x.slice([0..batch, 1..tokens, 0..hidden]), [rows, cols]))

@@ -85,6 +85,10 @@ pub struct Encoder {
 impl Encoder {
     pub fn build(spec: EncoderSpec, weights: WeightsSource, device: &Device) -> Result<Self, EncoderError> {
         spec.preprocess.validate().map_err(EncoderError::Config)?;
+        // Validated before any grid arithmetic: a zero patch size or side is an error, not a panic.
+        if spec.native_grid().contains(&0) {
+            return Err(EncoderError::Config(format!("crop_size {} is smaller than one patch", spec.resolution())));
+        }
         spec.output_grid()?;
         let architecture = spec.architecture.spec();
         let model = match weights {

@@ -16,7 +16,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::spec::ArchitectureSpec;
+use super::spec::{ArchitectureSpec, patch_grid};
 use super::vit::resolve_layer;
 use super::{EncoderError, EncoderModel};
 use crate::nn::mlp::{Act, Mlp};
@@ -63,7 +63,7 @@ impl ArchitectureSpec for SamSpec {
     }
 
     fn grid(&self, resolution: usize) -> [usize; 2] {
-        [resolution / self.patch_size; 2]
+        patch_grid(resolution, self.patch_size)
     }
 
     fn build(&self, checkpoint: Option<Checkpoint>, device: &Device) -> Result<EncoderModel, EncoderError> {
@@ -79,7 +79,7 @@ impl ArchitectureSpec for SamSpec {
 impl SamSpec {
     fn validate(&self) -> Result<(), EncoderError> {
         let invalid = |message: String| Err(EncoderError::Config(message));
-        if self.patch_size == 0 || self.image_size % self.patch_size != 0 {
+        if self.patch_size == 0 || self.image_size < self.patch_size || self.image_size % self.patch_size != 0 {
             return invalid(format!("image_size {} is not a multiple of patch_size {}", self.image_size, self.patch_size));
         }
         if self.heads == 0 || self.hidden_size % self.heads != 0 {

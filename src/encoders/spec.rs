@@ -111,6 +111,12 @@ impl Architecture {
     }
 }
 
+/// The token grid of a patch size at a square input side; [0, 0] for a zero patch size, which
+/// `Encoder::build` refuses.
+pub fn patch_grid(resolution: usize, patch_size: usize) -> [usize; 2] {
+    [resolution.checked_div(patch_size).unwrap_or(0); 2]
+}
+
 /// What each architecture's `[architecture]` table tells the rest of the crate.
 pub trait ArchitectureSpec {
     /// Short description for listings, e.g. `vit (hf-clip)`.

@@ -17,7 +17,7 @@ use burn::nn::{Initializer, LayerNorm, LayerNormConfig};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::spec::ArchitectureSpec;
+use super::spec::{ArchitectureSpec, patch_grid};
 use super::{EncoderError, EncoderModel, vit_keys};
 use crate::weights::checkpoint::Checkpoint;
 use crate::weights::load::load_strict;
@@ -192,7 +192,7 @@ impl ArchitectureSpec for VitSpec {
     }
 
     fn grid(&self, resolution: usize) -> [usize; 2] {
-        [resolution / self.patch_size; 2]
+        patch_grid(resolution, self.patch_size)
     }
 
     fn build(&self, checkpoint: Option<Checkpoint>, device: &Device) -> Result<EncoderModel, EncoderError> {

@@ -29,7 +29,7 @@ use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::spec::{ArchitectureSpec, Selection};
+use super::spec::{ArchitectureSpec, Selection, patch_grid};
 use super::{EncoderError, EncoderModel};
 use crate::weights::checkpoint::Checkpoint;
 use crate::weights::load::load_strict;
@@ -72,7 +72,7 @@ impl ArchitectureSpec for StableDiffusionSpec {
     }
 
     fn grid(&self, resolution: usize) -> [usize; 2] {
-        [resolution / self.patch_size; 2]
+        patch_grid(resolution, self.patch_size)
     }
 
     fn build(&self, checkpoint: Option<Checkpoint>, device: &Device) -> Result<EncoderModel, EncoderError> {
@@ -154,6 +154,7 @@ impl StableDiffusionSpec {
     }
 
     fn load_folder(&self, dir: &Path, device: &Device) -> Result<StableDiffusion, EncoderError> {
+        self.validate()?;
         let blocks = [self.vae.block_out_channels.len(), self.unet.block_out_channels.len()];
         check_folder_config(dir, "vae", "config.json", &self.vae, blocks)?;
         check_folder_config(dir, "unet", "config.json", &self.unet, blocks)?;
