@@ -22,8 +22,6 @@ use crate::encoders::{Encoder, WeightsSource};
 pub struct Measurement {
     pub images_per_sec: f64,
     pub peak_rss_mib: Option<f64>,
-    /// What ran: our architecture, or the reference class.
-    pub model: String,
 }
 
 pub fn run_encoders(args: &BenchEncodersArgs, device_name: &str) -> anyhow::Result<()> {
@@ -41,7 +39,14 @@ pub fn run_encoders(args: &BenchEncodersArgs, device_name: &str) -> anyhow::Resu
     for name in names {
         let res = preset(&name)?.resolution();
         let ours = measure_ours(&name, args, device_name);
-        let torch = if args.no_reference { Err(anyhow::anyhow!("not run (--no-reference)")) } else { measure_torch(&name, args) };
+        let torch = if args.no_reference {
+            Err(anyhow::anyhow!("not run (--no-reference)"))
+        } else if device_name != "cpu" {
+            // The reference script runs PyTorch on the CPU: a ratio against our GPU would mislead.
+            Err(anyhow::anyhow!("not run: tools/bench/encoders.py measures PyTorch on the CPU only"))
+        } else {
+            measure_torch(&name, args)
+        };
         let speed = |m: &anyhow::Result<Measurement>| m.as_ref().map_or("-".to_string(), |m| format!("{:.3}", m.images_per_sec));
         let mib = |m: &anyhow::Result<Measurement>| {
             m.as_ref().ok().and_then(|m| m.peak_rss_mib).map_or("-".to_string(), |v| format!("{v:.0}"))
@@ -100,7 +105,6 @@ fn parse_child(output: &std::process::Output, what: &str) -> anyhow::Result<Meas
 pub fn run_once(args: &BenchOnceArgs, device: &Device) -> anyhow::Result<()> {
     let spec = resolve(Some(&args.encoder), None)?.spec;
     let side = spec.resolution();
-    let model = spec.architecture_name();
     let encoder = Encoder::build(spec, WeightsSource::Random { seed: 0 }, device)?;
     let batch = args.batch_size as usize;
     let pass = || -> anyhow::Result<()> {
@@ -120,7 +124,6 @@ pub fn run_once(args: &BenchOnceArgs, device: &Device) -> anyhow::Result<()> {
     let measurement = Measurement {
         images_per_sec: (batch as u64 * args.iters) as f64 / secs,
         peak_rss_mib: peak_rss_mib(),
-        model,
     };
     println!("{}", serde_json::to_string(&measurement)?);
     Ok(())

@@ -92,7 +92,6 @@ struct GenerationConfig {
 /// The runtime configuration.
 #[derive(Debug, Clone)]
 pub struct LlmConfig {
-    pub model_type: ModelType,
     pub vocab_size: usize,
     pub hidden_size: usize,
     pub intermediate_size: usize,
@@ -172,7 +171,6 @@ impl HfConfig {
             ModelType::Qwen2 | ModelType::Llama => None,
         };
         Ok(LlmConfig {
-            model_type,
             vocab_size: self.vocab_size,
             hidden_size: self.hidden_size,
             intermediate_size: self.intermediate_size,

@@ -62,17 +62,6 @@ pub struct KvCache {
     len: usize,
 }
 
-impl KvCache {
-    /// Positions cached so far.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
 /// What a forward pass needs besides the hidden states: rotary tables and the mask.
 struct Positions {
     cos: Tensor<2>,
