@@ -124,12 +124,8 @@ fn finish(
 }
 
 fn activation(vision: &VisionConfig, path: &Path) -> Result<Act, EncoderError> {
-    match vision.hidden_act.as_deref().unwrap_or("gelu") {
-        "gelu" => Ok(Act::Gelu),
-        "quick_gelu" => Ok(Act::QuickGelu),
-        "gelu_pytorch_tanh" | "gelu_new" => Ok(Act::GeluTanh),
-        other => Err(spec_error(path, format!("hidden_act `{other}` is not supported"))),
-    }
+    let name = vision.hidden_act.as_deref().unwrap_or("gelu");
+    Act::from_hf(name).ok_or_else(|| spec_error(path, format!("hidden_act `{name}` is not supported")))
 }
 
 /// A DPTConfig's backbone: `None` for DPT's own ViT (`dpt.` keys), a BEiT spec for a

@@ -20,6 +20,18 @@ pub enum Act {
     Swiglu,
 }
 
+impl Act {
+    /// transformers' `hidden_act` names; `None` for one we do not implement.
+    pub fn from_hf(name: &str) -> Option<Act> {
+        match name {
+            "gelu" => Some(Act::Gelu),
+            "quick_gelu" => Some(Act::QuickGelu),
+            "gelu_pytorch_tanh" | "gelu_new" => Some(Act::GeluTanh),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Module, Debug)]
 pub struct Mlp {
     pub fc1: Linear,

@@ -10,21 +10,7 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-/// Row-major [output, input] weights of 1-D linear resampling with half-pixel centres.
-fn linear_weights(input: usize, output: usize) -> Vec<f32> {
-    // ATen upsample_linear1d: source = max(scale · (i + 0.5) - 0.5, 0), in f32.
-    let scale = input as f32 / output as f32;
-    let mut w = vec![0.0f32; output * input];
-    for out in 0..output {
-        let source = (scale * (out as f32 + 0.5) - 0.5).max(0.0);
-        let low = (source.floor() as usize).min(input - 1);
-        let frac = (source - low as f32).clamp(0.0, 1.0);
-        let high = (low + 1).min(input - 1);
-        w[out * input + low] += 1.0 - frac;
-        w[out * input + high] += frac;
-    }
-    w
-}
+use super::resample::{GridResample, weights};
 
 /// The table's rows for every (query, key) pair along an axis of `size` positions, the table
 /// first resized to `2 · size - 1` rows if it has another length. [rows, C] → [size, size, C]
@@ -35,7 +21,8 @@ pub fn rel_pos_pairs(table: Tensor<2>, size: usize) -> Tensor<3> {
     let table = if rows == wanted {
         table
     } else {
-        let weights = TensorData::new(linear_weights(rows, wanted), [wanted, rows]);
+        // 1-D `F.interpolate(mode="linear")` is the bilinear resize along one axis.
+        let weights = TensorData::new(weights(rows, wanted, GridResample::Bilinear), [wanted, rows]);
         Tensor::<2>::from_data(weights, &device).matmul(table)
     };
     let offsets: Vec<i64> = (0..size).flat_map(|i| (0..size).map(move |j| (i + size - 1 - j) as i64)).collect();
@@ -80,7 +67,7 @@ mod tests {
     #[test]
     fn linear_weights_match_half_pixel_interpolation() {
         // 7 → 5: scale 1.4, sources 0.2, 1.6, 3.0, 4.4, 5.8.
-        let w = linear_weights(7, 5);
+        let w = weights(7, 5, GridResample::Bilinear);
         let row = |i: usize| &w[i * 7..(i + 1) * 7];
         assert!((row(0)[0] - 0.8).abs() < 1e-6 && (row(0)[1] - 0.2).abs() < 1e-6);
         assert!((row(2)[3] - 1.0).abs() < 1e-6);
@@ -95,7 +82,7 @@ mod tests {
         let device = Device::flex();
         // Row r of the table holds the value r.
         let table = Tensor::<1, Int>::arange(0..5, &device).float().reshape([5, 1]);
-        let pairs = rel_pos_pairs(table, 3).into_data().convert::<f32>().to_vec::<f32>().unwrap();
+        let pairs = rel_pos_pairs(table, 3).into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
         // pairs[i][j] = i - j + 2
         assert_eq!(pairs, vec![2.0, 1.0, 0.0, 3.0, 2.0, 1.0, 4.0, 3.0, 2.0]);
     }

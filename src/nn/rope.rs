@@ -70,11 +70,15 @@ fn llama3_frequency(inv_freq: f32, s: &Llama3Scaling) -> f32 {
 
 /// Rotates `x` [batch, heads, tokens, head_dim] by the tables [tokens, head_dim].
 pub fn apply(x: Tensor<4>, cos: &Tensor<2>, sin: &Tensor<2>) -> Tensor<4> {
+    x.clone() * cos.clone().unsqueeze::<4>() + rotate_half(x) * sin.clone().unsqueeze::<4>()
+}
+
+/// HF's `rotate_half`: (x1, x2) → (-x2, x1) over the two halves of the last axis.
+pub fn rotate_half(x: Tensor<4>) -> Tensor<4> {
     let half = x.dims()[3] / 2;
     let x1 = x.clone().narrow(3, 0, half);
-    let x2 = x.clone().narrow(3, half, half);
-    let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
-    x * cos.clone().unsqueeze::<4>() + rotated * sin.clone().unsqueeze::<4>()
+    let x2 = x.narrow(3, half, half);
+    Tensor::cat(vec![x2.neg(), x1], 3)
 }
 
 #[cfg(test)]

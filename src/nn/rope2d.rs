@@ -143,11 +143,7 @@ fn rotate(x: Tensor<4>, pairing: Pairing) -> Tensor<4> {
             let odd = pairs.narrow(3, 1, 1);
             Tensor::cat(vec![odd.neg(), even], 3).reshape([batch, heads, tokens, dim])
         }
-        Pairing::Half => {
-            let first = x.clone().narrow(3, 0, dim / 2);
-            let second = x.narrow(3, dim / 2, dim / 2);
-            Tensor::cat(vec![second.neg(), first], 3)
-        }
+        Pairing::Half => super::rope::rotate_half(x),
     }
 }
 

@@ -40,19 +40,12 @@ pub struct TextEncoder {
     pub final_layer_norm: LayerNorm,
 }
 
-pub fn activation(name: &str) -> Result<Act, EncoderError> {
-    match name {
-        "gelu" => Ok(Act::Gelu),
-        "quick_gelu" => Ok(Act::QuickGelu),
-        "gelu_new" | "gelu_pytorch_tanh" => Ok(Act::GeluTanh),
-        other => Err(EncoderError::Config(format!("text encoder: hidden_act `{other}` is not supported"))),
-    }
-}
-
 impl TextEncoder {
     pub fn new(config: &TextConfig, device: &Device) -> Result<Self, EncoderError> {
         let hidden = config.hidden_size;
-        let act = activation(&config.hidden_act)?;
+        let act = Act::from_hf(&config.hidden_act).ok_or_else(|| {
+            EncoderError::Config(format!("text encoder: hidden_act `{}` is not supported", config.hidden_act))
+        })?;
         let norm = || LayerNormConfig::new(hidden).with_epsilon(config.layer_norm_eps).init(device);
         Ok(Self {
             embeddings: Embeddings {
