@@ -9,6 +9,7 @@ pub mod device;
 pub mod encoders;
 pub mod eval;
 pub mod llm;
+pub mod mllm;
 pub mod nn;
 pub mod progress;
 pub mod train;

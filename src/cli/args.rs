@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::data::benchmark::Category;
+use crate::data::vision::ImageMode;
 use crate::device::DeviceArg;
 use crate::encoders::Family;
 use crate::llm::chat::Template;
@@ -40,6 +42,68 @@ pub enum Command {
     Cvbench(CvbenchCommand),
     /// Render the synthetic vision-centric benchmark and its training set.
     Synth(SynthArgs),
+    /// Create a small random-init LLM folder with a word-level tokenizer built from text files.
+    InitLlm(InitLlmArgs),
+    /// Train a probe (encoders → connector → LLM) in the study's two stages; resumes a run.
+    Train(TrainArgs),
+    /// Score a trained run on a multiple-choice benchmark, by generation and by likelihood.
+    Eval(EvalArgs),
+}
+
+#[derive(Args)]
+pub struct InitLlmArgs {
+    /// Text files whose words make the vocabulary (LLaVA JSON, benchmark JSONL, ...).
+    #[arg(long, required = true, num_args = 1..)]
+    pub corpus: Vec<PathBuf>,
+    #[arg(long, default_value_t = 64)]
+    pub hidden_size: usize,
+    #[arg(long, default_value_t = 172)]
+    pub intermediate_size: usize,
+    #[arg(long, default_value_t = 2)]
+    pub layers: usize,
+    #[arg(long, default_value_t = 4)]
+    pub heads: usize,
+    #[arg(long, default_value_t = 2)]
+    pub kv_heads: usize,
+    #[arg(long, default_value_t = 2048)]
+    pub max_positions: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder (must not exist).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// The run's TOML (model, template, [stage1], [stage2]).
+    pub config: PathBuf,
+    /// The run folder; an existing one of the same config is resumed.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// A run folder that `cambrian train` finished.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// A benchmark folder in the CV-Bench layout (test_2d.jsonl / test_3d.jsonl, images), or
+    /// a multiple-choice JSONL (id, image, question, choices, answer "(A)"; scored by accuracy).
+    #[arg(long)]
+    pub benchmark: PathBuf,
+    /// The category of a JSONL benchmark (a CV-Bench folder is vision-centric).
+    #[arg(long, value_enum)]
+    pub category: Option<Category>,
+    /// The benchmark's name in reports (default: the folder's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// What the model sees; repeat for several (vision-disabled evaluation: no-image).
+    #[arg(long, value_enum, default_values_t = [ImageMode::Image])]
+    pub vision: Vec<ImageMode>,
+    /// Tokens to generate at most per answer.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_new_tokens: u64,
 }
 
 #[derive(Subcommand)]

@@ -1,18 +1,16 @@
 //! `cambrian encode`: images → the patch tokens an encoder hands to the connector.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use burn::tensor::Device;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::args::{EncodeArgs, Init};
+use super::bar::Bar;
 use crate::encoders::encode::{encode_pixels, preprocess_files, write_features};
 use crate::encoders::registry::{Resolved, resolve};
 use crate::encoders::{Encoder, WeightsSource};
-use crate::progress::Progress;
 use crate::weights::{hub, url};
 
 pub fn run(args: &EncodeArgs, device: &Device, quiet: bool) -> anyhow::Result<()> {
@@ -69,36 +67,5 @@ fn weights_path(args: &EncodeArgs, resolved: &Resolved) -> anyhow::Result<Option
         (None, Some(address), _, _) => Ok(Some(url::fetch(address)?)),
         (None, None, Some(file), Some(dir)) => Ok(Some(dir.join(file))),
         _ => bail!("encoder `{}` names no weights: pass --weights PATH or --init random", spec.name),
-    }
-}
-
-/// A progress bar on stderr, drawn only when stderr is a terminal.
-struct Bar(Option<ProgressBar>);
-
-impl Bar {
-    fn new(quiet: bool) -> Self {
-        Self((!quiet && std::io::stderr().is_terminal()).then(ProgressBar::no_length))
-    }
-}
-
-impl Progress for Bar {
-    fn start(&self, total: u64, what: &str) {
-        if let Some(bar) = &self.0 {
-            bar.set_length(total);
-            let template = format!("{{bar:30}} {{pos}}/{{len}} {what} [{{elapsed}} < {{eta}}]");
-            bar.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()));
-        }
-    }
-
-    fn advance(&self, done: u64) {
-        if let Some(bar) = &self.0 {
-            bar.inc(done);
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.0 {
-            bar.finish_and_clear();
-        }
     }
 }

@@ -1,12 +1,16 @@
 //! The command line: parse → resolve → dispatch. Errors surface as `anyhow` chains.
 
 mod args;
+mod bar;
 mod bench;
 mod cvbench;
 mod encode;
 mod encoders;
+mod eval;
+mod init_llm;
 mod llm;
 mod synth;
+mod train;
 
 pub use args::Cli;
 use args::{BenchCommand, Command};
@@ -32,6 +36,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Cvbench(args::CvbenchCommand::Build(args)) => cvbench::build(&args),
         Command::Synth(args) => synth::run(&args),
+        Command::InitLlm(args) => init_llm::run(&args, &crate::device::open(cli.device)?),
+        Command::Train(args) => train::run(&args, &crate::device::open(cli.device)?, cli.quiet > 0),
+        Command::Eval(args) => eval::run(&args, &crate::device::open(cli.device)?, cli.quiet > 0),
     }
 }
 

@@ -13,13 +13,15 @@ use super::DataError;
 pub const LETTER_SUFFIX: &str = "Answer with the option's letter from the given choices directly.";
 
 /// The benchmark clusters of Cambrian-1 §2.1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 pub enum Category {
     General,
     Knowledge,
     #[serde(rename = "OCR & Chart")]
+    #[value(name = "ocr-chart")]
     OcrChart,
     #[serde(rename = "Vision-Centric")]
+    #[value(name = "vision-centric")]
     VisionCentric,
 }
 

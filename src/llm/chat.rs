@@ -5,6 +5,8 @@
 //! `cambrian_chatml`, for Yi and Qwen; no newline between turns) and `plain` (the
 //! connector pre-training format).
 
+use std::ops::Range;
+
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
@@ -52,33 +54,45 @@ impl Template {
     }
 
     pub fn render(self, turns: &[Turn]) -> String {
-        // Messages alternate user, assistant; `None` is an answer still to come.
-        let messages: Vec<Option<&str>> = turns.iter().flat_map(|t| [Some(t.user), t.assistant]).collect();
+        self.render_with_answers(turns).0
+    }
+
+    /// The rendered conversation and, per answered turn, the byte range of the answer with
+    /// the separator that ends it (`</s>`, `<|eot_id|>`, `<|im_end|>`, the plain newline):
+    /// the text the training loss covers, as Cambrian's `preprocess_*` functions unmask it.
+    pub fn render_with_answers(self, turns: &[Turn]) -> (String, Vec<Range<usize>>) {
         let mut out = String::new();
+        let mut answers = Vec::new();
+        let mut answer = |out: &mut String, text: &str, end: &str| {
+            let start = out.len();
+            out.push_str(text);
+            out.push_str(end);
+            answers.push(start..out.len());
+        };
         match self {
             // SeparatorStyle.TWO, seps " " and "</s>".
             Template::VicunaV1 => {
                 out.push_str(VICUNA_SYSTEM);
                 out.push(' ');
-                for (i, message) in messages.iter().enumerate() {
-                    let role = ["USER", "ASSISTANT"][i % 2];
-                    match message {
-                        Some(text) => out.push_str(&format!("{role}: {text}{}", [" ", "</s>"][i % 2])),
-                        None => out.push_str(&format!("{role}:")),
+                for turn in turns {
+                    out.push_str(&format!("USER: {} ASSISTANT:", turn.user));
+                    if let Some(text) = turn.assistant {
+                        out.push(' ');
+                        answer(&mut out, text, "</s>");
                     }
                 }
             }
             // SeparatorStyle.LLAMA_3: the assistant header always ends the prompt.
             Template::Llama3 => {
-                for (i, message) in messages.iter().enumerate() {
-                    let Some(text) = message else { continue };
-                    if i == 0 {
-                        out.push_str("<|begin_of_text|><|start_header_id|>system<|end_header_id|>");
-                        out.push_str(LLAMA_3_SYSTEM);
-                        out.push_str("<|eot_id|>");
+                out.push_str("<|begin_of_text|><|start_header_id|>system<|end_header_id|>");
+                out.push_str(LLAMA_3_SYSTEM);
+                out.push_str("<|eot_id|>");
+                for turn in turns {
+                    out.push_str(&format!("<|start_header_id|>user<|end_header_id|>{}<|eot_id|>", turn.user));
+                    if let Some(text) = turn.assistant {
+                        out.push_str("<|start_header_id|>assistant<|end_header_id|>");
+                        answer(&mut out, text, "<|eot_id|>");
                     }
-                    let role = ["user", "assistant"][i % 2];
-                    out.push_str(&format!("<|start_header_id|>{role}<|end_header_id|>{text}<|eot_id|>"));
                 }
                 out.push_str("<|start_header_id|>assistant<|end_header_id|>");
             }
@@ -86,11 +100,10 @@ impl Template {
             Template::Chatml => {
                 out.push_str(CHATML_SYSTEM);
                 out.push_str("<|im_end|>");
-                for (i, message) in messages.iter().enumerate() {
-                    out.push_str(["<|im_start|>user\n", "<|im_start|>assistant\n"][i % 2]);
-                    if let Some(text) = message {
-                        out.push_str(text);
-                        out.push_str("<|im_end|>");
+                for turn in turns {
+                    out.push_str(&format!("<|im_start|>user\n{}<|im_end|><|im_start|>assistant\n", turn.user));
+                    if let Some(text) = turn.assistant {
+                        answer(&mut out, text, "<|im_end|>");
                     }
                 }
             }
@@ -99,14 +112,14 @@ impl Template {
             Template::Plain => {
                 for turn in turns {
                     out.push_str(turn.user);
-                    if let Some(answer) = turn.assistant {
-                        out.push_str(answer);
+                    match turn.assistant {
+                        Some(text) => answer(&mut out, text, "\n"),
+                        None => out.push('\n'),
                     }
-                    out.push('\n');
                 }
             }
         }
-        out
+        (out, answers)
     }
 }
 

@@ -63,7 +63,7 @@ pub fn greedy(
     // [prompt tokens × vocab]
     let logits = to_vec(model.forward(tokens(prompt_ids), &mut cache))?;
     let vocab_size = logits.len() / prompt_ids.len();
-    let mut last = logits[logits.len() - vocab_size..].to_vec();
+    let last = logits[logits.len() - vocab_size..].to_vec();
     let mut generation = Generation {
         prompt_ids: prompt_ids.to_vec(),
         generated_ids: Vec::new(),
@@ -71,17 +71,13 @@ pub fn greedy(
         prompt_logits: if keep_logits { logits } else { Vec::new() },
         step_logits: Vec::new(),
     };
-    for step in 0..max_new_tokens {
-        let next = argmax(&last);
-        generation.generated_ids.push(next);
+    let mut step_logits = Vec::new();
+    generation.generated_ids = continue_greedy(model, &mut cache, last, max_new_tokens, eos_token_ids, device, |row| {
         if keep_logits {
-            generation.step_logits.extend_from_slice(&last);
+            step_logits.extend_from_slice(row);
         }
-        if eos_token_ids.contains(&next) || step + 1 == max_new_tokens {
-            break;
-        }
-        last = to_vec(model.forward(tokens(&[next]), &mut cache))?;
-    }
+    })?;
+    generation.step_logits = step_logits;
     Ok(generation)
 }
 
@@ -106,4 +102,50 @@ pub fn write_logits(path: &Path, generation: &Generation, metadata: HashMap<Stri
     }
     let bytes = safetensors::serialize(views, Some(metadata)).map_err(|err| LlmError::Generation(err.to_string()))?;
     crate::atomic::write(path, &bytes).map_err(|source| LlmError::Io { path: path.to_path_buf(), source })
+}
+
+/// Greedy continuation of a prefix given as input embeddings [1, positions, hidden] (an
+/// image spliced into a prompt): the generated ids, ending with an end-of-sequence token if
+/// one came within `max_new_tokens`.
+pub fn greedy_from_embeddings(
+    model: &LlmModel,
+    embeds: Tensor<3>,
+    max_new_tokens: usize,
+    eos_token_ids: &[u32],
+    device: &Device,
+) -> Result<Vec<u32>, LlmError> {
+    let [_, positions, _] = embeds.dims();
+    if positions == 0 {
+        return Err(LlmError::Generation("the prompt has no positions".into()));
+    }
+    let mut cache = model.new_cache();
+    let hidden = model.decode(embeds, &mut cache).narrow(1, positions - 1, 1);
+    let last = to_vec(model.logits(hidden))?;
+    continue_greedy(model, &mut cache, last, max_new_tokens, eos_token_ids, device, |_| {})
+}
+
+/// The decoding loop: picks from `last` (the logits after the prefix), feeds the pick back
+/// through the cache, and stops at an end-of-sequence token or after `max_new_tokens`;
+/// `on_step` sees the logits each token was picked from.
+fn continue_greedy(
+    model: &LlmModel,
+    cache: &mut super::KvCache,
+    mut last: Vec<f32>,
+    max_new_tokens: usize,
+    eos_token_ids: &[u32],
+    device: &Device,
+    mut on_step: impl FnMut(&[f32]),
+) -> Result<Vec<u32>, LlmError> {
+    let mut generated = Vec::new();
+    for step in 0..max_new_tokens {
+        let next = argmax(&last);
+        generated.push(next);
+        on_step(&last);
+        if eos_token_ids.contains(&next) || step + 1 == max_new_tokens {
+            break;
+        }
+        let token = Tensor::<2, Int>::from_data(TensorData::new(vec![next as i64], [1, 1]), device);
+        last = to_vec(model.forward(token, cache))?;
+    }
+    Ok(generated)
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod generate;
 pub mod keys;
 pub mod model;
+pub mod new;
 pub mod tokenizer;
 
 use std::path::{Path, PathBuf};

@@ -34,6 +34,18 @@ impl LlmTokenizer {
         Ok(self.inner.encode(text, true).map_err(|err| self.error(err))?.get_ids().to_vec())
     }
 
+    /// Text → token ids with each token's byte range in `text`; `special` adds the
+    /// tokenizer's special tokens (a leading `<s>`, say) as `encode` does.
+    pub fn encode_with_offsets(&self, text: &str, special: bool) -> Result<(Vec<u32>, Vec<(usize, usize)>), LlmError> {
+        let encoding = self.inner.encode(text, special).map_err(|err| self.error(err))?;
+        Ok((encoding.get_ids().to_vec(), encoding.get_offsets().to_vec()))
+    }
+
+    /// The id of a token of the vocabulary (added tokens included).
+    pub fn token_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+
     /// Token ids → text, special tokens left out.
     pub fn decode(&self, ids: &[u32]) -> Result<String, LlmError> {
         self.inner.decode(ids, true).map_err(|err| self.error(err))

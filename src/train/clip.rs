@@ -2,6 +2,8 @@
 //! HF Trainer's `max_grad_norm = 1.0`): the L2 norm over every gradient of the model taken
 //! together; if it exceeds `max_norm`, every gradient is scaled by max_norm / (norm + 1e-6).
 //! burn's `GradientClipping::Norm` clips each tensor on its own, which is not the recipe.
+//! A model trained as several parts (connector, LLM, encoders) sums [`squared_norm`] over
+//! them and [`scale`]s each by the one factor.
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
@@ -34,16 +36,22 @@ impl ModuleVisitor for Scale<'_> {
     }
 }
 
-/// Clips `grads` in place; returns the norm before clipping (what the Trainer logs).
-pub fn clip_global_norm<M: Module>(model: &M, grads: &mut GradientsParams, max_norm: f64) -> f64 {
+/// Σ grad² over `model`'s parameters that have a gradient in `grads`.
+pub fn squared_norm<M: Module>(model: &M, grads: &GradientsParams) -> f64 {
     let mut norm = SquaredNorm { grads, total: 0.0 };
     model.visit(&mut norm);
-    let total = norm.total.sqrt();
-    let factor = max_norm / (total + 1e-6);
-    if factor < 1.0 {
-        model.visit(&mut Scale { grads, factor });
-    }
-    total
+    norm.total
+}
+
+/// The factor that brings a global `norm` down to `max_norm`, or `None` when it is within.
+pub fn clip_factor(norm: f64, max_norm: f64) -> Option<f64> {
+    let factor = max_norm / (norm + 1e-6);
+    (factor < 1.0).then_some(factor)
+}
+
+/// Multiplies every gradient of `model`'s parameters in `grads` by `factor`.
+pub fn scale<M: Module>(model: &M, grads: &mut GradientsParams, factor: f64) {
+    model.visit(&mut Scale { grads, factor });
 }
 
 #[cfg(test)]
@@ -60,6 +68,15 @@ mod tests {
         b: Linear,
     }
 
+    /// Clips in place as the trainer does over one part; returns the norm before clipping.
+    fn clip(model: &Two, grads: &mut GradientsParams, max_norm: f64) -> f64 {
+        let norm = squared_norm(model, grads).sqrt();
+        if let Some(factor) = clip_factor(norm, max_norm) {
+            scale(model, grads, factor);
+        }
+        norm
+    }
+
     /// loss = Σ a(x) + Σ b(x) with x = ones: ∂/∂W = 1 for every weight entry and ∂/∂bias = 1,
     /// so the global norm is √(entries + biases) and clipping to 1 scales each by 1/norm.
     #[test]
@@ -70,12 +87,12 @@ mod tests {
         let loss = model.a.forward(x.clone()).sum() + model.b.forward(x).sum();
         let mut grads = GradientsParams::from_grads(loss.backward(), &model);
         let count = (3 * 2 + 2 + 3 * 4 + 4) as f64;
-        let norm = clip_global_norm(&model, &mut grads, 1.0);
+        let norm = clip(&model, &mut grads, 1.0);
         assert!((norm - count.sqrt()).abs() < 1e-5, "{norm}");
         let expected = 1.0 / (count.sqrt() + 1e-6);
         let weight: Tensor<2> = grads.get(model.b.weight.id).unwrap();
         weight.into_data().assert_approx_eq::<f32>(&TensorData::from([[expected as f32; 4]; 3]), Default::default());
-        let after = clip_global_norm(&model, &mut grads, 1.0);
+        let after = clip(&model, &mut grads, 1.0);
         assert!((after - 1.0).abs() < 1e-5, "{after}");
     }
 
@@ -85,7 +102,7 @@ mod tests {
         let model = Two { a: LinearConfig::new(1, 1).init(&device), b: LinearConfig::new(1, 1).init(&device) };
         let loss = model.a.forward(Tensor::<2>::ones([1, 1], &device)).sum().mul_scalar(0.1);
         let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-        let norm = clip_global_norm(&model, &mut grads, 1.0);
+        let norm = clip(&model, &mut grads, 1.0);
         let weight: Tensor<2> = grads.get(model.a.weight.id).unwrap();
         assert!((weight.into_scalar::<f64>() - 0.1).abs() < 1e-7);
         assert!((norm - (0.02f64).sqrt()).abs() < 1e-6);

@@ -1,6 +1,137 @@
-//! Training primitives of the study's recipe that burn does not provide in the form the
-//! recipe needs: the warmup + cosine learning-rate schedule of transformers, and gradient
-//! clipping by the global norm over every parameter (burn clips per tensor).
+//! Training the probe as Cambrian-1 trained it (notes §4): stage 1 aligns the connector with
+//! the encoder and LLM frozen, stage 2 instruction-tunes the connector and the LLM (and the
+//! encoders when given a learning rate). A run lives in one folder: `config.toml` (resolved,
+//! written first), checkpoints, finished stages, `metrics.csv`, `summary.json`; running the
+//! same config on the same folder again resumes it, or skips what is finished.
 
+pub mod checkpoint;
 pub mod clip;
+pub mod config;
+pub mod metrics;
+pub mod model;
+pub mod optim;
+pub mod order;
 pub mod schedule;
+pub mod stage;
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use serde::Serialize;
+
+use crate::encoders::EncoderError;
+use crate::llm::LlmError;
+use crate::mllm::Mllm;
+use crate::progress::Progress;
+use checkpoint::{Parts, StageState};
+use config::RunConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Corrupt { path: PathBuf, message: String },
+    #[error("{0}")]
+    Data(String),
+    #[error("{path} was made by a different configuration; use a new run folder, or restore its config.toml")]
+    ConfigChanged { path: PathBuf },
+    #[error(transparent)]
+    Llava(#[from] crate::data::llava::LlavaError),
+    #[error(transparent)]
+    Encoder(#[from] EncoderError),
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+}
+
+impl TrainError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> TrainError {
+        let path = path.into();
+        move |source| TrainError::Io { path, source }
+    }
+
+    pub(crate) fn record(path: &Path, err: burn::store::RecordError) -> TrainError {
+        TrainError::Corrupt { path: path.to_path_buf(), message: format!("{err:?}") }
+    }
+}
+
+/// What `summary.json` says of each stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageSummary {
+    pub stage: u8,
+    pub steps: u64,
+    pub final_loss: Option<f64>,
+    pub train_secs: f64,
+    pub skipped_records: usize,
+    pub skipped_examples: usize,
+}
+
+impl From<&StageState> for StageSummary {
+    fn from(state: &StageState) -> Self {
+        Self {
+            stage: state.stage,
+            steps: state.steps_done,
+            final_loss: state.metrics.last().map(|m| m.loss),
+            train_secs: state.train_secs,
+            skipped_records: state.skipped_records.len(),
+            skipped_examples: state.skipped_examples.len(),
+        }
+    }
+}
+
+/// Trains (or resumes) the run in `run` on `device` (the autodiff layer is added here) and
+/// returns the trained model ready for inference, with the stages' summaries.
+pub fn train(config: &RunConfig, run: &Path, device: &Device, progress: &dyn Progress) -> Result<(Mllm, Vec<StageSummary>), TrainError> {
+    std::fs::create_dir_all(run).map_err(TrainError::io(run))?;
+    claim(config, run)?;
+    let device = device.clone().autodiff();
+    let built = model::build(config, &device)?;
+    let mut model = built.model;
+    let mut session = stage::Session { run, config, tokenizer: &built.tokenizer, device: &device, progress, earlier_metrics: Vec::new() };
+    let mut summaries = Vec::new();
+    for (index, stage_config) in [(1u8, &config.stage1), (2, &config.stage2)] {
+        let Some(stage_config) = stage_config else { continue };
+        let state = if checkpoint::final_dir(run, index).is_dir() {
+            model = Parts::load_weights(model, &checkpoint::final_dir(run, index))?;
+            checkpoint::finished_state(run, index)?
+        } else {
+            let (trained, state) = stage::run(&session, index, stage_config, model)?;
+            model = trained;
+            state
+        };
+        session.earlier_metrics.extend(state.metrics.iter().cloned());
+        summaries.push(StageSummary::from(&state));
+    }
+    checkpoint::write_json(&run.join("summary.json"), &summaries)?;
+    Ok((model.valid(), summaries))
+}
+
+/// Writes `config.toml` into a new run folder, or checks that an existing one matches.
+fn claim(config: &RunConfig, run: &Path) -> Result<(), TrainError> {
+    let path = run.join("config.toml");
+    let text = toml::to_string(config).map_err(|err| TrainError::Corrupt { path: path.clone(), message: err.to_string() })?;
+    match std::fs::read_to_string(&path) {
+        Ok(existing) if existing == text => Ok(()),
+        Ok(_) => Err(TrainError::ConfigChanged { path }),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => crate::atomic::write(&path, text.as_bytes()).map_err(TrainError::io(&path)),
+        Err(err) => Err(TrainError::Io { path, source: err }),
+    }
+}
+
+/// A finished run, ready for evaluation.
+pub struct LoadedRun {
+    pub config: RunConfig,
+    pub model: Mllm,
+    pub tokenizer: crate::llm::tokenizer::LlmTokenizer,
+    pub llm_config: crate::llm::LlmConfig,
+}
+
+/// The base model of the run's `config.toml` with every finished stage's trained weights.
+pub fn load_run(run: &Path, device: &Device) -> Result<LoadedRun, TrainError> {
+    let path = run.join("config.toml");
+    let text = std::fs::read_to_string(&path).map_err(TrainError::io(&path))?;
+    let config: RunConfig = toml::from_str(&text).map_err(|err| TrainError::Corrupt { path: path.clone(), message: err.to_string() })?;
+    let built = model::build(&config, device)?;
+    let model = model::apply_finished_stages(built.model, run)?;
+    Ok(LoadedRun { config, model, tokenizer: built.tokenizer, llm_config: built.llm_config })
+}

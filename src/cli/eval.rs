@@ -1,0 +1,49 @@
+//! `cambrian eval`: a trained run on a benchmark, per image mode; writes
+//! `RUN/eval/NAME.MODE.json` (scores, per-question answers) and prints the scores.
+
+use anyhow::{Context, bail};
+use burn::tensor::Device;
+
+use super::args::EvalArgs;
+use super::bar::Bar;
+use crate::data::benchmark::Scoring;
+use crate::data::cvbench::load::{cvbench, jsonl};
+use crate::eval::mc::{Options, evaluate};
+use crate::train::checkpoint::write_json;
+use crate::train::load_run;
+
+pub fn run(args: &EvalArgs, device: &Device, quiet: bool) -> anyhow::Result<()> {
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => args.benchmark.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "benchmark".into()),
+    };
+    let benchmark = match (args.benchmark.is_dir(), args.category) {
+        (true, _) => cvbench(&args.benchmark, &name)?,
+        (false, Some(category)) => jsonl(&args.benchmark, &name, category, Scoring::Accuracy)?,
+        (false, None) => bail!("{}: a JSONL benchmark needs --category", args.benchmark.display()),
+    };
+    let run = load_run(&args.run, device).with_context(|| format!("loading the run in {}", args.run.display()))?;
+    let bar = Bar::new(quiet);
+    println!("{:<16} {:<12} {:>10} {:>10} {:>8}", "benchmark", "vision", "generation", "likelihood", "chance");
+    for &mode in &args.vision {
+        let options = Options {
+            template: run.config.template,
+            max_length: run.config.max_length,
+            max_new_tokens: args.max_new_tokens as usize,
+            mode,
+        };
+        let report = evaluate(&run.model, &run.tokenizer, &run.llm_config.eos_token_ids, &benchmark, &options, device, &bar)?;
+        let mode_name = serde_json::to_value(mode)?.as_str().unwrap_or_default().to_string();
+        let path = args.run.join("eval").join(format!("{name}.{mode_name}.json"));
+        std::fs::create_dir_all(args.run.join("eval")).with_context(|| format!("creating {}", args.run.join("eval").display()))?;
+        write_json(&path, &report)?;
+        println!(
+            "{name:<16} {mode_name:<12} {:>10.4} {:>10.4} {:>8.4}",
+            report.generation.value, report.likelihood.value, report.chance
+        );
+        if !report.unreadable.is_empty() {
+            eprintln!("warning: {} images could not be read; those items count as wrong", report.unreadable.len());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,202 @@
+//! A training run, as a TOML file: the model (encoders, connector, LLM), the conversation
+//! template, and the study's two stages. Defaults follow Cambrian-1's encoder study (notes
+//! §4): stage 1 trains the connector only, lr 1e-3; stage 2 trains connector and LLM, lr 2e-5,
+//! the encoder frozen unless it is given its own learning rate; AdamW with weight decay 0,
+//! warmup ratio 0.03, cosine decay, gradient norm clipped to 1, maximum length 2048.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::connectors::ProjectorKind;
+use crate::llm::chat::Template;
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Seeds random initialisation and the data order.
+    #[serde(default)]
+    pub seed: u64,
+    pub encoders: Vec<EncoderChoice>,
+    pub connector: ConnectorConfig,
+    /// A transformers folder: config.json, tokenizer.json, safetensors weights.
+    pub llm: PathBuf,
+    /// The template of stage 2 and of evaluation.
+    #[serde(default = "default_template")]
+    pub template: Template,
+    /// Positions per example after splicing (`tokenizer_model_max_length`).
+    #[serde(default = "default_max_length")]
+    pub max_length: usize,
+    pub stage1: Option<StageConfig>,
+    pub stage2: Option<StageConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncoderChoice {
+    /// A preset name or the path of a spec TOML.
+    pub name: String,
+    /// A checkpoint file or folder; without one, `init = "random"` must say so.
+    pub weights: Option<PathBuf>,
+    #[serde(default)]
+    pub init: Option<Init>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Init {
+    Random,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorConfig {
+    #[serde(default = "default_projector")]
+    pub projector: ProjectorKind,
+    /// [rows, cols] the encoders' maps are brought to; default the first encoder's grid.
+    pub grid: Option<[usize; 2]>,
+    /// Cambrian's learned `image_newline` after every row.
+    #[serde(default = "yes")]
+    pub image_newline: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    /// LLaVA-format JSON or JSONL.
+    pub data: PathBuf,
+    /// The folder image paths are relative to.
+    pub images: PathBuf,
+    /// Default: `plain` in stage 1 (connector pre-training), the run's template in stage 2.
+    pub template: Option<Template>,
+    #[serde(default = "one")]
+    pub epochs: u64,
+    /// Stop after this many optimizer steps (the schedule is laid out over them).
+    pub max_steps: Option<u64>,
+    /// Examples per optimizer step.
+    pub batch_size: usize,
+    /// Examples per forward pass; gradients accumulate over batch_size / micro_batch_size.
+    pub micro_batch_size: Option<usize>,
+    /// Peak learning rate of the connector (and of the LLM when it trains).
+    pub lr: f64,
+    /// Default: false in stage 1, true in stage 2.
+    pub train_llm: Option<bool>,
+    /// Trains the encoders too, at this peak learning rate (the study's "unfrozen" runs).
+    pub encoder_lr: Option<f64>,
+    #[serde(default = "default_warmup")]
+    pub warmup_ratio: f64,
+    #[serde(default)]
+    pub weight_decay: f64,
+    #[serde(default = "default_clip")]
+    pub max_grad_norm: f64,
+    /// Write a checkpoint every this many steps (0: only at the end of the stage).
+    #[serde(default)]
+    pub checkpoint_every: u64,
+}
+
+fn default_template() -> Template {
+    Template::VicunaV1
+}
+fn default_max_length() -> usize {
+    2048
+}
+fn default_projector() -> ProjectorKind {
+    ProjectorKind::Mlp2xGelu
+}
+fn yes() -> bool {
+    true
+}
+fn one() -> u64 {
+    1
+}
+fn default_warmup() -> f64 {
+    0.03
+}
+fn default_clip() -> f64 {
+    1.0
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl RunConfig {
+    /// Reads and checks a run file; relative paths in it are taken from the file's folder.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
+        let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
+        let mut config: RunConfig = toml::from_str(&text).map_err(|err| invalid(err.to_string()))?;
+        config.validate().map_err(invalid)?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        config.resolve_paths(base);
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let join = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        join(&mut self.llm);
+        for encoder in &mut self.encoders {
+            if let Some(weights) = &mut encoder.weights {
+                join(weights);
+            }
+            if encoder.name.ends_with(".toml") {
+                let mut spec = PathBuf::from(&encoder.name);
+                join(&mut spec);
+                encoder.name = spec.to_string_lossy().into_owned();
+            }
+        }
+        for stage in [&mut self.stage1, &mut self.stage2].into_iter().flatten() {
+            join(&mut stage.data);
+            join(&mut stage.images);
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.encoders.is_empty() {
+            return Err("at least one [[encoders]] entry is needed".into());
+        }
+        for encoder in &self.encoders {
+            if encoder.weights.is_some() == encoder.init.is_some() {
+                return Err(format!("encoder `{}`: give exactly one of `weights` and `init = \"random\"`", encoder.name));
+            }
+        }
+        if self.max_length < 2 {
+            return Err("max_length must be at least 2".into());
+        }
+        if self.stage1.is_none() && self.stage2.is_none() {
+            return Err("no [stage1] or [stage2]: nothing to train".into());
+        }
+        for (name, stage) in [("stage1", &self.stage1), ("stage2", &self.stage2)] {
+            let Some(stage) = stage else { continue };
+            let micro = stage.micro_batch_size.unwrap_or(stage.batch_size);
+            if stage.batch_size == 0 || micro == 0 || stage.batch_size % micro != 0 {
+                return Err(format!("[{name}] batch_size {} must be a positive multiple of micro_batch_size {micro}", stage.batch_size));
+            }
+            let rates = [Some(stage.lr), stage.encoder_lr];
+            if rates.into_iter().flatten().any(|lr| !(lr.is_finite() && lr > 0.0)) {
+                return Err(format!("[{name}] learning rates must be positive"));
+            }
+            if !(0.0..1.0).contains(&stage.warmup_ratio) || stage.weight_decay < 0.0 || !(stage.max_grad_norm > 0.0) {
+                return Err(format!("[{name}] needs 0 <= warmup_ratio < 1, weight_decay >= 0, max_grad_norm > 0"));
+            }
+            if stage.epochs == 0 || stage.max_steps == Some(0) {
+                return Err(format!("[{name}] epochs and max_steps must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl StageConfig {
+    pub fn micro_batch(&self) -> usize {
+        self.micro_batch_size.unwrap_or(self.batch_size)
+    }
+}

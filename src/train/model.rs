@@ -1,0 +1,64 @@
+//! The run's model built from its config: each encoder from its preset or spec (checkpoint,
+//! or random with seed + its index), the connector (random with the run's seed), the LLM and
+//! its tokenizer from the transformers folder; then whatever finished stages trained, from
+//! the run folder.
+
+use std::path::Path;
+
+use burn::tensor::Device;
+
+use super::TrainError;
+use super::checkpoint::Parts;
+use super::config::RunConfig;
+use crate::connectors::ConcatConnector;
+use crate::encoders::{Encoder, WeightsSource, registry};
+use crate::llm::tokenizer::LlmTokenizer;
+use crate::llm::{Llm, LlmConfig};
+use crate::mllm::Mllm;
+
+pub struct Built {
+    pub model: Mllm,
+    pub tokenizer: LlmTokenizer,
+    pub llm_config: LlmConfig,
+}
+
+pub fn build(config: &RunConfig, device: &Device) -> Result<Built, TrainError> {
+    let mut encoders = Vec::new();
+    for (i, choice) in config.encoders.iter().enumerate() {
+        let resolved = registry::resolve(Some(&choice.name), choice.weights.as_deref())?;
+        let weights = match &choice.weights {
+            Some(path) => WeightsSource::Path(path),
+            None => WeightsSource::Random { seed: config.seed.wrapping_add(i as u64) },
+        };
+        encoders.push(Encoder::build(resolved.spec, weights, device)?);
+    }
+    let Llm { config: llm_config, model: llm } = Llm::load(&config.llm, device)?;
+    let tokenizer = LlmTokenizer::from_dir(&config.llm)?;
+    let grid = match config.connector.grid {
+        Some(grid) => grid,
+        None => encoders[0].spec.output_grid()?,
+    };
+    let channels = encoders.iter().map(|e| e.spec.hidden_size()).sum();
+    device.seed(config.seed);
+    let connector = ConcatConnector::new(
+        config.connector.projector,
+        channels,
+        llm_config.hidden_size,
+        grid,
+        config.connector.image_newline,
+        device,
+    );
+    Ok(Built { model: Mllm { encoders, connector, llm }, tokenizer, llm_config })
+}
+
+/// Applies the weights each finished stage saved under `run` (stage 1, then stage 2).
+pub fn apply_finished_stages(model: Mllm, run: &Path) -> Result<Mllm, TrainError> {
+    let mut model = model;
+    for stage in [1, 2] {
+        let dir = super::checkpoint::final_dir(run, stage);
+        if dir.is_dir() {
+            model = Parts::load_weights(model, &dir)?;
+        }
+    }
+    Ok(model)
+}

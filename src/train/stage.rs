@@ -1,0 +1,250 @@
+//! One stage of the study's recipe: the connector (and, as configured, the LLM and encoders)
+//! trained on LLaVA-format data. Each optimizer step takes `batch_size` examples in the
+//! stage's data order, in micro-batches whose gradients accumulate; the loss is the summed
+//! negative log-likelihood of the step's answer tokens divided by their count over the whole
+//! step (so the micro-batch split does not change it, as in transformers ≥ 4.46), the global
+//! gradient norm is clipped, and each part steps at its own warmup + cosine learning rate.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::tensor::Device;
+use image::RgbImage;
+
+use super::TrainError;
+use super::checkpoint::{self, Parts, Skip, StageState};
+use super::clip;
+use super::config::{RunConfig, StageConfig};
+use super::metrics::{self, MetricRow};
+use super::optim::{Optimizers, PartOptimizer};
+use super::order::DataOrder;
+use super::schedule::WarmupCosine;
+use crate::data::llava::{self, Sample};
+use crate::data::open_rgb;
+use crate::llm::chat::Template;
+use crate::llm::tokenizer::LlmTokenizer;
+use crate::mllm::batch::targets_within;
+use crate::mllm::conversation::{Encoded, encode};
+use crate::mllm::{Example, Mllm};
+use crate::progress::Progress;
+
+pub struct Session<'a> {
+    pub run: &'a Path,
+    pub config: &'a RunConfig,
+    pub tokenizer: &'a LlmTokenizer,
+    pub device: &'a Device,
+    pub progress: &'a dyn Progress,
+    /// Metric rows of the stages already finished, kept at the head of metrics.csv.
+    pub earlier_metrics: Vec<MetricRow>,
+}
+
+/// An example ready for the model.
+struct Prepared {
+    encoded: Encoded,
+    image: Option<RgbImage>,
+}
+
+pub fn run(session: &Session, stage: u8, config: &StageConfig, model: Mllm) -> Result<(Mllm, StageState), TrainError> {
+    let template = config.template.unwrap_or(if stage == 1 { Template::Plain } else { session.config.template });
+    let parts = Parts { llm: config.train_llm.unwrap_or(stage == 2), encoders: config.encoder_lr.is_some() };
+    let data = llava::load(&config.data, &config.images)?;
+    if data.samples.is_empty() {
+        let first = data.skipped.first().map(|s| format!(" (record {}: {})", s.index, s.reason)).unwrap_or_default();
+        return Err(TrainError::Data(format!("{}: no usable records{first}", config.data.display())));
+    }
+    let available = config.epochs * data.samples.len() as u64;
+    let batch = config.batch_size as u64;
+    let total_steps = config.max_steps.unwrap_or(available.div_ceil(batch));
+    let limit = if config.max_steps.is_some() { u64::MAX } else { available };
+
+    let mut model = trainable(model, parts);
+    let schedule = |lr| WarmupCosine::with_ratio(lr, config.warmup_ratio, total_steps);
+    let part = |lr| PartOptimizer::new(config.weight_decay, schedule(lr));
+    let mut optimizers = Optimizers {
+        connector: part(config.lr),
+        llm: parts.llm.then(|| part(config.lr)),
+        encoders: config.encoder_lr.map(|lr| model.encoders.iter().map(|_| part(lr)).collect()).unwrap_or_default(),
+    };
+    let mut state = match checkpoint::latest(session.run, stage)? {
+        Some((dir, steps)) => {
+            tracing::info!("stage {stage}: resuming after step {steps} from {}", dir.display());
+            let (resumed, state) = checkpoint::resume(&dir, model, &mut optimizers)?;
+            model = trainable(resumed, parts);
+            state
+        }
+        None => StageState {
+            stage,
+            steps_done: 0,
+            total_steps,
+            metrics: Vec::new(),
+            skipped_records: data.skipped.iter().map(|s| Skip { index: s.index, reason: s.reason.clone() }).collect(),
+            skipped_examples: Vec::new(),
+            train_secs: 0.0,
+        },
+    };
+
+    let mut order = DataOrder::new(data.samples.len(), session.config.seed, stage as u64);
+    session.progress.start(total_steps, &format!("stage {stage} steps"));
+    session.progress.advance(state.steps_done);
+    for step in state.steps_done..total_steps {
+        let started = Instant::now();
+        let positions = step * batch..((step + 1) * batch).min(limit);
+        let samples: Vec<&Sample> = positions.map(|p| &data.samples[order.at(p)]).collect();
+        let prepared = prepare(session, template, &model, &samples, &mut state.skipped_examples)?;
+        let (loss, grad_norm, tokens) = train_step(session, config, parts, &mut model, &mut optimizers, step, &prepared)?;
+        let secs = started.elapsed().as_secs_f64();
+        state.steps_done = step + 1;
+        state.train_secs += secs;
+        state.metrics.push(MetricRow {
+            stage,
+            step,
+            loss,
+            lr: optimizers.connector.schedule.lr(step),
+            grad_norm,
+            tokens_per_sec: tokens as f64 / secs,
+            secs: state.train_secs,
+        });
+        let rows: Vec<MetricRow> = session.earlier_metrics.iter().chain(&state.metrics).cloned().collect();
+        metrics::write(&session.run.join("metrics.csv"), &rows)?;
+        session.progress.advance(1);
+        let due = config.checkpoint_every > 0 && state.steps_done % config.checkpoint_every == 0;
+        if due && state.steps_done < total_steps {
+            checkpoint::save(session.run, parts, &model, &mut optimizers, &state)?;
+        }
+    }
+    session.progress.finish();
+    checkpoint::finish(session.run, parts, &model, &state)?;
+    Ok((model, state))
+}
+
+/// The connector always trains; the LLM and encoders as `parts` says.
+fn trainable(mut model: Mllm, parts: Parts) -> Mllm {
+    model.connector = model.connector.set_require_grad(true);
+    model.llm = model.llm.set_require_grad(parts.llm);
+    for encoder in &mut model.encoders {
+        encoder.model = encoder.model.clone().set_require_grad(parts.encoders);
+    }
+    model
+}
+
+/// Tokenizes and loads the step's examples; one that cannot be used is recorded and left out.
+fn prepare(
+    session: &Session,
+    template: Template,
+    model: &Mllm,
+    samples: &[&Sample],
+    skipped: &mut Vec<Skip>,
+) -> Result<Vec<Prepared>, TrainError> {
+    let image_tokens = model.connector.image_tokens();
+    let mut prepared = Vec::with_capacity(samples.len());
+    for sample in samples {
+        let encoded = encode(session.tokenizer, template, &sample.turns, sample.image.is_some())?;
+        let image = match &sample.image {
+            Some(path) => match open_rgb(path) {
+                Ok(image) => Some(image),
+                Err(err) => {
+                    skipped.push(Skip { index: sample.index, reason: err.to_string() });
+                    continue;
+                }
+            },
+            None => None,
+        };
+        let shown = if image.is_some() { image_tokens } else { 0 };
+        if targets_within(&encoded, shown, session.config.max_length) == 0 {
+            let reason = format!("no answer token within max_length {}", session.config.max_length);
+            skipped.push(Skip { index: sample.index, reason });
+            continue;
+        }
+        prepared.push(Prepared { encoded, image });
+    }
+    Ok(prepared)
+}
+
+/// Forward and backward over the micro-batches, clipping, one optimizer step per part.
+/// Returns (mean loss per answer token, gradient norm before clipping, positions forwarded).
+fn train_step(
+    session: &Session,
+    config: &StageConfig,
+    parts: Parts,
+    model: &mut Mllm,
+    optimizers: &mut Optimizers,
+    step: u64,
+    prepared: &[Prepared],
+) -> Result<(f64, f64, usize), TrainError> {
+    let image_tokens = model.connector.image_tokens();
+    let max_length = session.config.max_length;
+    let total: usize = prepared
+        .iter()
+        .map(|p| targets_within(&p.encoded, if p.image.is_some() { image_tokens } else { 0 }, max_length))
+        .sum();
+    if total == 0 {
+        return Ok((f64::NAN, 0.0, 0));
+    }
+    let mut connector_grads = GradientsAccumulator::new();
+    let mut llm_grads = GradientsAccumulator::new();
+    let mut encoder_grads: Vec<GradientsAccumulator<_>> = model.encoders.iter().map(|_| GradientsAccumulator::new()).collect();
+    let (mut nll_sum, mut tokens) = (0.0, 0);
+    for chunk in prepared.chunks(config.micro_batch()) {
+        let mut images = Vec::new();
+        let examples: Vec<Example> = chunk
+            .iter()
+            .map(|p| Example {
+                encoded: &p.encoded,
+                image: p.image.as_ref().map(|image| {
+                    images.push(image);
+                    images.len() - 1
+                }),
+            })
+            .collect();
+        let inputs = model.assemble(&examples, &images, max_length, session.device)?;
+        tokens += inputs.positions;
+        let nll = model.target_nll(&inputs).sum();
+        nll_sum += nll.clone().into_scalar::<f64>();
+        let mut grads = nll.div_scalar(total as f64).backward();
+        connector_grads.accumulate(&model.connector, GradientsParams::from_module(&mut grads, &model.connector));
+        if parts.llm {
+            llm_grads.accumulate(&model.llm, GradientsParams::from_module(&mut grads, &model.llm));
+        }
+        if parts.encoders {
+            for (acc, encoder) in encoder_grads.iter_mut().zip(&model.encoders) {
+                acc.accumulate(&encoder.model, GradientsParams::from_module(&mut grads, &encoder.model));
+            }
+        }
+    }
+    let mut connector = connector_grads.grads();
+    let mut llm = parts.llm.then(|| llm_grads.grads());
+    let mut encoders: Vec<GradientsParams> = match parts.encoders {
+        true => encoder_grads.iter_mut().map(GradientsAccumulator::grads).collect(),
+        false => Vec::new(),
+    };
+
+    let mut squared = clip::squared_norm(&model.connector, &connector);
+    if let Some(grads) = &llm {
+        squared += clip::squared_norm(&model.llm, grads);
+    }
+    for (grads, encoder) in encoders.iter().zip(&model.encoders) {
+        squared += clip::squared_norm(&encoder.model, grads);
+    }
+    let norm = squared.sqrt();
+    if let Some(factor) = clip::clip_factor(norm, config.max_grad_norm) {
+        clip::scale(&model.connector, &mut connector, factor);
+        if let Some(grads) = &mut llm {
+            clip::scale(&model.llm, grads, factor);
+        }
+        for (grads, encoder) in encoders.iter_mut().zip(&model.encoders) {
+            clip::scale(&encoder.model, grads, factor);
+        }
+    }
+
+    let part = &mut optimizers.connector;
+    model.connector = part.optim.step(part.schedule.lr(step), model.connector.clone(), connector);
+    if let (Some(part), Some(grads)) = (&mut optimizers.llm, llm) {
+        model.llm = part.optim.step(part.schedule.lr(step), model.llm.clone(), grads);
+    }
+    for ((part, grads), encoder) in optimizers.encoders.iter_mut().zip(encoders).zip(&mut model.encoders) {
+        encoder.model = part.optim.step(part.schedule.lr(step), encoder.model.clone(), grads);
+    }
+    Ok((nll_sum / total as f64, norm, tokens))
+}

@@ -1,0 +1,268 @@
+//! The probe end to end through the CLI, as a researcher runs it: a tiny random-init ViT, a
+//! tiny LLM made by `init-llm`, `train` (stage 1 on captions, stage 2 on questions), `eval`
+//! with both scorers and with vision disabled. The task: name the colour of a square at a
+//! random place on a noisy background, four choices in a fixed order, balanced colours, so
+//! text alone gives chance (0.25) and only the image tells.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use common::{cambrian, fixtures, scratch, stderr};
+use image::{Rgb, RgbImage};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+
+const COLOURS: [(&str, [u8; 3]); 4] = [("red", [220, 40, 40]), ("green", [40, 190, 60]), ("blue", [40, 70, 220]), ("yellow", [230, 210, 40])];
+const QUESTION: &str = "What colour is the square?";
+const SUFFIX: &str = "Answer with the option's letter from the given choices directly.";
+
+fn lettered() -> String {
+    let choices: Vec<String> = COLOURS.iter().enumerate().map(|(i, (c, _))| format!("({}) {c}", (b'A' + i as u8) as char)).collect();
+    format!("{QUESTION} Select from the following choices.\n{}", choices.join("\n"))
+}
+
+/// A 32×32 grey noisy image with a square of colour `colour` somewhere.
+fn picture(colour: usize, rng: &mut ChaCha8Rng) -> RgbImage {
+    let mut img = RgbImage::from_fn(32, 32, |_, _| {
+        let v = rng.random_range(100..156);
+        Rgb([v, v, v])
+    });
+    let side = rng.random_range(10..16);
+    let (x0, y0) = (rng.random_range(0..32 - side), rng.random_range(0..32 - side));
+    for y in y0..y0 + side {
+        for x in x0..x0 + side {
+            img.put_pixel(x, y, Rgb(COLOURS[colour].1));
+        }
+    }
+    img
+}
+
+/// Writes `images/`, `captions.json` and `questions.json` (LLaVA format, `train` records each)
+/// and `bench.jsonl` (`test` items) into `dir`.
+fn write_task(dir: &Path, train: usize, test: usize) {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    std::fs::create_dir_all(dir.join("images")).unwrap();
+    let (mut captions, mut questions, mut bench) = (Vec::new(), Vec::new(), String::new());
+    for i in 0..train + test {
+        let colour = i % COLOURS.len();
+        let name = format!("images/{i:04}.png");
+        picture(colour, &mut rng).save(dir.join(&name)).unwrap();
+        let letter = ((b'A' + colour as u8) as char).to_string();
+        if i < train {
+            captions.push(json!({"id": i, "image": name, "conversations": [
+                {"from": "human", "value": "<image>\nDescribe the image."},
+                {"from": "gpt", "value": format!("A {} square on a grey background.", COLOURS[colour].0)}]}));
+            questions.push(json!({"id": i, "image": name, "conversations": [
+                {"from": "human", "value": format!("<image>\n{}\n{SUFFIX}", lettered())},
+                {"from": "gpt", "value": letter}]}));
+        } else {
+            let choices: Vec<&str> = COLOURS.iter().map(|c| c.0).collect();
+            let item = json!({"id": i, "image": name, "question": QUESTION, "choices": choices, "answer": format!("({letter})"), "task": "Colour", "source": "test"});
+            bench.push_str(&format!("{item}\n"));
+        }
+    }
+    std::fs::write(dir.join("captions.json"), serde_json::to_vec(&captions).unwrap()).unwrap();
+    std::fs::write(dir.join("questions.json"), serde_json::to_vec(&questions).unwrap()).unwrap();
+    std::fs::write(dir.join("bench.jsonl"), bench).unwrap();
+}
+
+fn run_config(dir: &Path, checkpoint_every: u64, stage2_epochs: u64) -> PathBuf {
+    let spec = fixtures().join("mllm/tiny-vit.toml");
+    let text = format!(
+        r#"seed = 3
+llm = "llm"
+template = "vicuna_v1"
+max_length = 256
+
+[[encoders]]
+name = "{}"
+init = "random"
+
+[connector]
+projector = "mlp2x_gelu"
+
+[stage1]
+data = "captions.json"
+images = "."
+batch_size = 16
+micro_batch_size = 8
+lr = 1e-3
+checkpoint_every = {checkpoint_every}
+
+[stage2]
+data = "questions.json"
+images = "."
+batch_size = 16
+lr = 2e-3
+epochs = {stage2_epochs}
+checkpoint_every = {checkpoint_every}
+"#,
+        spec.display()
+    );
+    let path = dir.join("run.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The task's data, a tiny LLM over its words, and the run config, in a fresh folder.
+fn setup(name: &str, train: usize, checkpoint_every: u64, stage2_epochs: u64) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    write_task(&dir, train, 40);
+    let corpus = ["captions.json", "questions.json", "bench.jsonl"].map(|f| dir.join(f).display().to_string());
+    let out = dir.join("llm").display().to_string();
+    let made = cambrian(&["init-llm", "--corpus", &corpus[0], &corpus[1], &corpus[2], "--seed", "1", "--out", &out]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let config = run_config(&dir, checkpoint_every, stage2_epochs);
+    (dir, config)
+}
+
+fn train(config: &Path, run: &Path) -> std::process::Output {
+    cambrian(&["-q", "train", &config.display().to_string(), "--out", &run.display().to_string()])
+}
+
+/// Scores of `eval` for each image mode, from the files it wrote.
+fn evaluate(dir: &Path, run: &Path) -> Vec<Value> {
+    let bench = dir.join("bench.jsonl").display().to_string();
+    let run_arg = run.display().to_string();
+    let args = ["-q", "eval", "--run", &run_arg, "--benchmark", &bench, "--category", "vision-centric", "--vision", "image", "--vision", "no-image"];
+    let out = cambrian(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    ["image", "no-image"]
+        .iter()
+        .map(|mode| serde_json::from_slice(&std::fs::read(run.join(format!("eval/bench.{mode}.json"))).unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_tiny_mllm_learns_a_visual_question_above_chance() {
+    let (dir, config) = setup("mllm-learns", 192, 0, 12);
+    let run = dir.join("run");
+    let started = Instant::now();
+    let out = train(&config, &run);
+    assert!(out.status.success(), "{}", stderr(&out));
+    println!("trained in {:.1} s: {}", started.elapsed().as_secs_f64(), String::from_utf8_lossy(&out.stdout));
+    let [seeing, blind] = &evaluate(&dir, &run)[..] else { unreachable!() };
+    let score = |report: &Value, scorer: &str| report[scorer]["value"].as_f64().unwrap();
+    let chance = seeing["chance"].as_f64().unwrap();
+    println!(
+        "with the image: generation {:.3}, likelihood {:.3}; without: {:.3}, {:.3}; chance 0.25",
+        score(seeing, "generation"),
+        score(seeing, "likelihood"),
+        score(blind, "generation"),
+        score(blind, "likelihood"),
+    );
+    assert!((chance - 0.25).abs() < 1e-9);
+    assert!(score(seeing, "likelihood") >= 0.6, "likelihood scorer at {:.3}", score(seeing, "likelihood"));
+    assert!(score(seeing, "generation") >= 0.6, "generation scorer at {:.3}", score(seeing, "generation"));
+    // Without the image the answer cannot be known: at most one colour's worth of items.
+    assert!(score(blind, "likelihood") <= 0.4, "blind likelihood {:.3}", score(blind, "likelihood"));
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert!(metrics.starts_with("stage,step,loss,lr,grad_norm,tokens_per_sec,secs"), "{metrics}");
+    assert_eq!(metrics.lines().count(), 1 + 12 + 144, "12 stage-1 and 144 stage-2 steps");
+}
+
+fn spawn_train(config: &Path, run: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_cambrian"))
+        .args(["-q", "train", &config.display().to_string(), "--out", &run.display().to_string()])
+        .spawn()
+        .expect("start cambrian train")
+}
+
+/// Waits until `ready` holds, then kills the run with SIGKILL; returns whether it was still
+/// running when killed (a run that finished first was not interrupted).
+fn kill_when(child: &mut Child, ready: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !ready() && Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    running
+}
+
+fn has_entry(dir: &Path, prefix: &str) -> bool {
+    std::fs::read_dir(dir).map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with(prefix))).unwrap_or(false)
+}
+
+/// metrics.csv without its timing columns (tokens_per_sec, secs).
+fn losses(run: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    text.lines().map(|line| line.split(',').take(5).collect::<Vec<_>>().join(",")).collect()
+}
+
+#[test]
+fn a_run_killed_at_any_moment_resumes_to_the_same_result() {
+    let (dir, config) = setup("mllm-resume", 96, 2, 3);
+    let whole = dir.join("whole");
+    let out = train(&config, &whole);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let run = dir.join("killed");
+    let checkpoints = run.join("checkpoints");
+    let mut child = spawn_train(&config, &run);
+    std::thread::sleep(Duration::from_millis(150));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut child = spawn_train(&config, &run);
+    assert!(kill_when(&mut child, || has_entry(&checkpoints, "stage1-step")), "killed in stage 1");
+    let mut child = spawn_train(&config, &run);
+    assert!(kill_when(&mut child, || has_entry(&checkpoints, "stage2-step0000004")), "killed in stage 2");
+    let mut child = spawn_train(&config, &run);
+    assert!(kill_when(&mut child, || has_entry(&checkpoints, ".stage2-step")), "killed while writing a checkpoint");
+    let out = train(&config, &run);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    assert_eq!(losses(&run), losses(&whole), "metrics differ");
+    let (resumed, uninterrupted) = (evaluate(&dir, &run), evaluate(&dir, &whole));
+    assert_eq!(resumed, uninterrupted, "evaluations differ");
+    assert!(!has_entry(&checkpoints, "stage"), "finished stages leave no checkpoints");
+
+    let other = config.with_file_name("other.toml");
+    std::fs::write(&other, std::fs::read_to_string(&config).unwrap().replace("seed = 3", "seed = 4")).unwrap();
+    let refused = train(&other, &run);
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("different configuration"), "{}", stderr(&refused));
+}
+
+#[test]
+fn bad_records_are_skipped_and_counted() {
+    let (dir, _) = setup("mllm-bad-data", 32, 0, 1);
+    let mut records: Vec<Value> = serde_json::from_slice(&std::fs::read(dir.join("questions.json")).unwrap()).unwrap();
+    let png = std::fs::read(dir.join("images/0000.png")).unwrap();
+    std::fs::write(dir.join("images/truncated.png"), &png[..png.len() / 2]).unwrap();
+    let question = |image: &str, prompt: &str, answer: &str| {
+        json!({"image": image, "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": answer}]})
+    };
+    records.push(question("images/missing.png", "<image>\nWhat colour?", "A"));
+    records.push(question("images/0001.png", "What colour?", "A"));
+    records.push(question("images/0002.png", "<image>\nWhat colour?", " "));
+    records.push(question("images/truncated.png", "<image>\nWhat colour?", "A"));
+    std::fs::write(dir.join("questions.json"), serde_json::to_vec(&records).unwrap()).unwrap();
+    let config = dir.join("run.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let stage2_only = &text[text.find("[[encoders]]").unwrap()..text.find("[stage1]").unwrap()];
+    let stage2 = &text[text.find("[stage2]").unwrap()..];
+    std::fs::write(&config, format!("seed = 3\nllm = \"llm\"\nmax_length = 256\n\n{stage2_only}{stage2}")).unwrap();
+
+    let run = dir.join("run");
+    let out = train(&config, &run);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("skipped 3 records and 1 examples"), "{stdout}");
+    let state: Value = serde_json::from_slice(&std::fs::read(run.join("stage2/state.json")).unwrap()).unwrap();
+    let reasons = |key: &str| state[key].as_array().unwrap().iter().map(|s| s["reason"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let records = reasons("skipped_records");
+    assert!(records[0].contains("missing.png"), "{records:?}");
+    assert!(records[1].contains("no prompt has <image>"), "{records:?}");
+    assert!(records[2].contains("empty answer"), "{records:?}");
+    assert!(reasons("skipped_examples")[0].contains("truncated.png"), "{:?}", reasons("skipped_examples"));
+    assert_eq!(state["skipped_examples"][0]["index"], 35);
+}
