@@ -41,11 +41,6 @@ impl LlmTokenizer {
         Ok((encoding.get_ids().to_vec(), encoding.get_offsets().to_vec()))
     }
 
-    /// The id of a token of the vocabulary (added tokens included).
-    pub fn token_id(&self, token: &str) -> Option<u32> {
-        self.inner.token_to_id(token)
-    }
-
     /// Token ids → text, special tokens left out.
     pub fn decode(&self, ids: &[u32]) -> Result<String, LlmError> {
         self.inner.decode(ids, true).map_err(|err| self.error(err))
