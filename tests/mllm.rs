@@ -266,3 +266,67 @@ fn bad_records_are_skipped_and_counted() {
     assert!(reasons("skipped_examples")[0].contains("truncated.png"), "{:?}", reasons("skipped_examples"));
     assert_eq!(state["skipped_examples"][0]["index"], 35);
 }
+
+/// The loss of a step is over its answer tokens whatever the micro-batch split, so
+/// accumulating 4 micro-batches of 4 trains as one batch of 16 (up to float rounding). The
+/// data mixes one-letter answers with captions, so micro-batches hold different numbers of
+/// answer tokens and a per-micro-batch mean would differ.
+#[test]
+fn gradient_accumulation_matches_one_large_batch() {
+    let (dir, config) = setup("mllm-accumulation", 64, 0, 1);
+    let read = |f: &str| -> Vec<Value> { serde_json::from_slice(&std::fs::read(dir.join(f)).unwrap()).unwrap() };
+    let mixed: Vec<Value> = read("captions.json").into_iter().zip(read("questions.json")).flat_map(|(a, b)| [a, b]).collect();
+    std::fs::write(dir.join("questions.json"), serde_json::to_vec(&mixed).unwrap()).unwrap();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let stage2 = &text[text.find("[stage2]").unwrap()..];
+    let head = &text[..text.find("[stage1]").unwrap()];
+    let mut rows = Vec::new();
+    for micro in [16, 4] {
+        let path = dir.join(format!("micro-{micro}.toml"));
+        std::fs::write(&path, format!("{head}{stage2}micro_batch_size = {micro}\nmax_steps = 3\n")).unwrap();
+        let run = dir.join(format!("run-{micro}"));
+        let out = train(&path, &run);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+        let parsed: Vec<(f64, f64)> = metrics
+            .lines()
+            .skip(1)
+            .map(|line| {
+                let f: Vec<f64> = line.split(',').map(|v| v.parse().unwrap()).collect();
+                (f[2], f[4])
+            })
+            .collect();
+        rows.push(parsed);
+    }
+    assert_eq!(rows[0].len(), 3);
+    for ((loss_a, norm_a), (loss_b, norm_b)) in rows[0].iter().zip(&rows[1]) {
+        assert!((loss_a - loss_b).abs() <= 1e-4 * loss_a.abs(), "loss {loss_a} vs {loss_b}");
+        assert!((norm_a - norm_b).abs() <= 1e-3 * norm_a.abs(), "grad norm {norm_a} vs {norm_b}");
+    }
+}
+
+/// `encoder_lr` unfreezes the encoder (the study's unfrozen runs): its weights are saved with
+/// the stage, and training takes a different course than with the encoder frozen.
+#[test]
+fn an_encoder_learning_rate_trains_the_encoder() {
+    let (dir, config) = setup("mllm-unfrozen", 32, 0, 1);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let head = &text[..text.find("[stage1]").unwrap()];
+    let stage2 = &text[text.find("[stage2]").unwrap()..];
+    let mut losses_by_run = Vec::new();
+    for (name, extra) in [("frozen", ""), ("unfrozen", "encoder_lr = 1e-3\n")] {
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, format!("{head}{stage2}max_steps = 3\n{extra}")).unwrap();
+        let run = dir.join(name);
+        let out = train(&path, &run);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let parts: Value = serde_json::from_slice(&std::fs::read(run.join("stage2/parts.json")).unwrap()).unwrap();
+        assert_eq!(parts["encoders"], !extra.is_empty());
+        assert_eq!(run.join("stage2/encoder-0.bpk").is_file(), !extra.is_empty());
+        losses_by_run.push(losses(&run));
+    }
+    let field = |run: usize, step: usize, column: usize| losses_by_run[run][1 + step].split(',').nth(column).unwrap().to_string();
+    assert_eq!(field(0, 0, 2), field(1, 0, 2), "the first loss is the same");
+    assert_ne!(field(0, 0, 4), field(1, 0, 4), "the encoder's gradients count in the global norm");
+    assert_ne!(field(0, 2, 2), field(1, 2, 2), "the trained encoder changes the course");
+}

@@ -71,3 +71,56 @@ fn push_chunk(encoded: &mut Encoded, (ids, offsets): (Vec<u32>, Vec<(usize, usiz
         encoded.targets.push(end > start && answers.iter().any(|a| start < a.end && a.start < end));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A word-level tokenizer over the test's words, written where `LlmTokenizer` reads it.
+    fn tokenizer(name: &str) -> LlmTokenizer {
+        let dir = std::env::temp_dir().join(format!("cambrian-conversation-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let corpus = dir.join("corpus.txt");
+        std::fs::write(&corpus, "What colour ? Sure Yes . A red square").unwrap();
+        let llm = dir.join("llm");
+        let shape = crate::llm::new::Shape { hidden_size: 8, intermediate_size: 8, layers: 1, heads: 2, kv_heads: 1, max_positions: 64 };
+        crate::llm::new::create(&llm, &[corpus], &shape, 0, &burn::tensor::Device::flex()).unwrap();
+        let tokenizer = LlmTokenizer::from_dir(&llm).unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+        tokenizer
+    }
+
+    fn words(tokenizer: &LlmTokenizer, encoded: &Encoded, targets: bool) -> String {
+        let ids: Vec<u32> = encoded.ids.iter().zip(&encoded.targets).filter(|(_, t)| **t == targets).map(|(id, _)| *id).collect();
+        tokenizer.decode(&ids).unwrap()
+    }
+
+    #[test]
+    fn answers_and_their_separators_are_the_only_targets() {
+        let tokenizer = tokenizer("vicuna");
+        let turns = [
+            Turn { prompt: "What colour? <image>".into(), answer: "A".into() },
+            Turn { prompt: "Sure?".into(), answer: "Yes.".into() },
+        ];
+        let encoded = encode(&tokenizer, Template::VicunaV1, &turns, true).unwrap();
+        // `</s>` is a special token: `decode` leaves it out, so count it.
+        assert_eq!(words(&tokenizer, &encoded, true), "A Yes .");
+        assert_eq!(encoded.target_count(), 5, "A </s> Yes . </s>");
+        // The placeholder moved to the head of the first prompt, right after "USER:".
+        let at = encoded.image_at.unwrap();
+        assert_eq!(tokenizer.decode(&encoded.ids[at - 2..at + 2]).unwrap(), "USER : What colour");
+        assert!(words(&tokenizer, &encoded, false).ends_with("USER : What colour ? ASSISTANT : USER : Sure ? ASSISTANT :"));
+    }
+
+    #[test]
+    fn plain_pretraining_keeps_only_the_image_and_the_caption() {
+        let tokenizer = tokenizer("plain");
+        let turns = [Turn { prompt: "<image>\nDescribe the image.".into(), answer: "A red square".into() }];
+        let encoded = encode(&tokenizer, Template::Plain, &turns, true).unwrap();
+        assert_eq!(encoded.image_at, Some(1), "after <s>");
+        assert_eq!(encoded.ids.len(), 4, "<s> A red square");
+        assert_eq!(encoded.targets, vec![false, true, true, true]);
+        let text_only = encode(&tokenizer, Template::Plain, &[Turn { prompt: "Sure?".into(), answer: "Yes".into() }], false).unwrap();
+        assert_eq!(text_only.image_at, None);
+    }
+}
