@@ -10,6 +10,8 @@ pub mod encoders;
 pub mod eval;
 pub mod llm;
 pub mod nn;
+pub mod plot;
 pub mod progress;
+pub mod results;
 pub mod train;
 pub mod weights;

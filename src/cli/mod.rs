@@ -6,6 +6,7 @@ mod cvbench;
 mod encode;
 mod encoders;
 mod llm;
+mod plot;
 mod synth;
 
 pub use args::Cli;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Cvbench(args::CvbenchCommand::Build(args)) => cvbench::build(&args),
         Command::Synth(args) => synth::run(&args),
+        Command::Plot(args) => plot::run(&args),
     }
 }
 

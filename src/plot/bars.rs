@@ -1,0 +1,127 @@
+//! Horizontal bar panels sharing one column of row labels: the shape of the encoder and
+//! combination figures. Long encoder names read left to right; one panel per category.
+
+use std::ops::Range;
+
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::layout::{axis_max, row_labels, widest};
+use super::render::DrawResult;
+use super::stats::Stat;
+use super::style::{INK, LABEL_PX, MUTED, PANEL_TITLE_PX, TICK_PX, bold, muted, text};
+
+pub struct BarRow {
+    pub label: String,
+    pub colour: RGBColor,
+    /// Bold label (a combination among its members).
+    pub emphasis: bool,
+    /// A separator line above this row.
+    pub group_start: bool,
+    /// One per panel, in percent.
+    pub values: Vec<Option<Stat>>,
+}
+
+/// A dashed vertical mark over some rows, at one value per panel (a combination's best
+/// single member).
+pub struct Mark {
+    pub rows: Range<usize>,
+    pub values: Vec<Option<f64>>,
+}
+
+pub struct Bars {
+    pub panels: Vec<&'static str>,
+    pub rows: Vec<BarRow>,
+    pub marks: Vec<Mark>,
+    pub axis: &'static str,
+}
+
+/// Pixels per bar row.
+pub const ROW_PX: u32 = 38;
+
+impl Bars {
+    pub fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let n = self.rows.len() as f64;
+        let labels = self.rows.iter().map(|r| r.label.clone());
+        let gutter_px = widest(area, labels, &bold(LABEL_PX))? + 24;
+        let (gutter, body) = area.split_horizontally(gutter_px);
+        let mut label_rows = Vec::new();
+        // One scale for every panel, with room for the value labels.
+        let values = self.rows.iter().flat_map(|r| r.values.iter().flatten());
+        let top = values.map(|s| s.mean + s.sd.unwrap_or(0.0)).fold(0.0, f64::max);
+        let x_max = axis_max(top * 1.15 + 2.0, 100.0);
+        for (p, panel) in body.split_evenly((1, self.panels.len())).iter().enumerate() {
+            let mut chart = ChartBuilder::on(panel)
+                .caption(self.panels[p], bold(PANEL_TITLE_PX))
+                .margin_left(8)
+                .margin_right(26)
+                .x_label_area_size(58)
+                .build_cartesian_2d(0f64..x_max, 0f64..n)?;
+            chart
+                .configure_mesh()
+                .disable_y_mesh()
+                .y_labels(0)
+                .x_labels(5)
+                .x_label_formatter(&|v| format!("{v:.0}"))
+                .max_light_lines(0)
+                .bold_line_style(RGBColor(228, 228, 228))
+                .axis_style(MUTED)
+                .x_label_style(text(TICK_PX))
+                .x_desc(self.axis)
+                .axis_desc_style(text(LABEL_PX))
+                .draw()?;
+            for (i, row) in self.rows.iter().enumerate() {
+                let y = n - i as f64 - 0.5;
+                if p == 0 {
+                    let style = if row.emphasis { bold(LABEL_PX) } else { text(LABEL_PX) };
+                    label_rows.push((row.label.clone(), chart.backend_coord(&(0.0, y)).1, style));
+                }
+                if row.group_start && i > 0 {
+                    chart.draw_series([PathElement::new(vec![(0.0, y + 0.5), (x_max, y + 0.5)], MUTED.stroke_width(1))])?;
+                }
+                bar(&mut chart, row, row.values[p], y)?;
+            }
+            for mark in &self.marks {
+                if let Some(value) = mark.values[p] {
+                    let (top, bottom) = (n - mark.rows.start as f64, n - mark.rows.end as f64);
+                    chart.draw_series([DashedPathElement::new(
+                        vec![(value, top - 0.05), (value, bottom + 0.05)],
+                        6,
+                        4,
+                        INK.stroke_width(2),
+                    )])?;
+                }
+            }
+        }
+        row_labels(&gutter, &label_rows)
+    }
+}
+
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
+
+/// One bar with its ±1 s.d. whisker and its value, or a note where the value is missing.
+fn bar<DB: DrawingBackend>(chart: &mut Chart<DB>, row: &BarRow, value: Option<Stat>, y: f64) -> DrawResult<DB> {
+    let left = Pos::new(HPos::Left, VPos::Center);
+    let Some(stat) = value else {
+        let note = EmptyElement::at((0.0, y)) + Text::new("no data", (6, 0), muted(TICK_PX).pos(left));
+        chart.draw_series([note])?;
+        return Ok(());
+    };
+    chart.draw_series([Rectangle::new([(0.0, y - 0.34), (stat.mean, y + 0.34)], row.colour.filled())])?;
+    let mut end = stat.mean;
+    if let Some(sd) = stat.sd {
+        let (low, high) = ((stat.mean - sd).max(0.0), stat.mean + sd);
+        let ink = INK.stroke_width(2);
+        chart.draw_series([
+            PathElement::new(vec![(low, y), (high, y)], ink),
+            PathElement::new(vec![(low, y - 0.16), (low, y + 0.16)], ink),
+            PathElement::new(vec![(high, y - 0.16), (high, y + 0.16)], ink),
+        ])?;
+        end = high;
+    }
+    let label = EmptyElement::at((end, y)) + Text::new(format!("{:.1}", stat.mean), (6, 0), text(TICK_PX).pos(left));
+    chart.draw_series([label])?;
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! Pieces of page layout every figure uses: a title block, a legend strip, and spacing of
+//! labels that would otherwise overlap.
+
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::render::DrawResult;
+use super::style::{LABEL_PX, TITLE_PX, bold, muted, text};
+
+/// Draws the title and a muted subtitle (what is plotted, which score; wrapped to the width)
+/// at the top; returns the area below them.
+pub fn titled<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    subtitle: &str,
+) -> Result<DrawingArea<DB, Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let (width, _) = root.dim_in_pixel();
+    let lines = wrap(root, subtitle, &muted(LABEL_PX), width.saturating_sub(48))?;
+    let line_px = 26;
+    let (head, body) = root.split_vertically(64 + line_px * lines.len() as i32);
+    head.draw(&Text::new(title.to_string(), (24, 14), bold(TITLE_PX)))?;
+    for (i, line) in lines.into_iter().enumerate() {
+        head.draw(&Text::new(line, (24, 52 + line_px * i as i32), muted(LABEL_PX)))?;
+    }
+    Ok(body)
+}
+
+/// Words of `text` in lines no wider than `max_px`.
+fn wrap<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    style: &TextStyle,
+    max_px: u32,
+) -> Result<Vec<String>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let candidate = if line.is_empty() { word.to_string() } else { format!("{line} {word}") };
+        if !line.is_empty() && area.estimate_text_size(&candidate, style)?.0 > max_px {
+            lines.push(std::mem::replace(&mut line, word.to_string()));
+        } else {
+            line = candidate;
+        }
+    }
+    lines.push(line);
+    Ok(lines)
+}
+
+/// A legend entry: a colour swatch and its label.
+pub struct Entry {
+    pub label: String,
+    pub colour: RGBColor,
+    /// A swatch drawn as a dashed line rather than a filled square.
+    pub dashed: bool,
+}
+
+impl Entry {
+    pub fn new(label: impl Into<String>, colour: RGBColor) -> Entry {
+        Entry { label: label.into(), colour, dashed: false }
+    }
+}
+
+/// Draws the entries in one centred row at the bottom of `area`; returns the area above.
+pub fn legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[Entry],
+) -> Result<DrawingArea<DB, Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let (width, height) = area.dim_in_pixel();
+    let (body, strip) = area.split_vertically(height.saturating_sub(52));
+    let style = text(LABEL_PX);
+    let swatch = 18;
+    let gap = 34;
+    let widths: Vec<i32> = entries
+        .iter()
+        .map(|e| area.estimate_text_size(&e.label, &style).map(|(w, _)| w as i32 + swatch + 8))
+        .collect::<Result<_, _>>()?;
+    let total = widths.iter().sum::<i32>() + gap * (entries.len() as i32 - 1).max(0);
+    let mut x = (width as i32 - total).max(0) / 2;
+    let y = 26;
+    for (entry, w) in entries.iter().zip(widths) {
+        if entry.dashed {
+            strip.draw(&DashedPathElement::new(
+                vec![(x, y), (x + swatch, y)],
+                4,
+                3,
+                entry.colour.stroke_width(3),
+            ))?;
+        } else {
+            strip.draw(&Rectangle::new([(x, y - swatch / 2), (x + swatch, y + swatch / 2)], entry.colour.filled()))?;
+        }
+        strip.draw(&Text::new(entry.label.clone(), (x + swatch + 8, y), style.pos(Pos::new(HPos::Left, VPos::Center))))?;
+        x += w + gap;
+    }
+    Ok(body)
+}
+
+/// Right-aligned row labels in a gutter, each centred on its pixel row (absolute backend
+/// coordinates, as a chart's `backend_coord` gives them).
+pub fn row_labels<DB: DrawingBackend>(
+    gutter: &DrawingArea<DB, Shift>,
+    labels: &[(String, i32, TextStyle)],
+) -> DrawResult<DB> {
+    let (xs, ys) = gutter.get_pixel_range();
+    let right = xs.end - xs.start - 12;
+    for (label, y, style) in labels {
+        let style = style.pos(Pos::new(HPos::Right, VPos::Center));
+        gutter.draw(&Text::new(label.clone(), (right, y - ys.start), style))?;
+    }
+    Ok(())
+}
+
+/// Width in pixels of the widest label.
+pub fn widest<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    labels: impl IntoIterator<Item = String>,
+    style: &TextStyle,
+) -> Result<u32, DrawingAreaErrorKind<DB::ErrorType>> {
+    labels.into_iter().map(|l| area.estimate_text_size(&l, style).map(|(w, _)| w)).try_fold(0, |m, w| w.map(|w| m.max(w)))
+}
+
+/// An axis end above `value` on a step of 5 or 10, at most `limit`.
+pub fn axis_max(value: f64, limit: f64) -> f64 {
+    let step = if value > 30.0 { 10.0 } else { 5.0 };
+    ((value / step).ceil() * step).clamp(step, limit)
+}
+
+/// Moves label positions (pixels, any order) apart so that neighbours are at least `gap`
+/// apart, keeping their order and staying as close as possible to where they were.
+pub fn spread(positions: &[f64], gap: f64) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..positions.len()).collect();
+    order.sort_by(|&a, &b| positions[a].total_cmp(&positions[b]));
+    let mut placed: Vec<f64> = order.iter().map(|&i| positions[i]).collect();
+    for _ in 0..50 {
+        let mut moved = false;
+        for k in 1..placed.len() {
+            let overlap = gap - (placed[k] - placed[k - 1]);
+            if overlap > 1e-6 {
+                placed[k - 1] -= overlap / 2.0;
+                placed[k] += overlap / 2.0;
+                moved = true;
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    let mut out = vec![0.0; positions.len()];
+    for (k, &i) in order.iter().enumerate() {
+        out[i] = placed[k];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_separates_close_labels_and_keeps_far_ones() {
+        let out = spread(&[100.0, 102.0, 300.0], 20.0);
+        assert!(out[1] - out[0] >= 20.0 - 1e-6, "{out:?}");
+        assert!((out[0] + out[1]) / 2.0 - 101.0 < 1e-6);
+        assert_eq!(out[2], 300.0);
+    }
+
+    #[test]
+    fn axis_max_rounds_up_within_the_limit() {
+        assert_eq!(axis_max(53.9, 100.0), 60.0);
+        assert_eq!(axis_max(21.0, 100.0), 25.0);
+        assert_eq!(axis_max(104.0, 100.0), 100.0);
+    }
+}

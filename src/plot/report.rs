@@ -1,0 +1,72 @@
+//! report.md: the encoder × category table ranked by average, then every figure with its
+//! caption, then the notes on what was skipped or missing.
+
+use std::fmt::Write;
+
+use super::Drawn;
+use super::stats::Stat;
+use super::sweep::{Column, Setting, Sweep, describe_recipe};
+
+pub fn markdown(sweep: &Sweep, figures: &[Drawn], notes: &[String]) -> String {
+    let mut out = format!("# Sweep `{}`\n\n", sweep.name);
+    let _ = writeln!(
+        out,
+        "{} runs, {} benchmarks. Scores are generation scores (greedy answer, letter extracted) in percent; \
+         a category is the mean of its benchmarks, Average the mean of the categories; ± is one standard \
+         deviation over seeds.\n",
+        sweep.runs.len(),
+        sweep.benchmarks.len()
+    );
+    table(&mut out, sweep);
+    for figure in figures {
+        let file = figure.png.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let _ = writeln!(out, "\n## {}\n\n![{}]({file})\n\n{} ([SVG]({}.svg))", figure.title, figure.title, figure.caption, figure.name);
+    }
+    if !notes.is_empty() {
+        out.push_str("\n## Notes\n\n");
+        for note in notes {
+            let _ = writeln!(out, "- {note}");
+        }
+    }
+    out
+}
+
+/// Every encoder setting, best average first (settings without an average last).
+fn table(out: &mut String, sweep: &Sweep) {
+    let columns = sweep.columns();
+    let mut settings = sweep.settings();
+    let average = |s: &Setting| s.stat(Column::Average, sweep).map_or(f64::NEG_INFINITY, |a| a.mean);
+    settings.sort_by(|a, b| average(b).total_cmp(&average(a)));
+    let recipes = settings.iter().any(|s| s.recipe != settings[0].recipe);
+    let mut header = vec!["Rank".to_string(), "Encoder".into(), "Family".into()];
+    if recipes {
+        header.push("Recipe".into());
+    }
+    header.push("Seeds".into());
+    header.extend(columns.iter().map(|c| c.label().to_string()));
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let text_columns = if recipes { 4 } else { 3 };
+    let rule: String = (0..header.len()).map(|i| if i < text_columns { "---|" } else { "--:|" }).collect();
+    let _ = writeln!(out, "|{rule}");
+    for (rank, setting) in settings.iter().enumerate() {
+        let families: Vec<String> = setting.families.iter().map(|f| f.to_string()).collect();
+        let mut cells = vec![(rank + 1).to_string(), format!("`{}`", setting.encoder), families.join(" + ")];
+        if recipes {
+            cells.push(describe_recipe(setting.recipe));
+        }
+        cells.push(setting.runs.len().to_string());
+        cells.extend(columns.iter().map(|&c| cell(setting.stat(c, sweep))));
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    if recipes {
+        let _ = writeln!(out, "\nRecipe: connector, stage-1 and stage-2 samples, encoder frozen or not, LLM.");
+    }
+}
+
+fn cell(stat: Option<Stat>) -> String {
+    match stat {
+        Some(Stat { mean, sd: Some(sd), .. }) => format!("{mean:.1} ± {sd:.1}"),
+        Some(Stat { mean, .. }) => format!("{mean:.1}"),
+        None => "–".into(),
+    }
+}
