@@ -11,10 +11,12 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::layout::{axis_max, row_labels, widest};
 use super::render::DrawResult;
 use super::stats::Stat;
-use super::style::{INK, LABEL_PX, MUTED, PANEL_TITLE_PX, TICK_PX, bold, muted, text};
+use super::style::{GRID, INK, LABEL_PX, MUTED, PANEL_TITLE_PX, TICK_PX, bold, muted, text};
 
 pub struct BarRow {
     pub label: String,
+    /// A heading row: its label (bold, long) runs across the panels and it has no bars.
+    pub heading: bool,
     pub colour: RGBColor,
     /// Bold label (a combination among its members).
     pub emphasis: bool,
@@ -44,10 +46,11 @@ pub const ROW_PX: u32 = 38;
 impl Bars {
     pub fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let n = self.rows.len() as f64;
-        let labels = self.rows.iter().map(|r| r.label.clone());
+        let labels = self.rows.iter().filter(|r| !r.heading).map(|r| r.label.clone());
         let gutter_px = widest(area, labels, &bold(LABEL_PX))? + 24;
         let (gutter, body) = area.split_horizontally(gutter_px);
         let mut label_rows = Vec::new();
+        let mut headings = Vec::new();
         // One scale for every panel, with room for the value labels.
         let values = self.rows.iter().flat_map(|r| r.values.iter().flatten());
         let top = values.map(|s| s.mean + s.sd.unwrap_or(0.0)).fold(0.0, f64::max);
@@ -66,23 +69,13 @@ impl Bars {
                 .x_labels(5)
                 .x_label_formatter(&|v| format!("{v:.0}"))
                 .max_light_lines(0)
-                .bold_line_style(RGBColor(228, 228, 228))
+                .bold_line_style(GRID)
                 .axis_style(MUTED)
                 .x_label_style(text(TICK_PX))
                 .x_desc(self.axis)
                 .axis_desc_style(text(LABEL_PX))
                 .draw()?;
-            for (i, row) in self.rows.iter().enumerate() {
-                let y = n - i as f64 - 0.5;
-                if p == 0 {
-                    let style = if row.emphasis { bold(LABEL_PX) } else { text(LABEL_PX) };
-                    label_rows.push((row.label.clone(), chart.backend_coord(&(0.0, y)).1, style));
-                }
-                if row.group_start && i > 0 {
-                    chart.draw_series([PathElement::new(vec![(0.0, y + 0.5), (x_max, y + 0.5)], MUTED.stroke_width(1))])?;
-                }
-                bar(&mut chart, row, row.values[p], y)?;
-            }
+            // under the bars and their value labels
             for mark in &self.marks {
                 if let Some(value) = mark.values[p] {
                     let (top, bottom) = (n - mark.rows.start as f64, n - mark.rows.end as f64);
@@ -94,9 +87,39 @@ impl Bars {
                     )])?;
                 }
             }
+            for (i, row) in self.rows.iter().enumerate() {
+                let y = n - i as f64 - 0.5;
+                let pixel_y = chart.backend_coord(&(0.0, y)).1;
+                if p == 0 && row.heading {
+                    headings.push((row.label.clone(), pixel_y));
+                } else if p == 0 {
+                    let style = if row.emphasis { bold(LABEL_PX) } else { text(LABEL_PX) };
+                    label_rows.push((row.label.clone(), pixel_y, style));
+                }
+                if row.group_start && i > 0 {
+                    chart.draw_series([PathElement::new(vec![(0.0, y + 0.5), (x_max, y + 0.5)], MUTED.stroke_width(1))])?;
+                }
+                if !row.heading {
+                    bar(&mut chart, row, row.values[p], y)?;
+                }
+            }
         }
-        row_labels(&gutter, &label_rows)
+        row_labels(&gutter, &label_rows)?;
+        for (label, pixel_y) in headings {
+            heading(area, &label, pixel_y)?;
+        }
+        Ok(())
     }
+}
+
+/// A heading's label on a white box, from the left edge across the panels.
+fn heading<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, label: &str, pixel_y: i32) -> DrawResult<DB> {
+    let style = bold(LABEL_PX);
+    let (width, height) = area.estimate_text_size(label, &style)?;
+    let y = pixel_y - area.get_pixel_range().1.start;
+    let half = height as i32 / 2 + 5;
+    area.draw(&Rectangle::new([(8, y - half), (24 + width as i32, y + half)], WHITE.filled()))?;
+    area.draw(&Text::new(label.to_string(), (16, y), style.pos(Pos::new(HPos::Left, VPos::Center))))
 }
 
 type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
@@ -121,7 +144,12 @@ fn bar<DB: DrawingBackend>(chart: &mut Chart<DB>, row: &BarRow, value: Option<St
         ])?;
         end = high;
     }
-    let label = EmptyElement::at((end, y)) + Text::new(format!("{:.1}", stat.mean), (6, 0), text(TICK_PX).pos(left));
+    let value = format!("{:.1}", stat.mean);
+    let (width, height) = chart.plotting_area().estimate_text_size(&value, &text(TICK_PX))?;
+    let (width, half) = (width as i32, height as i32 / 2 + 2);
+    let label = EmptyElement::at((end, y))
+        + Rectangle::new([(4, -half), (8 + width, half)], WHITE.filled())
+        + Text::new(value, (6, 0), text(TICK_PX).pos(left));
     chart.draw_series([label])?;
     Ok(())
 }

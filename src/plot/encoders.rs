@@ -31,6 +31,7 @@ impl Encoders {
             .enumerate()
             .map(|(i, s)| BarRow {
                 label: s.encoder.to_string(),
+                heading: false,
                 colour: family_colour(s.families[0]),
                 emphasis: false,
                 group_start: i > 0 && settings[i - 1].families != s.families,

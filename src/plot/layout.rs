@@ -48,17 +48,31 @@ fn wrap<DB: DrawingBackend>(
     Ok(lines)
 }
 
-/// A legend entry: a colour swatch and its label.
+/// How a legend entry shows its colour.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Swatch {
+    Square,
+    Dashed,
+    Dot,
+    Ring,
+    /// A short vertical line (a reference value on a row).
+    Tick,
+}
+
+/// A legend entry: a swatch and its label.
 pub struct Entry {
     pub label: String,
     pub colour: RGBColor,
-    /// A swatch drawn as a dashed line rather than a filled square.
-    pub dashed: bool,
+    pub swatch: Swatch,
 }
 
 impl Entry {
     pub fn new(label: impl Into<String>, colour: RGBColor) -> Entry {
-        Entry { label: label.into(), colour, dashed: false }
+        Entry { label: label.into(), colour, swatch: Swatch::Square }
+    }
+
+    pub fn with(label: impl Into<String>, colour: RGBColor, swatch: Swatch) -> Entry {
+        Entry { label: label.into(), colour, swatch }
     }
 }
 
@@ -70,30 +84,33 @@ pub fn legend<DB: DrawingBackend>(
     let (width, height) = area.dim_in_pixel();
     let (body, strip) = area.split_vertically(height.saturating_sub(52));
     let style = text(LABEL_PX);
-    let swatch = 18;
+    let size = 18;
     let gap = 34;
     let widths: Vec<i32> = entries
         .iter()
-        .map(|e| area.estimate_text_size(&e.label, &style).map(|(w, _)| w as i32 + swatch + 8))
+        .map(|e| area.estimate_text_size(&e.label, &style).map(|(w, _)| w as i32 + size + 8))
         .collect::<Result<_, _>>()?;
     let total = widths.iter().sum::<i32>() + gap * (entries.len() as i32 - 1).max(0);
     let mut x = (width as i32 - total).max(0) / 2;
     let y = 26;
     for (entry, w) in entries.iter().zip(widths) {
-        if entry.dashed {
-            strip.draw(&DashedPathElement::new(
-                vec![(x, y), (x + swatch, y)],
-                4,
-                3,
-                entry.colour.stroke_width(3),
-            ))?;
-        } else {
-            strip.draw(&Rectangle::new([(x, y - swatch / 2), (x + swatch, y + swatch / 2)], entry.colour.filled()))?;
-        }
-        strip.draw(&Text::new(entry.label.clone(), (x + swatch + 8, y), style.pos(Pos::new(HPos::Left, VPos::Center))))?;
+        swatch(&strip, entry, (x, y), size)?;
+        strip.draw(&Text::new(entry.label.clone(), (x + size + 8, y), style.pos(Pos::new(HPos::Left, VPos::Center))))?;
         x += w + gap;
     }
     Ok(body)
+}
+
+fn swatch<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, entry: &Entry, (x, y): (i32, i32), size: i32) -> DrawResult<DB> {
+    let half = size / 2;
+    let colour = entry.colour;
+    match entry.swatch {
+        Swatch::Square => area.draw(&Rectangle::new([(x, y - half), (x + size, y + half)], colour.filled())),
+        Swatch::Dashed => area.draw(&DashedPathElement::new(vec![(x, y), (x + size, y)], 5, 3, colour.stroke_width(3))),
+        Swatch::Dot => area.draw(&Circle::new((x + half, y), 7, colour.filled())),
+        Swatch::Ring => area.draw(&Circle::new((x + half, y), 7, colour.stroke_width(2))),
+        Swatch::Tick => area.draw(&PathElement::new(vec![(x + half, y - half), (x + half, y + half)], colour.stroke_width(3))),
+    }
 }
 
 /// Right-aligned row labels in a gutter, each centred on its pixel row (absolute backend
@@ -126,19 +143,25 @@ pub fn axis_max(value: f64, limit: f64) -> f64 {
     ((value / step).ceil() * step).clamp(step, limit)
 }
 
-/// Moves label positions (pixels, any order) apart so that neighbours are at least `gap`
-/// apart, keeping their order and staying as close as possible to where they were.
-pub fn spread(positions: &[f64], gap: f64) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..positions.len()).collect();
-    order.sort_by(|&a, &b| positions[a].total_cmp(&positions[b]));
-    let mut placed: Vec<f64> = order.iter().map(|&i| positions[i]).collect();
-    for _ in 0..50 {
+/// Label boxes (pixels: left x, centre y, width) moved apart vertically, as little as
+/// possible, until no two that overlap horizontally are closer than `gap`; returns the new
+/// centre ys.
+pub fn separate(labels: &[(f64, f64, f64)], gap: f64) -> Vec<f64> {
+    let mut ys: Vec<f64> = labels.iter().map(|l| l.1).collect();
+    for _ in 0..200 {
         let mut moved = false;
-        for k in 1..placed.len() {
-            let overlap = gap - (placed[k] - placed[k - 1]);
-            if overlap > 1e-6 {
-                placed[k - 1] -= overlap / 2.0;
-                placed[k] += overlap / 2.0;
+        for i in 0..labels.len() {
+            for j in i + 1..labels.len() {
+                let (a, b) = (labels[i], labels[j]);
+                let side_by_side = a.0 + a.2 <= b.0 || b.0 + b.2 <= a.0;
+                let overlap = gap - (ys[j] - ys[i]).abs();
+                if side_by_side || overlap <= 1e-6 {
+                    continue;
+                }
+                // the lower one (larger y; j on a tie) goes down
+                let direction = if ys[j] >= ys[i] { 1.0 } else { -1.0 };
+                ys[i] -= direction * overlap / 2.0;
+                ys[j] += direction * overlap / 2.0;
                 moved = true;
             }
         }
@@ -146,11 +169,7 @@ pub fn spread(positions: &[f64], gap: f64) -> Vec<f64> {
             break;
         }
     }
-    let mut out = vec![0.0; positions.len()];
-    for (k, &i) in order.iter().enumerate() {
-        out[i] = placed[k];
-    }
-    out
+    ys
 }
 
 #[cfg(test)]
@@ -158,11 +177,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn spread_separates_close_labels_and_keeps_far_ones() {
-        let out = spread(&[100.0, 102.0, 300.0], 20.0);
-        assert!(out[1] - out[0] >= 20.0 - 1e-6, "{out:?}");
-        assert!((out[0] + out[1]) / 2.0 - 101.0 < 1e-6);
-        assert_eq!(out[2], 300.0);
+    fn separate_moves_only_overlapping_labels() {
+        // two labels at one x, 2 px apart; a third far below; a fourth beside the first
+        let ys = separate(&[(0.0, 100.0, 50.0), (0.0, 102.0, 50.0), (0.0, 300.0, 50.0), (80.0, 100.0, 50.0)], 20.0);
+        assert!(ys[1] - ys[0] >= 20.0 - 1e-6, "{ys:?}");
+        assert!(((ys[0] + ys[1]) / 2.0 - 101.0).abs() < 1e-6, "{ys:?}");
+        assert_eq!((ys[2], ys[3]), (300.0, 100.0));
     }
 
     #[test]

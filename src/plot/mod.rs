@@ -4,14 +4,19 @@
 //! running has not produced yet.
 
 mod bars;
+mod benchmarks;
+mod combinations;
 mod encoders;
 mod layout;
 mod png;
+mod recipes;
 mod render;
 mod report;
 mod stats;
 mod style;
 mod sweep;
+mod training;
+mod vision;
 
 use std::path::{Path, PathBuf};
 
@@ -60,6 +65,12 @@ pub fn plot(sweep_dir: &Path, out_dir: &Path) -> Result<Outcome, PlotError> {
     let mut notes = data_notes(&sweep);
     let mut figures = Vec::new();
     add(encoders::Encoders::new(&sweep), out_dir, &mut figures, &mut notes)?;
+    add(combinations::Combinations::new(&sweep), out_dir, &mut figures, &mut notes)?;
+    add(recipes::Recipes::new(&sweep), out_dir, &mut figures, &mut notes)?;
+    add(vision::Vision::new(&sweep), out_dir, &mut figures, &mut notes)?;
+    add(benchmarks::Benchmarks::new(&sweep), out_dir, &mut figures, &mut notes)?;
+    let training = training::Training::new(&sweep, sweep_dir, &mut notes);
+    add(training, out_dir, &mut figures, &mut notes)?;
     let report = out_dir.join("report.md");
     render::write(&report, report::markdown(&sweep, &figures, &notes).as_bytes())?;
     Ok(Outcome { figures, notes, report })

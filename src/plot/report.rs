@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::Drawn;
 use super::stats::Stat;
-use super::sweep::{Column, Setting, Sweep, describe_recipe};
+use super::sweep::{Column, Setting, Sweep, describe_recipe, recipe_difference};
 
 pub fn markdown(sweep: &Sweep, figures: &[Drawn], notes: &[String]) -> String {
     let mut out = format!("# Sweep `{}`\n\n", sweep.name);
@@ -37,29 +37,30 @@ fn table(out: &mut String, sweep: &Sweep) {
     let mut settings = sweep.settings();
     let average = |s: &Setting| s.stat(Column::Average, sweep).map_or(f64::NEG_INFINITY, |a| a.mean);
     settings.sort_by(|a, b| average(b).total_cmp(&average(a)));
-    let recipes = settings.iter().any(|s| s.recipe != settings[0].recipe);
+    let main = sweep.main_recipe().filter(|main| settings.iter().any(|s| s.recipe != *main));
     let mut header = vec!["Rank".to_string(), "Encoder".into(), "Family".into()];
-    if recipes {
+    if main.is_some() {
         header.push("Recipe".into());
     }
     header.push("Seeds".into());
     header.extend(columns.iter().map(|c| c.label().to_string()));
     let _ = writeln!(out, "| {} |", header.join(" | "));
-    let text_columns = if recipes { 4 } else { 3 };
+    let text_columns = if main.is_some() { 4 } else { 3 };
     let rule: String = (0..header.len()).map(|i| if i < text_columns { "---|" } else { "--:|" }).collect();
     let _ = writeln!(out, "|{rule}");
     for (rank, setting) in settings.iter().enumerate() {
         let families: Vec<String> = setting.families.iter().map(|f| f.to_string()).collect();
         let mut cells = vec![(rank + 1).to_string(), format!("`{}`", setting.encoder), families.join(" + ")];
-        if recipes {
-            cells.push(describe_recipe(setting.recipe));
+        if let Some(main) = main {
+            let difference = recipe_difference(setting.recipe, main);
+            cells.push(if difference.is_empty() { "main".into() } else { difference.join(", ") });
         }
         cells.push(setting.runs.len().to_string());
         cells.extend(columns.iter().map(|&c| cell(setting.stat(c, sweep))));
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
-    if recipes {
-        let _ = writeln!(out, "\nRecipe: connector, stage-1 and stage-2 samples, encoder frozen or not, LLM.");
+    if let Some(main) = main {
+        let _ = writeln!(out, "\nMain recipe (most encoders): {}. Recipe: where a row differs from it.", describe_recipe(main));
     }
 }
 

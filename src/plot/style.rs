@@ -44,7 +44,7 @@ pub const TITLE_PX: f64 = 27.0;
 
 pub const INK: RGBColor = RGBColor(30, 30, 30);
 pub const MUTED: RGBColor = RGBColor(110, 110, 110);
-pub const GRID: RGBColor = RGBColor(225, 225, 225);
+pub const GRID: RGBColor = RGBColor(228, 228, 228);
 pub const BACKGROUND: RGBColor = RGBColor(255, 255, 255);
 
 pub fn text(px: f64) -> TextStyle<'static> {

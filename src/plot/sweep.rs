@@ -231,6 +231,31 @@ pub fn describe_recipe(recipe: &Recipe) -> String {
     )
 }
 
+/// The settings in which `recipe` differs from `reference`, in a few words each
+/// (`unfrozen`, `one-stage`, `linear`); empty when they are equal.
+pub fn recipe_difference(recipe: &Recipe, reference: &Recipe) -> Vec<String> {
+    let mut words = Vec::new();
+    if recipe.connector != reference.connector {
+        words.push(recipe.connector.clone());
+    }
+    if recipe.stage1_samples != reference.stage1_samples {
+        words.push(match recipe.stage1_samples {
+            0 => "one-stage".to_string(),
+            n => format!("stage 1 {}", samples(n)),
+        });
+    }
+    if recipe.stage2_samples != reference.stage2_samples {
+        words.push(format!("stage 2 {}", samples(recipe.stage2_samples)));
+    }
+    if recipe.encoder_trainable != reference.encoder_trainable {
+        words.push(if recipe.encoder_trainable { "unfrozen" } else { "frozen" }.to_string());
+    }
+    if recipe.llm != reference.llm {
+        words.push(recipe.llm.clone());
+    }
+    words
+}
+
 /// A sample count the way the study writes it: 737K, 1.2M.
 pub fn samples(n: u64) -> String {
     match n {
