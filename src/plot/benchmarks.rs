@@ -165,8 +165,8 @@ impl Benchmarks {
             .configure_mesh()
             .x_labels(6)
             .y_labels(6)
-            .x_label_formatter(&|v| format!("{v:.1}"))
-            .y_label_formatter(&|v| format!("{v:.1}"))
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .max_light_lines(0)
             .bold_line_style(GRID)
             .axis_style(MUTED)
@@ -185,11 +185,21 @@ impl Benchmarks {
         let (xs, ys) = area.get_pixel_range();
         for (i, new_y) in separate(&boxes, LABEL_PX + 4.0).into_iter().enumerate() {
             let position = (boxes[i].0 as i32 - xs.start, new_y.round() as i32 - ys.start);
+            if (new_y - boxes[i].1).abs() > 2.0 {
+                let point = (position.0 - 14, boxes[i].1 as i32 - ys.start);
+                area.draw(&PathElement::new(vec![point, (position.0 - 3, position.1)], MUTED.stroke_width(1)))?;
+            }
             let style = text(LABEL_PX).pos(Pos::new(HPos::Left, VPos::Center));
             area.draw(&Text::new(self.names[i].clone(), position, style))?;
         }
         Ok(())
     }
+}
+
+/// A principal-component tick label, without a "-0.0".
+fn tick(value: &f64) -> String {
+    let value = if value.abs() < 0.05 { 0.0 } else { *value };
+    format!("{value:.1}")
 }
 
 /// −1 blue, 0 white, +1 red.

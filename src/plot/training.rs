@@ -75,6 +75,9 @@ impl Training {
         if curves.iter().any(|c| c.colour == COMBINATION) {
             legend.push(Entry::new("stage 2, combination", COMBINATION));
         }
+        if curves.iter().any(|c| c.colour == MUTED) {
+            legend.push(Entry::new("stage 2, run without results yet", MUTED));
+        }
         let caption = format!(
             "Training loss against optimizer step for the {} runs with a training log, on one loss scale; stage 2 \
              continues the step count after stage 1 (dashed line). Under each encoder: its seed and where its recipe \
