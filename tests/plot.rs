@@ -13,10 +13,10 @@ use common::{cambrian, fixtures, scratch, stderr};
 
 /// Every figure the fixture supports, with its size in pixels.
 const FIGURES: [(&str, (u32, u32)); 6] = [
-    ("encoders", (1600, 900)),
-    ("combinations", (1600, 900)),
+    ("encoders", (1600, 642)),
+    ("combinations", (1600, 642)),
     ("recipes", (1600, 900)),
-    ("vision", (1600, 900)),
+    ("vision", (1600, 672)),
     ("benchmarks", (1600, 900)),
     ("training", (1600, 530)),
 ];
@@ -202,7 +202,7 @@ fn figures_that_do_not_apply_are_skipped_with_a_note() {
         assert!(!out.join(format!("{skipped}.png")).exists());
     }
     assert!(notes.contains("No Knowledge or OCR & Chart benchmarks"), "{notes}");
-    check_png(&out.join("encoders.png"), (1600, 900));
+    check_png(&out.join("encoders.png"), (1600, 480));
     check_png(&out.join("benchmarks.png"), (1600, 900));
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("| General | Vision-Centric | Average |"), "{report}");

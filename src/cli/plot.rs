@@ -7,8 +7,9 @@ use anyhow::Context;
 use super::args::PlotArgs;
 
 pub fn run(args: &PlotArgs) -> anyhow::Result<()> {
-    let out = args.out.clone().unwrap_or_else(|| default_out(&args.sweep));
-    let outcome = crate::plot::plot(&args.sweep, &out).with_context(|| format!("plotting {}", args.sweep.display()))?;
+    let sweep = args.sweep.as_path();
+    let out = args.out.clone().unwrap_or_else(|| default_out(sweep));
+    let outcome = crate::plot::plot(sweep, &out).with_context(|| format!("plotting {}", sweep.display()))?;
     for note in &outcome.notes {
         eprintln!("note: {note}");
     }

@@ -41,7 +41,17 @@ pub struct Bars {
 }
 
 /// Pixels per bar row.
-pub const ROW_PX: u32 = 38;
+const ROW_PX: u32 = 38;
+
+/// The height of a figure of `rows` bar rows under a title, with legend and axes.
+pub fn figure_height_px(rows: usize) -> u32 {
+    (300 + ROW_PX * rows as u32).max(MIN_HEIGHT_PX)
+}
+
+/// Few rows stretch, but not beyond this.
+const MIN_HEIGHT_PX: u32 = 480;
+/// The thickest a bar gets, however few the rows.
+const MAX_BAR_PX: f64 = 44.0;
 
 impl Bars {
     pub fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
@@ -75,6 +85,8 @@ impl Bars {
                 .x_desc(self.axis)
                 .axis_desc_style(text(LABEL_PX))
                 .draw()?;
+            let row_px = f64::from(chart.backend_coord(&(0.0, 0.0)).1 - chart.backend_coord(&(0.0, 1.0)).1);
+            let half = (0.34f64).min(MAX_BAR_PX / 2.0 / row_px.max(1.0));
             // under the bars and their value labels
             for mark in &self.marks {
                 if let Some(value) = mark.values[p] {
@@ -100,7 +112,7 @@ impl Bars {
                     chart.draw_series([PathElement::new(vec![(0.0, y + 0.5), (x_max, y + 0.5)], MUTED.stroke_width(1))])?;
                 }
                 if !row.heading {
-                    bar(&mut chart, row, row.values[p], y)?;
+                    bar(&mut chart, row, row.values[p], y, half)?;
                 }
             }
         }
@@ -124,23 +136,24 @@ fn heading<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, label: &str, pixel
 
 type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
 
-/// One bar with its ±1 s.d. whisker and its value, or a note where the value is missing.
-fn bar<DB: DrawingBackend>(chart: &mut Chart<DB>, row: &BarRow, value: Option<Stat>, y: f64) -> DrawResult<DB> {
+/// One bar, `half` a row thick each side of `y`, with its ±1 s.d. whisker and its value, or
+/// a note where the value is missing.
+fn bar<DB: DrawingBackend>(chart: &mut Chart<DB>, row: &BarRow, value: Option<Stat>, y: f64, half: f64) -> DrawResult<DB> {
     let left = Pos::new(HPos::Left, VPos::Center);
     let Some(stat) = value else {
         let note = EmptyElement::at((0.0, y)) + Text::new("no data", (6, 0), muted(TICK_PX).pos(left));
         chart.draw_series([note])?;
         return Ok(());
     };
-    chart.draw_series([Rectangle::new([(0.0, y - 0.34), (stat.mean, y + 0.34)], row.colour.filled())])?;
+    chart.draw_series([Rectangle::new([(0.0, y - half), (stat.mean, y + half)], row.colour.filled())])?;
     let mut end = stat.mean;
     if let Some(sd) = stat.sd {
         let (low, high) = ((stat.mean - sd).max(0.0), stat.mean + sd);
         let ink = INK.stroke_width(2);
         chart.draw_series([
             PathElement::new(vec![(low, y), (high, y)], ink),
-            PathElement::new(vec![(low, y - 0.16), (low, y + 0.16)], ink),
-            PathElement::new(vec![(high, y - 0.16), (high, y + 0.16)], ink),
+            PathElement::new(vec![(low, y - half / 2.0), (low, y + half / 2.0)], ink),
+            PathElement::new(vec![(high, y - half / 2.0), (high, y + half / 2.0)], ink),
         ])?;
         end = high;
     }

@@ -28,7 +28,7 @@ impl Benchmarks {
     pub fn new(sweep: &Sweep) -> Result<Benchmarks, String> {
         let benchmarks = &sweep.benchmarks;
         if benchmarks.len() < 3 {
-            return Err(format!("{} benchmarks; clustering needs at least 3", benchmarks.len()));
+            return Err(format!("only {} benchmark(s); clustering needs at least 3", benchmarks.len()));
         }
         let score = |run: &super::sweep::Run, name: &str| run.rows.get(name).map(|row| Scorer::Generation.score(row));
         let correlation = benchmarks
@@ -48,7 +48,7 @@ impl Benchmarks {
         // standardised over the runs so that no benchmark's scale dominates.
         let complete: Vec<_> = sweep.runs.iter().filter(|r| benchmarks.iter().all(|b| r.rows.contains_key(&b.name))).collect();
         if complete.len() < 3 {
-            return Err(format!("{} runs have every benchmark; clustering needs at least 3", complete.len()));
+            return Err(format!("only {} run(s) have every benchmark; clustering needs at least 3", complete.len()));
         }
         let points: Vec<Vec<f64>> = benchmarks
             .iter()
@@ -136,10 +136,14 @@ impl Benchmarks {
                 let corner = (x0 + j * cell, y0 + i * cell);
                 let fill = value.map_or(RGBColor(235, 235, 235), diverging);
                 area.draw(&Rectangle::new([corner, (corner.0 + cell, corner.1 + cell)], fill.filled()))?;
-                let label = value.map_or("–".to_string(), |v| format!("{v:.2}"));
-                let ink = if value.is_some_and(|v| v.abs() > 0.6) { WHITE } else { INK };
-                let style = text(if cell < 60 { 13.0 } else { TICK_PX }).color(&ink).pos(Pos::new(HPos::Center, VPos::Center));
-                area.draw(&Text::new(label, (corner.0 + cell / 2, corner.1 + cell / 2), style))?;
+                // values written in the cells where they fit
+                if cell >= 40 {
+                    let label = value.map_or("–".to_string(), |v| format!("{v:.2}"));
+                    let ink = if value.is_some_and(|v| v.abs() > 0.6) { WHITE } else { INK };
+                    let px = if cell < 60 { 13.0 } else { TICK_PX };
+                    let style = text(px).color(&ink).pos(Pos::new(HPos::Center, VPos::Center));
+                    area.draw(&Text::new(label, (corner.0 + cell / 2, corner.1 + cell / 2), style))?;
+                }
             }
         }
         colour_bar(area, (x0 + n * cell + 24, y0), cell * n)

@@ -5,11 +5,11 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::bars::{BarRow, Bars, Mark, ROW_PX};
+use super::bars::{BarRow, Bars, Mark, figure_height_px};
 use super::layout::{Entry, Swatch, legend};
 use super::render::{DrawResult, Figure};
 use super::style::{COMBINATION, FAMILIES, INK, family_colour};
-use super::sweep::{Column, Sweep};
+use super::sweep::{Column, Setting, Sweep};
 
 pub struct Combinations {
     caption: String,
@@ -67,7 +67,7 @@ impl Combinations {
                     values: columns.iter().map(|&c| alone.and_then(|s| s.stat(c, sweep))).collect(),
                 });
             }
-            let average = |s: &&super::sweep::Setting| s.stat(Column::Average, sweep).map(|a| a.mean);
+            let average = |s: &&Setting| s.stat(Column::Average, sweep).map(|a| a.mean);
             let best = members.iter().filter_map(|m| m.2).filter(|s| average(s).is_some()).max_by(|a, b| {
                 average(a).unwrap_or(f64::NEG_INFINITY).total_cmp(&average(b).unwrap_or(f64::NEG_INFINITY))
             });
@@ -99,7 +99,7 @@ impl Figure for Combinations {
     }
 
     fn size(&self) -> (u32, u32) {
-        (1600, (300 + ROW_PX * self.bars.rows.len() as u32).max(900))
+        (1600, figure_height_px(self.bars.rows.len()))
     }
 
     fn draw<DB: DrawingBackend>(&self, body: &DrawingArea<DB, Shift>) -> DrawResult<DB> {

@@ -4,7 +4,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::bars::{BarRow, Bars, ROW_PX};
+use super::bars::{BarRow, Bars, figure_height_px};
 use super::layout::{Entry, legend};
 use super::render::{DrawResult, Figure};
 use super::style::{FAMILIES, family_colour};
@@ -60,7 +60,7 @@ impl Figure for Encoders {
     }
 
     fn size(&self) -> (u32, u32) {
-        (1600, (300 + ROW_PX * self.bars.rows.len() as u32).max(900))
+        (1600, figure_height_px(self.bars.rows.len()))
     }
 
     fn draw<DB: DrawingBackend>(&self, body: &DrawingArea<DB, Shift>) -> DrawResult<DB> {

@@ -110,12 +110,17 @@ fn data_notes(sweep: &Sweep) -> Vec<String> {
     if !absent.is_empty() {
         notes.push(format!(
             "No {} benchmarks in this sweep: no panel or column for them; the average is over the other categories.",
-            absent.join(" or ")
+            match absent.split_last() {
+                Some((last, [])) => last.to_string(),
+                Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                None => String::new(),
+            }
         ));
     }
     for (run, lacks) in sweep.missing() {
         notes.push(format!(
-            "Run {} has no results yet for {} of {} benchmarks ({}): its category means use what it has.",
+            "Run {} has no results yet for {} of {} benchmarks ({}): its category means use the benchmarks it \
+             has, and it has no average while a category has none.",
             run.id,
             lacks.len(),
             sweep.benchmarks.len(),

@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::layout::{Entry, axis_max, legend, separate};
+use super::layout::{Entry, axis_max, legend, separate, widest};
 use super::render::{DrawResult, Figure};
 use super::stats::Stat;
 use super::style::{GRID, COMBINATION, FAMILIES, INK, LABEL_PX, MUTED, PANEL_TITLE_PX, TICK_PX, bold, family_colour, text};
@@ -179,13 +179,17 @@ impl Figure for Recipes {
 
 fn draw_panel<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>, (y_low, y_high): (f64, f64)) -> DrawResult<DB> {
     let last = panel.ticks.len() as f64 - 1.0;
-    // room on the right for the encoder labels
+    // Room on the right for the widest encoder label: with `units` of x range over the
+    // plot's width, the label takes label/width of them.
+    let labels = panel.lines.iter().map(|l| l.label.clone());
+    let label_share = (f64::from(widest(area, labels, &text(TICK_PX))? + 24) / f64::from(area.dim_in_pixel().0 - 88)).min(0.6);
+    let units = (last + 0.5) / (1.0 - label_share);
     let mut chart = ChartBuilder::on(area)
         .caption(panel.title, bold(PANEL_TITLE_PX))
         .margin(12)
         .x_label_area_size(44)
         .y_label_area_size(64)
-        .build_cartesian_2d(-0.3..last + 1.9, y_low..y_high)?;
+        .build_cartesian_2d(-0.3..units - 0.3, y_low..y_high)?;
     chart
         .configure_mesh()
         .disable_x_mesh()

@@ -88,10 +88,12 @@ impl Training {
     }
 }
 
+/// The loss per stage; steps whose loss is not finite (a diverged run) are left out.
 fn curve(title: String, detail: String, colour: RGBColor, rows: &[MetricRow]) -> Curve {
-    let stage1: Vec<(f64, f64)> = rows.iter().filter(|r| r.stage == 1).map(|r| (r.step as f64, r.loss)).collect();
+    let logged = |stage| rows.iter().filter(move |r: &&MetricRow| r.stage == stage && r.loss.is_finite());
+    let stage1: Vec<(f64, f64)> = logged(1).map(|r| (r.step as f64, r.loss)).collect();
     let offset = stage1.iter().map(|p| p.0 + 1.0).fold(0.0, f64::max);
-    let stage2 = rows.iter().filter(|r| r.stage == 2).map(|r| (offset + r.step as f64, r.loss)).collect();
+    let stage2 = logged(2).map(|r| (offset + r.step as f64, r.loss)).collect();
     Curve { title, detail, colour, stage1, stage2 }
 }
 

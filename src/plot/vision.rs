@@ -103,7 +103,7 @@ impl Figure for Vision {
 
     fn size(&self) -> (u32, u32) {
         let rows = self.panels.iter().map(|p| p.rows.len()).max().unwrap_or(0) as u32;
-        (1600, (320 + 44 * rows).max(900))
+        (1600, (320 + 44 * rows).max(480))
     }
 
     fn draw<DB: DrawingBackend>(&self, body: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
