@@ -37,7 +37,8 @@ fn check_png(path: &Path, size: (u32, u32)) {
     let drawn = image.pixels().filter(|p| p.0 != [255, 255, 255]).count();
     let share = drawn as f64 / (size.0 * size.1) as f64;
     assert!(share > 0.03, "{}: only {:.1}% of pixels drawn", path.display(), 100.0 * share);
-    let title_ink = (24..400).flat_map(|x| (14..44).map(move |y| (x, y))).filter(|&(x, y)| image.get_pixel(x, y).0[0] < 90).count();
+    let title_ink =
+        (24..400).flat_map(|x| (14..44).map(move |y| (x, y))).filter(|&(x, y)| image.get_pixel(x, y).0[0] < 90).count();
     assert!(title_ink > 300, "{}: no title text ({title_ink} dark pixels)", path.display());
 }
 
@@ -86,7 +87,8 @@ fn the_report_ranks_by_average_and_embeds_every_figure() {
         .collect();
     // 9 single encoders and 2 combinations under the main recipe, 6 other recipes
     assert_eq!(rows.len(), 17, "{report}");
-    let averages: Vec<f64> = rows.iter().map(|r| r.last().unwrap().split(' ').next().unwrap().parse().unwrap()).collect();
+    let averages: Vec<f64> =
+        rows.iter().map(|r| r.last().unwrap().split(' ').next().unwrap().parse().unwrap()).collect();
     assert!(averages.windows(2).all(|w| w[0] >= w[1]), "not ranked by average: {averages:?}");
     assert_eq!(rows[0][1], "`siglip-so400m-14-384+dinov2-vit-l-14-518+convnext-xxl-1024`");
     assert_eq!(rows.last().unwrap()[1], "`sam-vit-h-1024`");
@@ -148,15 +150,29 @@ fn a_sweep_still_running_plots_what_exists_with_notes() {
         "stage,step,loss,lr,grad_norm,tokens_per_sec,secs\n1,0,6.1,1e-4,1.2,2000,0\n1,4,4.9,5e-4,1.1,2100,8.4\n",
     )
     .unwrap();
-    let clip = std::fs::read_dir(&sweep).unwrap().map(|e| e.unwrap().path()).find(|p| p.ends_with("clip-vit-l-14-336_mlp2x_gelu-338ac373")).unwrap();
-    std::fs::write(clip.join("metrics.csv"), "stage,step,loss,lr,grad_norm,tokens_per_sec,secs\n1,0,6.1,1e-4\n").unwrap();
+    let clip = std::fs::read_dir(&sweep)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.ends_with("clip-vit-l-14-336_mlp2x_gelu-338ac373"))
+        .unwrap();
+    std::fs::write(clip.join("metrics.csv"), "stage,step,loss,lr,grad_norm,tokens_per_sec,secs\n1,0,6.1,1e-4\n")
+        .unwrap();
 
     let output = plot(&sweep, &out);
     let notes = stderr(&output);
     assert!(output.status.success(), "{notes}");
-    assert!(notes.contains("note: Encoder combinations against their members (combinations) skipped: no encoder combinations"), "{notes}");
+    assert!(
+        notes.contains(
+            "note: Encoder combinations against their members (combinations) skipped: no encoder combinations"
+        ),
+        "{notes}"
+    );
     assert!(notes.contains("has no results yet for 6 of 8 benchmarks"), "{notes}");
-    assert!(notes.contains("Training curve of run clip-vit-l-14-336_mlp2x_gelu-338ac373 left out:") && notes.contains("line 2"), "{notes}");
+    assert!(
+        notes.contains("Training curve of run clip-vit-l-14-336_mlp2x_gelu-338ac373 left out:")
+            && notes.contains("line 2"),
+        "{notes}"
+    );
     assert!(!out.join("combinations.png").exists() && !out.join("combinations.svg").exists(), "stale figure kept");
     for (name, size) in FIGURES.iter().filter(|(name, _)| *name != "combinations") {
         check_png(&out.join(format!("{name}.png")), *size);

@@ -8,10 +8,10 @@ use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::layout::{axis_max, row_labels, widest};
+use super::layout::{Chart, axis_max, mesh, row_labels, widest};
 use super::render::DrawResult;
 use super::stats::Stat;
-use super::style::{GRID, INK, LABEL_PX, MUTED, PANEL_TITLE_PX, TICK_PX, bold, muted, text};
+use super::style::{INK, LABEL_PX, MUTED, PANEL_TITLE_PX, TICK_PX, bold, muted, text};
 
 pub struct BarRow {
     pub label: String,
@@ -72,18 +72,12 @@ impl Bars {
                 .margin_right(26)
                 .x_label_area_size(58)
                 .build_cartesian_2d(0f64..x_max, 0f64..n)?;
-            chart
-                .configure_mesh()
+            mesh(&mut chart)
                 .disable_y_mesh()
                 .y_labels(0)
                 .x_labels(5)
                 .x_label_formatter(&|v| format!("{v:.0}"))
-                .max_light_lines(0)
-                .bold_line_style(GRID)
-                .axis_style(MUTED)
-                .x_label_style(text(TICK_PX))
                 .x_desc(self.axis)
-                .axis_desc_style(text(LABEL_PX))
                 .draw()?;
             let row_px = f64::from(chart.backend_coord(&(0.0, 0.0)).1 - chart.backend_coord(&(0.0, 1.0)).1);
             let half = (0.34f64).min(MAX_BAR_PX / 2.0 / row_px.max(1.0));
@@ -109,7 +103,10 @@ impl Bars {
                     label_rows.push((row.label.clone(), pixel_y, style));
                 }
                 if row.group_start && i > 0 {
-                    chart.draw_series([PathElement::new(vec![(0.0, y + 0.5), (x_max, y + 0.5)], MUTED.stroke_width(1))])?;
+                    chart.draw_series([PathElement::new(
+                        vec![(0.0, y + 0.5), (x_max, y + 0.5)],
+                        MUTED.stroke_width(1),
+                    )])?;
                 }
                 if !row.heading {
                     bar(&mut chart, row, row.values[p], y, half)?;
@@ -134,11 +131,15 @@ fn heading<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, label: &str, pixel
     area.draw(&Text::new(label.to_string(), (16, y), style.pos(Pos::new(HPos::Left, VPos::Center))))
 }
 
-type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
-
 /// One bar, `half` a row thick each side of `y`, with its ±1 s.d. whisker and its value, or
 /// a note where the value is missing.
-fn bar<DB: DrawingBackend>(chart: &mut Chart<DB>, row: &BarRow, value: Option<Stat>, y: f64, half: f64) -> DrawResult<DB> {
+fn bar<DB: DrawingBackend>(
+    chart: &mut Chart<DB>,
+    row: &BarRow,
+    value: Option<Stat>,
+    y: f64,
+    half: f64,
+) -> DrawResult<DB> {
     let left = Pos::new(HPos::Left, VPos::Center);
     let Some(stat) = value else {
         let note = EmptyElement::at((0.0, y)) + Text::new("no data", (6, 0), muted(TICK_PX).pos(left));

@@ -6,10 +6,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::layout::{Entry, legend, separate, widest};
+use super::layout::{Entry, legend, mesh, separate, widest};
 use super::render::{DrawResult, Figure};
 use super::stats::{Projection, Stat, pca, pearson};
-use super::style::{GRID, INK, LABEL_PX, MUTED, PANEL_TITLE_PX, TICK_PX, bold, category_colour, text};
+use super::style::{INK, LABEL_PX, MUTED, PANEL_TITLE_PX, TICK_PX, bold, category_colour, text};
 use super::sweep::{CATEGORIES, Scorer, Sweep, category_name};
 use crate::data::benchmark::Category;
 
@@ -46,7 +46,8 @@ impl Benchmarks {
             .collect();
         // Runs with every benchmark: each benchmark is a point with one coordinate per run,
         // standardised over the runs so that no benchmark's scale dominates.
-        let complete: Vec<_> = sweep.runs.iter().filter(|r| benchmarks.iter().all(|b| r.rows.contains_key(&b.name))).collect();
+        let complete: Vec<_> =
+            sweep.runs.iter().filter(|r| benchmarks.iter().all(|b| r.rows.contains_key(&b.name))).collect();
         if complete.len() < 3 {
             return Err(format!("only {} run(s) have every benchmark; clustering needs at least 3", complete.len()));
         }
@@ -124,11 +125,21 @@ impl Benchmarks {
             let (name, category) = (&self.names[i as usize], self.categories[i as usize]);
             let centre = y0 + i * cell + cell / 2;
             // row label with a category swatch; the same for the column below
-            area.draw(&Text::new(name.clone(), (x0 - 22, centre), text(TICK_PX).pos(Pos::new(HPos::Right, VPos::Center))))?;
-            area.draw(&Rectangle::new([(x0 - 16, centre - 6), (x0 - 4, centre + 6)], category_colour(category).filled()))?;
+            area.draw(&Text::new(
+                name.clone(),
+                (x0 - 22, centre),
+                text(TICK_PX).pos(Pos::new(HPos::Right, VPos::Center)),
+            ))?;
+            area.draw(&Rectangle::new(
+                [(x0 - 16, centre - 6), (x0 - 4, centre + 6)],
+                category_colour(category).filled(),
+            ))?;
             let column = x0 + i * cell + cell / 2;
             let bottom = y0 + n * cell;
-            area.draw(&Rectangle::new([(column - 6, bottom + 4), (column + 6, bottom + 16)], category_colour(category).filled()))?;
+            area.draw(&Rectangle::new(
+                [(column - 6, bottom + 4), (column + 6, bottom + 16)],
+                category_colour(category).filled(),
+            ))?;
             let rotated = text(TICK_PX).transform(FontTransform::Rotate270).pos(Pos::new(HPos::Right, VPos::Center));
             area.draw(&Text::new(name.clone(), (column, bottom + 22), rotated))?;
             for j in 0..n {
@@ -152,7 +163,9 @@ impl Benchmarks {
     fn scatter<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let coords = &self.projection.coords;
         let span = |axis: usize| {
-            let (lo, hi) = coords.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), c| (lo.min(c[axis]), hi.max(c[axis])));
+            let (lo, hi) = coords
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), c| (lo.min(c[axis]), hi.max(c[axis])));
             let pad = ((hi - lo) * 0.12).max(0.5);
             (lo - pad, hi + pad)
         };
@@ -165,19 +178,13 @@ impl Benchmarks {
             .x_label_area_size(56)
             .y_label_area_size(64)
             .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)?;
-        chart
-            .configure_mesh()
+        mesh(&mut chart)
             .x_labels(6)
             .y_labels(6)
             .x_label_formatter(&tick)
             .y_label_formatter(&tick)
-            .max_light_lines(0)
-            .bold_line_style(GRID)
-            .axis_style(MUTED)
-            .label_style(text(TICK_PX))
             .x_desc(format!("PC1 ({:.0}% of variance)", 100.0 * self.projection.explained[0]))
             .y_desc(format!("PC2 ({:.0}% of variance)", 100.0 * self.projection.explained[1]))
-            .axis_desc_style(text(LABEL_PX))
             .draw()?;
         let mut boxes = Vec::new();
         for (i, c) in coords.iter().enumerate() {

@@ -78,7 +78,10 @@ impl Combinations {
         }
         let mut legend = vec![Entry::new("combination", COMBINATION)];
         legend.extend(
-            FAMILIES.iter().filter(|f| families_shown.contains(f)).map(|&f| Entry::new(f.to_string(), family_colour(f))),
+            FAMILIES
+                .iter()
+                .filter(|f| families_shown.contains(f))
+                .map(|&f| Entry::new(f.to_string(), family_colour(f))),
         );
         legend.push(Entry::with("best single member (by average)", INK, Swatch::Dashed));
         let caption = "Generation score (%) of each combination (grey) and of its members trained alone with the same \

@@ -1,13 +1,15 @@
 //! Pieces of page layout every figure uses: a title block, a legend strip, and spacing of
 //! labels that would otherwise overlap.
 
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::render::DrawResult;
-use super::style::{LABEL_PX, TITLE_PX, bold, muted, text};
+use super::style::{GRID, LABEL_PX, MUTED, TICK_PX, TITLE_PX, bold, muted, text};
 
 /// Draws the title and a muted subtitle (what is plotted, which score; wrapped to the width)
 /// at the top; returns the area below them.
@@ -95,13 +97,22 @@ pub fn legend<DB: DrawingBackend>(
     let y = 26;
     for (entry, w) in entries.iter().zip(widths) {
         swatch(&strip, entry, (x, y), size)?;
-        strip.draw(&Text::new(entry.label.clone(), (x + size + 8, y), style.pos(Pos::new(HPos::Left, VPos::Center))))?;
+        strip.draw(&Text::new(
+            entry.label.clone(),
+            (x + size + 8, y),
+            style.pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
         x += w + gap;
     }
     Ok(body)
 }
 
-fn swatch<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, entry: &Entry, (x, y): (i32, i32), size: i32) -> DrawResult<DB> {
+fn swatch<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entry: &Entry,
+    (x, y): (i32, i32),
+    size: i32,
+) -> DrawResult<DB> {
     let half = size / 2;
     let colour = entry.colour;
     match entry.swatch {
@@ -109,8 +120,27 @@ fn swatch<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, entry: &Entry, (x, 
         Swatch::Dashed => area.draw(&DashedPathElement::new(vec![(x, y), (x + size, y)], 5, 3, colour.stroke_width(3))),
         Swatch::Dot => area.draw(&Circle::new((x + half, y), 7, colour.filled())),
         Swatch::Ring => area.draw(&Circle::new((x + half, y), 7, colour.stroke_width(2))),
-        Swatch::Tick => area.draw(&PathElement::new(vec![(x + half, y - half), (x + half, y + half)], colour.stroke_width(3))),
+        Swatch::Tick => {
+            area.draw(&PathElement::new(vec![(x + half, y - half), (x + half, y + half)], colour.stroke_width(3)))
+        }
     }
+}
+
+/// Every chart here: f64 on both axes.
+pub type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A chart's mesh in the house style (light grid, muted axes, text sizes), for the caller
+/// to finish and draw.
+pub fn mesh<'a, 'b, DB: DrawingBackend>(
+    chart: &'b mut Chart<'a, DB>,
+) -> MeshStyle<'a, 'b, RangedCoordf64, RangedCoordf64, DB> {
+    let mut mesh = chart.configure_mesh();
+    mesh.max_light_lines(0)
+        .bold_line_style(GRID)
+        .axis_style(MUTED)
+        .label_style(text(TICK_PX))
+        .axis_desc_style(text(LABEL_PX));
+    mesh
 }
 
 /// Right-aligned row labels in a gutter, each centred on its pixel row (absolute backend
@@ -134,7 +164,10 @@ pub fn widest<DB: DrawingBackend>(
     labels: impl IntoIterator<Item = String>,
     style: &TextStyle,
 ) -> Result<u32, DrawingAreaErrorKind<DB::ErrorType>> {
-    labels.into_iter().map(|l| area.estimate_text_size(&l, style).map(|(w, _)| w)).try_fold(0, |m, w| w.map(|w| m.max(w)))
+    labels
+        .into_iter()
+        .map(|l| area.estimate_text_size(&l, style).map(|(w, _)| w))
+        .try_fold(0, |m, w| w.map(|w| m.max(w)))
 }
 
 /// An axis end above `value` on a step of 5 or 10, at most `limit`.

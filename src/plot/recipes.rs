@@ -8,10 +8,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::layout::{Entry, axis_max, legend, separate, widest};
+use super::layout::{Entry, axis_max, legend, mesh, separate, widest};
 use super::render::{DrawResult, Figure};
 use super::stats::Stat;
-use super::style::{GRID, COMBINATION, FAMILIES, INK, LABEL_PX, MUTED, PANEL_TITLE_PX, TICK_PX, bold, family_colour, text};
+use super::style::{COMBINATION, FAMILIES, GRID, INK, LABEL_PX, PANEL_TITLE_PX, TICK_PX, bold, family_colour, text};
 use super::sweep::{Column, Setting, Sweep, recipe_difference, samples};
 use crate::results::Recipe;
 
@@ -145,7 +145,8 @@ fn panel(axis: Axis, settings: &[Setting], sweep: &Sweep, main: Option<&Recipe>)
             .collect();
         points.sort_by_key(|p| p.0);
         let differs = main.map(|main| recipe_difference(&rest, &axis.rest(main))).unwrap_or_default();
-        let label = if differs.is_empty() { encoder.to_string() } else { format!("{encoder} ({})", differs.join(", ")) };
+        let label =
+            if differs.is_empty() { encoder.to_string() } else { format!("{encoder} ({})", differs.join(", ")) };
         let families = members[0].families;
         let colour = if families.len() == 1 { family_colour(families[0]) } else { COMBINATION };
         if points.len() > 1 {
@@ -177,12 +178,17 @@ impl Figure for Recipes {
     }
 }
 
-fn draw_panel<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>, (y_low, y_high): (f64, f64)) -> DrawResult<DB> {
+fn draw_panel<DB: DrawingBackend>(
+    panel: &Panel,
+    area: &DrawingArea<DB, Shift>,
+    (y_low, y_high): (f64, f64),
+) -> DrawResult<DB> {
     let last = panel.ticks.len() as f64 - 1.0;
     // Room on the right for the widest encoder label: with `units` of x range over the
     // plot's width, the label takes label/width of them.
     let labels = panel.lines.iter().map(|l| l.label.clone());
-    let label_share = (f64::from(widest(area, labels, &text(TICK_PX))? + 24) / f64::from(area.dim_in_pixel().0 - 88)).min(0.6);
+    let label_share =
+        (f64::from(widest(area, labels, &text(TICK_PX))? + 24) / f64::from(area.dim_in_pixel().0 - 88)).min(0.6);
     let units = (last + 0.5) / (1.0 - label_share);
     let mut chart = ChartBuilder::on(area)
         .caption(panel.title, bold(PANEL_TITLE_PX))
@@ -190,18 +196,12 @@ fn draw_panel<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>, 
         .x_label_area_size(44)
         .y_label_area_size(64)
         .build_cartesian_2d(-0.3..units - 0.3, y_low..y_high)?;
-    chart
-        .configure_mesh()
+    mesh(&mut chart)
         .disable_x_mesh()
         .x_labels(0)
         .y_labels(8)
         .y_label_formatter(&|v| format!("{v:.0}"))
-        .max_light_lines(0)
-        .bold_line_style(GRID)
-        .axis_style(MUTED)
-        .y_label_style(text(TICK_PX))
         .y_desc("average score (%)")
-        .axis_desc_style(text(LABEL_PX))
         .draw()?;
     let (xs, ys) = area.get_pixel_range();
     for (i, tick) in panel.ticks.iter().enumerate() {

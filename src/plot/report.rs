@@ -20,7 +20,11 @@ pub fn markdown(sweep: &Sweep, figures: &[Drawn], notes: &[String]) -> String {
     table(&mut out, sweep);
     for figure in figures {
         let file = figure.png.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-        let _ = writeln!(out, "\n## {}\n\n![{}]({file})\n\n{} ([SVG]({}.svg))", figure.title, figure.title, figure.caption, figure.name);
+        let _ = writeln!(
+            out,
+            "\n## {}\n\n![{}]({file})\n\n{} ([SVG]({}.svg))",
+            figure.title, figure.title, figure.caption, figure.name
+        );
     }
     if !notes.is_empty() {
         out.push_str("\n## Notes\n\n");
@@ -60,7 +64,11 @@ fn table(out: &mut String, sweep: &Sweep) {
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     if let Some(main) = main {
-        let _ = writeln!(out, "\nMain recipe (most encoders): {}. Recipe: where a row differs from it.", describe_recipe(main));
+        let _ = writeln!(
+            out,
+            "\nMain recipe (most encoders): {}. Recipe: where a row differs from it.",
+            describe_recipe(main)
+        );
     }
 }
 

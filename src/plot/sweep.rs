@@ -10,7 +10,8 @@ use crate::results::{Recipe, ResultRow};
 use super::stats::{Stat, mean};
 
 /// The study's categories in its order.
-pub const CATEGORIES: [Category; 4] = [Category::General, Category::Knowledge, Category::OcrChart, Category::VisionCentric];
+pub const CATEGORIES: [Category; 4] =
+    [Category::General, Category::Knowledge, Category::OcrChart, Category::VisionCentric];
 
 pub fn category_name(category: Category) -> &'static str {
     match category {
@@ -121,8 +122,12 @@ pub struct Setting<'a> {
 impl Setting<'_> {
     /// The column's value over seeds, in percent.
     pub fn stat(&self, column: Column, sweep: &Sweep) -> Option<Stat> {
-        let values: Vec<f64> =
-            self.runs.iter().filter_map(|r| r.value(column, &sweep.categories, Scorer::Generation)).map(|v| 100.0 * v).collect();
+        let values: Vec<f64> = self
+            .runs
+            .iter()
+            .filter_map(|r| r.value(column, &sweep.categories, Scorer::Generation))
+            .map(|v| 100.0 * v)
+            .collect();
         Stat::of(&values)
     }
 }
@@ -207,8 +212,12 @@ impl Sweep {
         self.runs
             .iter()
             .map(|run| {
-                let lacks: Vec<&str> =
-                    self.benchmarks.iter().filter(|b| !run.rows.contains_key(&b.name)).map(|b| b.name.as_str()).collect();
+                let lacks: Vec<&str> = self
+                    .benchmarks
+                    .iter()
+                    .filter(|b| !run.rows.contains_key(&b.name))
+                    .map(|b| b.name.as_str())
+                    .collect();
                 (run, lacks)
             })
             .filter(|(_, lacks)| !lacks.is_empty())

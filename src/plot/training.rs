@@ -9,9 +9,9 @@ use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::layout::{Entry, legend};
+use super::layout::{Entry, legend, mesh};
 use super::render::{DrawResult, Figure};
-use super::style::{GRID, COMBINATION, FAMILIES, LABEL_PX, MUTED, TICK_PX, bold, family_colour, muted, text};
+use super::style::{COMBINATION, FAMILIES, LABEL_PX, MUTED, TICK_PX, bold, family_colour, muted, text};
 use super::sweep::{Sweep, recipe_difference};
 use crate::results::{MetricRow, read_metrics};
 
@@ -139,23 +139,27 @@ impl Training {
     fn panel<DB: DrawingBackend>(&self, curve: &Curve, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let (width, _) = area.dim_in_pixel();
         let (head, plot) = area.split_vertically(52);
-        head.draw(&Text::new(fit(&head, &curve.title, width - 20, bold(LABEL_PX - 2.0))?, (width as i32 / 2, 4), bold(LABEL_PX - 2.0).pos(Pos::new(HPos::Center, VPos::Top))))?;
-        head.draw(&Text::new(curve.detail.clone(), (width as i32 / 2, 28), muted(TICK_PX - 2.0).pos(Pos::new(HPos::Center, VPos::Top))))?;
+        head.draw(&Text::new(
+            fit(&head, &curve.title, width - 20, bold(LABEL_PX - 2.0))?,
+            (width as i32 / 2, 4),
+            bold(LABEL_PX - 2.0).pos(Pos::new(HPos::Center, VPos::Top)),
+        ))?;
+        head.draw(&Text::new(
+            curve.detail.clone(),
+            (width as i32 / 2, 28),
+            muted(TICK_PX - 2.0).pos(Pos::new(HPos::Center, VPos::Top)),
+        ))?;
         let steps = curve.stage1.iter().chain(&curve.stage2).map(|p| p.0).fold(1.0, f64::max);
         let mut chart = ChartBuilder::on(&plot)
             .margin_right(16)
             .x_label_area_size(44)
             .y_label_area_size(52)
             .build_cartesian_2d(0.0..steps, 0.0..self.loss_max * 1.05)?;
-        chart
-            .configure_mesh()
+        mesh(&mut chart)
             .x_labels(5)
             .y_labels(5)
             .x_label_formatter(&|v| format!("{v:.0}"))
             .y_label_formatter(&|v| format!("{v:.1}"))
-            .max_light_lines(0)
-            .bold_line_style(GRID)
-            .axis_style(MUTED)
             .label_style(text(TICK_PX - 2.0))
             .x_desc("step")
             .y_desc("loss")
@@ -163,7 +167,12 @@ impl Training {
             .draw()?;
         if let (Some(last), false) = (curve.stage1.last(), curve.stage2.is_empty()) {
             let boundary = last.0 + 0.5;
-            chart.draw_series([DashedPathElement::new(vec![(boundary, 0.0), (boundary, self.loss_max * 1.05)], 4, 4, MUTED)])?;
+            chart.draw_series([DashedPathElement::new(
+                vec![(boundary, 0.0), (boundary, self.loss_max * 1.05)],
+                4,
+                4,
+                MUTED,
+            )])?;
         }
         chart.draw_series(LineSeries::new(curve.stage1.clone(), STAGE1.stroke_width(2)))?;
         chart.draw_series(LineSeries::new(curve.stage2.clone(), curve.colour.stroke_width(2)))?;

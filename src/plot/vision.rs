@@ -6,10 +6,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::layout::{Entry, Swatch, legend, row_labels, widest};
+use super::layout::{Entry, Swatch, legend, mesh, row_labels, widest};
 use super::render::{DrawResult, Figure};
 use super::stats::mean;
-use super::style::{GRID, INK, LABEL_PX, MUTED, PANEL_TITLE_PX, TICK_PX, bold, category_colour, text};
+use super::style::{INK, LABEL_PX, MUTED, PANEL_TITLE_PX, TICK_PX, bold, category_colour, text};
 use super::sweep::{CATEGORIES, Scorer, Sweep, category_name};
 use crate::data::benchmark::Category;
 
@@ -42,9 +42,14 @@ impl Vision {
             .filter(|p| !p.rows.is_empty())
             .collect();
         let Some(first) = panels.first() else {
-            return Err("no run was evaluated with vision disabled (generation_blind and likelihood_blind are empty)".into());
+            return Err(
+                "no run was evaluated with vision disabled (generation_blind and likelihood_blind are empty)".into()
+            );
         };
-        let runs = sweep.runs.iter().filter(|r| r.rows.values().any(|row| row.generation_blind.is_some() || row.likelihood_blind.is_some()));
+        let runs = sweep
+            .runs
+            .iter()
+            .filter(|r| r.rows.values().any(|row| row.generation_blind.is_some() || row.likelihood_blind.is_some()));
         let caption = format!(
             "Score (%) with the image (filled) and with vision disabled (ring), mean over the {} runs evaluated both \
              ways; the black tick is the random-guess score, the number the gain from seeing. Benchmarks by \
@@ -114,14 +119,19 @@ impl Figure for Vision {
         // Each panel gets its own labels in a gutter: their row orders may differ.
         let areas = panels.split_evenly((1, self.panels.len()));
         for (p, (panel, area)) in self.panels.iter().zip(&areas).enumerate() {
-            let (label_area, plot_area) = if p == 0 { (gutter.clone(), area.clone()) } else { area.split_horizontally(gutter_px) };
+            let (label_area, plot_area) =
+                if p == 0 { (gutter.clone(), area.clone()) } else { area.split_horizontally(gutter_px) };
             draw_panel(panel, &label_area, &plot_area)?;
         }
         Ok(())
     }
 }
 
-fn draw_panel<DB: DrawingBackend>(panel: &Panel, gutter: &DrawingArea<DB, Shift>, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+fn draw_panel<DB: DrawingBackend>(
+    panel: &Panel,
+    gutter: &DrawingArea<DB, Shift>,
+    area: &DrawingArea<DB, Shift>,
+) -> DrawResult<DB> {
     let n = panel.rows.len() as f64;
     let title = match panel.scorer {
         Scorer::Generation => "Generation",
@@ -133,18 +143,12 @@ fn draw_panel<DB: DrawingBackend>(panel: &Panel, gutter: &DrawingArea<DB, Shift>
         .margin_right(30)
         .x_label_area_size(58)
         .build_cartesian_2d(0f64..100f64, 0f64..n)?;
-    chart
-        .configure_mesh()
+    mesh(&mut chart)
         .disable_y_mesh()
         .y_labels(0)
         .x_labels(6)
         .x_label_formatter(&|v| format!("{v:.0}"))
-        .max_light_lines(0)
-        .bold_line_style(GRID)
-        .axis_style(MUTED)
-        .x_label_style(text(TICK_PX))
         .x_desc("score (%)")
-        .axis_desc_style(text(LABEL_PX))
         .draw()?;
     let mut labels = Vec::new();
     for (i, row) in panel.rows.iter().enumerate() {

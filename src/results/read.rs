@@ -194,7 +194,8 @@ mod tests {
         let path = std::env::temp_dir().join(format!("cambrian-metrics-{}.csv", std::process::id()));
         std::fs::write(&path, "stage,step,loss,lr,grad_norm,tokens_per_sec,secs\n").unwrap();
         assert!(read_metrics(&path).unwrap().is_empty());
-        std::fs::write(&path, "stage,step,loss,lr,grad_norm,tokens_per_sec,secs\n2,10,1.5,2e-5,0.8,900.5,12\n").unwrap();
+        std::fs::write(&path, "stage,step,loss,lr,grad_norm,tokens_per_sec,secs\n2,10,1.5,2e-5,0.8,900.5,12\n")
+            .unwrap();
         let rows = read_metrics(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
         let expected =
