@@ -37,7 +37,6 @@ pub struct Bars {
     pub panels: Vec<&'static str>,
     pub rows: Vec<BarRow>,
     pub marks: Vec<Mark>,
-    pub axis: &'static str,
 }
 
 /// Pixels per bar row.
@@ -77,7 +76,7 @@ impl Bars {
                 .y_labels(0)
                 .x_labels(5)
                 .x_label_formatter(&|v| format!("{v:.0}"))
-                .x_desc(self.axis)
+                .x_desc("score (%)")
                 .draw()?;
             let row_px = f64::from(chart.backend_coord(&(0.0, 0.0)).1 - chart.backend_coord(&(0.0, 1.0)).1);
             let half = (0.34f64).min(MAX_BAR_PX / 2.0 / row_px.max(1.0));

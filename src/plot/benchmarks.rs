@@ -8,9 +8,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::layout::{Entry, legend, mesh, separate, widest};
 use super::render::{DrawResult, Figure};
-use super::stats::{Projection, Stat, pca, pearson};
+use super::stats::{Projection, pca, pearson, standardise};
 use super::style::{INK, LABEL_PX, MUTED, PANEL_TITLE_PX, TICK_PX, bold, category_colour, text};
-use super::sweep::{CATEGORIES, Scorer, Sweep, category_name};
+use super::sweep::{CATEGORIES, Run, Scorer, Sweep, category_name};
 use crate::data::benchmark::Category;
 
 pub struct Benchmarks {
@@ -30,7 +30,7 @@ impl Benchmarks {
         if benchmarks.len() < 3 {
             return Err(format!("only {} benchmark(s); clustering needs at least 3", benchmarks.len()));
         }
-        let score = |run: &super::sweep::Run, name: &str| run.rows.get(name).map(|row| Scorer::Generation.score(row));
+        let score = |run: &Run, name: &str| run.rows.get(name).map(|row| Scorer::Generation.score(row));
         let correlation = benchmarks
             .iter()
             .map(|a| {
@@ -55,9 +55,7 @@ impl Benchmarks {
             .iter()
             .map(|b| {
                 let scores: Vec<f64> = complete.iter().filter_map(|r| score(r, &b.name)).collect();
-                let stat = Stat::of(&scores).unwrap_or(Stat { mean: 0.0, sd: None, n: 0 });
-                let sd = stat.sd.filter(|sd| *sd > 0.0).unwrap_or(1.0);
-                scores.iter().map(|s| (s - stat.mean) / sd).collect()
+                standardise(&scores)
             })
             .collect();
         let projection = pca(&points).ok_or("the benchmark scores do not vary across runs")?;

@@ -89,7 +89,7 @@ impl Combinations {
                        trained alone shows no data."
             .to_string();
         let panels = columns.iter().map(|c| c.label()).collect();
-        Ok(Combinations { caption, bars: Bars { panels, rows, marks, axis: "score (%)" }, legend })
+        Ok(Combinations { caption, bars: Bars { panels, rows, marks }, legend })
     }
 }
 

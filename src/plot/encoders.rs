@@ -47,7 +47,7 @@ impl Encoders {
         let present: Vec<_> = FAMILIES.iter().filter(|f| settings.iter().any(|s| s.families[0] == **f)).collect();
         let legend = present.into_iter().map(|&f| Entry::new(f.to_string(), family_colour(f))).collect();
         let panels = columns.iter().map(|c| c.label()).collect();
-        Ok(Encoders { caption, bars: Bars { panels, rows, marks: Vec::new(), axis: "score (%)" }, legend })
+        Ok(Encoders { caption, bars: Bars { panels, rows, marks: Vec::new() }, legend })
     }
 }
 

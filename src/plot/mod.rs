@@ -107,14 +107,11 @@ fn data_notes(sweep: &Sweep) -> Vec<String> {
     let mut notes = Vec::new();
     let absent: Vec<&str> =
         sweep::CATEGORIES.into_iter().filter(|c| !sweep.categories.contains(c)).map(category_name).collect();
-    if !absent.is_empty() {
+    if let Some((last, rest)) = absent.split_last() {
+        let names = if rest.is_empty() { last.to_string() } else { format!("{} or {last}", rest.join(", ")) };
         notes.push(format!(
-            "No {} benchmarks in this sweep: no panel or column for them; the average is over the other categories.",
-            match absent.split_last() {
-                Some((last, [])) => last.to_string(),
-                Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-                None => String::new(),
-            }
+            "No {names} benchmarks in this sweep: no panel or column for them; the average is over the other \
+             categories."
         ));
     }
     for (run, lacks) in sweep.missing() {

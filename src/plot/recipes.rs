@@ -82,10 +82,10 @@ impl Recipes {
     /// Err: why the figure does not apply.
     pub fn new(sweep: &Sweep) -> Result<Recipes, String> {
         let settings = sweep.settings();
-        let main = sweep.main_recipe().cloned();
+        let main = sweep.main_recipe();
         let panels: Vec<Panel> = [Axis::Trainable, Axis::Stage1, Axis::Connector]
             .into_iter()
-            .filter_map(|axis| panel(axis, &settings, sweep, main.as_ref()))
+            .filter_map(|axis| panel(axis, &settings, sweep, main))
             .collect();
         if panels.is_empty() {
             return Err("no encoder was trained under two recipes that differ in one setting".into());

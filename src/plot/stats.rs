@@ -22,6 +22,14 @@ pub fn mean(values: &[f64]) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
 
+/// Values as z-scores (mean 0, sample s.d. 1); values that do not vary become zeros.
+pub fn standardise(values: &[f64]) -> Vec<f64> {
+    match Stat::of(values) {
+        Some(Stat { mean, sd: Some(sd), .. }) if sd > 0.0 => values.iter().map(|v| (v - mean) / sd).collect(),
+        _ => vec![0.0; values.len()],
+    }
+}
+
 /// Pearson correlation of paired values; None with fewer than 3 pairs or a constant side.
 pub fn pearson(pairs: &[(f64, f64)]) -> Option<f64> {
     if pairs.len() < 3 {

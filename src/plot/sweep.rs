@@ -198,13 +198,10 @@ impl Sweep {
     /// The recipe shared by the most single encoders (the first such on a tie): the one the
     /// encoder comparison uses.
     pub fn main_recipe(&self) -> Option<&Recipe> {
-        let settings = self.settings();
-        let singles = settings.iter().filter(|s| s.families.len() == 1);
-        let count = |recipe: &Recipe| settings.iter().filter(|s| s.families.len() == 1 && s.recipe == recipe).count();
-        singles.map(|s| s.recipe).fold(None, |best: Option<&Recipe>, r| match best {
-            Some(b) if count(b) >= count(r) => Some(b),
-            _ => Some(r),
-        })
+        let singles: Vec<&Recipe> =
+            self.settings().iter().filter(|s| s.families.len() == 1).map(|s| s.recipe).collect();
+        // max_by_key keeps the last of equals: look from the end to keep the first
+        singles.iter().rev().max_by_key(|r| singles.iter().filter(|other| other == r).count()).copied()
     }
 
     /// Per run, the benchmarks that other runs have and it lacks (a sweep still running).
