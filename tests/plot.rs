@@ -150,11 +150,7 @@ fn a_sweep_still_running_plots_what_exists_with_notes() {
         "stage,step,loss,lr,grad_norm,tokens_per_sec,secs\n1,0,6.1,1e-4,1.2,2000,0\n1,4,4.9,5e-4,1.1,2100,8.4\n",
     )
     .unwrap();
-    let clip = std::fs::read_dir(&sweep)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.ends_with("clip-vit-l-14-336_mlp2x_gelu-338ac373"))
-        .unwrap();
+    let clip = sweep.join("clip-vit-l-14-336_mlp2x_gelu-338ac373");
     std::fs::write(clip.join("metrics.csv"), "stage,step,loss,lr,grad_norm,tokens_per_sec,secs\n1,0,6.1,1e-4\n")
         .unwrap();
 

@@ -136,12 +136,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stat_has_a_spread_only_over_two_or_more() {
+    fn stat_has_a_spread_only_over_two_or_more_and_standardises() {
         assert_eq!(Stat::of(&[0.5]), Some(Stat { mean: 0.5, sd: None, n: 1 }));
         let two = Stat::of(&[1.0, 3.0]).unwrap();
         assert_eq!((two.mean, two.n), (2.0, 2));
         assert!((two.sd.unwrap() - 2f64.sqrt()).abs() < 1e-12);
         assert_eq!(Stat::of(&[]), None);
+        let z = standardise(&[1.0, 3.0]);
+        assert!((z[0] + 0.5f64.sqrt()).abs() < 1e-12 && (z[1] - 0.5f64.sqrt()).abs() < 1e-12, "{z:?}");
+        assert_eq!(standardise(&[2.0, 2.0, 2.0]), [0.0; 3]);
     }
 
     #[test]
