@@ -11,6 +11,8 @@ pub mod eval;
 pub mod llm;
 pub mod mllm;
 pub mod nn;
+pub mod plot;
 pub mod progress;
+pub mod results;
 pub mod train;
 pub mod weights;

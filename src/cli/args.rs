@@ -48,6 +48,8 @@ pub enum Command {
     Train(TrainArgs),
     /// Score a trained run on a multiple-choice benchmark, by generation and by likelihood.
     Eval(EvalArgs),
+    /// Figures (PNG and SVG) and a report.md from a sweep's results.csv.
+    Plot(PlotArgs),
 }
 
 #[derive(Args)]
@@ -277,4 +279,13 @@ pub struct LlmArgs {
     /// prompt_ids, prompt_logits [T, V], generated_ids, step_logits [N, V]).
     #[arg(long)]
     pub dump_logits: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct PlotArgs {
+    /// The sweep's folder: results.csv, and a folder per run with its metrics.csv.
+    pub sweep: PathBuf,
+    /// Output folder. Default: plots/<the sweep folder's name>.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }

@@ -9,6 +9,7 @@ mod encoders;
 mod eval;
 mod init_llm;
 mod llm;
+mod plot;
 mod synth;
 mod train;
 
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::InitLlm(args) => init_llm::run(&args, &crate::device::open(cli.device)?),
         Command::Train(args) => train::run(&args, &crate::device::open(cli.device)?, cli.quiet > 0),
         Command::Eval(args) => eval::run(&args, &crate::device::open(cli.device)?, cli.quiet > 0),
+        Command::Plot(args) => plot::run(&args),
     }
 }
 

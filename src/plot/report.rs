@@ -1,0 +1,81 @@
+//! report.md: the encoder × category table ranked by average, then every figure with its
+//! caption, then the notes on what was skipped or missing.
+
+use std::fmt::Write;
+
+use super::Drawn;
+use super::stats::Stat;
+use super::sweep::{Column, Setting, Sweep, describe_recipe, recipe_difference};
+
+pub fn markdown(sweep: &Sweep, figures: &[Drawn], notes: &[String]) -> String {
+    let mut out = format!("# Sweep `{}`\n\n", sweep.name);
+    let _ = writeln!(
+        out,
+        "{} runs, {} benchmarks. Scores are generation scores (greedy answer, letter extracted) in percent; \
+         a category is the mean of its benchmarks, Average the mean of the categories; ± is one standard \
+         deviation over seeds.\n",
+        sweep.runs.len(),
+        sweep.benchmarks.len()
+    );
+    table(&mut out, sweep);
+    for figure in figures {
+        let file = figure.png.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "\n## {}\n\n![{}]({file})\n\n{} ([SVG]({}.svg))",
+            figure.title, figure.title, figure.caption, figure.name
+        );
+    }
+    if !notes.is_empty() {
+        out.push_str("\n## Notes\n\n");
+        for note in notes {
+            let _ = writeln!(out, "- {note}");
+        }
+    }
+    out
+}
+
+/// Every encoder setting, best average first (settings without an average last).
+fn table(out: &mut String, sweep: &Sweep) {
+    let columns = sweep.columns();
+    let mut settings = sweep.settings();
+    let average = |s: &Setting| s.stat(Column::Average, sweep).map_or(f64::NEG_INFINITY, |a| a.mean);
+    settings.sort_by(|a, b| average(b).total_cmp(&average(a)));
+    let main = sweep.main_recipe().filter(|main| settings.iter().any(|s| s.recipe != *main));
+    let mut header = vec!["Rank".to_string(), "Encoder".into(), "Family".into()];
+    if main.is_some() {
+        header.push("Recipe".into());
+    }
+    header.push("Seeds".into());
+    header.extend(columns.iter().map(|c| c.label().to_string()));
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let text_columns = if main.is_some() { 4 } else { 3 };
+    let rule: String = (0..header.len()).map(|i| if i < text_columns { "---|" } else { "--:|" }).collect();
+    let _ = writeln!(out, "|{rule}");
+    for (rank, setting) in settings.iter().enumerate() {
+        let families: Vec<String> = setting.families.iter().map(|f| f.to_string()).collect();
+        let mut cells = vec![(rank + 1).to_string(), format!("`{}`", setting.encoder), families.join(" + ")];
+        if let Some(main) = main {
+            let difference = recipe_difference(setting.recipe, main);
+            cells.push(if difference.is_empty() { "main".into() } else { difference.join(", ") });
+        }
+        cells.push(setting.runs.len().to_string());
+        cells.extend(columns.iter().map(|&c| cell(setting.stat(c, sweep))));
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    if let Some(main) = main {
+        let _ = writeln!(
+            out,
+            "\nMain recipe (most encoders): {}. Recipe: where a row differs from it.",
+            describe_recipe(main)
+        );
+    }
+}
+
+fn cell(stat: Option<Stat>) -> String {
+    match stat {
+        Some(Stat { mean, sd: Some(sd), .. }) => format!("{mean:.1} ± {sd:.1}"),
+        Some(Stat { mean, .. }) => format!("{mean:.1}"),
+        None => "–".into(),
+    }
+}

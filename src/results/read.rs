@@ -1,0 +1,205 @@
+//! Reading `results.csv` and `metrics.csv`, with errors that name the file, the line and the
+//! column.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use thiserror::Error;
+
+use super::{METRIC_COLUMNS, MetricRow, RESULT_COLUMNS, ResultRow};
+
+#[derive(Debug, Error)]
+pub enum ResultsError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{} is empty: expected the header row `{expected}`", path.display())]
+    Empty { path: PathBuf, expected: String },
+    #[error("{}, line 1: missing column(s) {missing}; expected the header row `{expected}`", path.display())]
+    MissingColumns { path: PathBuf, missing: String, expected: String },
+    #[error("{} has a header row but no results", path.display())]
+    NoRows { path: PathBuf },
+    #[error("{}, line {line}: {message}", path.display())]
+    Line { path: PathBuf, line: u64, message: String },
+}
+
+/// Every row of a `results.csv`, checked: scores in [0, 1], one known family per encoder,
+/// one row per run and benchmark. A file without rows is an error.
+pub fn read_results(path: &Path) -> Result<Vec<ResultRow>, ResultsError> {
+    let rows = read_rows::<ResultRow>(path, &RESULT_COLUMNS)?;
+    if rows.is_empty() {
+        return Err(ResultsError::NoRows { path: path.to_path_buf() });
+    }
+    let mut first_lines: HashMap<(String, String), u64> = HashMap::new();
+    let mut checked = Vec::with_capacity(rows.len());
+    for (line, row) in rows {
+        let invalid = |message| ResultsError::Line { path: path.to_path_buf(), line, message };
+        check(&row).map_err(invalid)?;
+        if let Some(first) = first_lines.insert((row.run.clone(), row.benchmark.clone()), line) {
+            return Err(invalid(format!("run `{}` has `{}` already (line {first})", row.run, row.benchmark)));
+        }
+        checked.push(row);
+    }
+    Ok(checked)
+}
+
+/// Every row of a run's `metrics.csv`; a header without rows (a run that has not logged a
+/// step yet) gives none.
+pub fn read_metrics(path: &Path) -> Result<Vec<MetricRow>, ResultsError> {
+    Ok(read_rows::<MetricRow>(path, &METRIC_COLUMNS)?.into_iter().map(|(_, row)| row).collect())
+}
+
+/// The rows with their line numbers, after checking that the header has every column.
+fn read_rows<T: DeserializeOwned>(path: &Path, columns: &[&str]) -> Result<Vec<(u64, T)>, ResultsError> {
+    let file = File::open(path).map_err(|source| ResultsError::Io { path: path.to_path_buf(), source })?;
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(file);
+    let line_error = |line, message| ResultsError::Line { path: path.to_path_buf(), line, message };
+    let headers = reader.headers().map_err(|err| line_error(1, err.to_string()))?.clone();
+    let expected = columns.join(",");
+    if headers.iter().all(str::is_empty) {
+        return Err(ResultsError::Empty { path: path.to_path_buf(), expected });
+    }
+    let missing: Vec<&str> = columns.iter().copied().filter(|c| !headers.iter().any(|h| h == *c)).collect();
+    if !missing.is_empty() {
+        return Err(ResultsError::MissingColumns { path: path.to_path_buf(), missing: missing.join(", "), expected });
+    }
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|err| {
+            let line = err.position().map_or(0, |p| p.line());
+            let message = match err.kind() {
+                csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                    format!("{len} fields where the header has {expected_len}")
+                }
+                _ => err.to_string(),
+            };
+            line_error(line, message)
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        let row = record.deserialize(Some(&headers)).map_err(|err| {
+            let message = match err.kind() {
+                csv::ErrorKind::Deserialize { err: de, .. } => match de.field() {
+                    Some(field) => format!("column `{}`: {}", &headers[field as usize], de.kind()),
+                    None => de.kind().to_string(),
+                },
+                _ => err.to_string(),
+            };
+            line_error(line, message)
+        })?;
+        rows.push((line, row));
+    }
+    Ok(rows)
+}
+
+/// What the types alone do not say: scores are fractions, and each encoder of a combination
+/// has one family from the study's taxonomy.
+fn check(row: &ResultRow) -> Result<(), String> {
+    let scores = [
+        ("chance", Some(row.chance)),
+        ("generation", Some(row.generation)),
+        ("likelihood", Some(row.likelihood)),
+        ("generation_blind", row.generation_blind),
+        ("likelihood_blind", row.likelihood_blind),
+    ];
+    for (column, score) in scores {
+        if let Some(score) = score.filter(|s| !(0.0..=1.0).contains(s)) {
+            return Err(format!("column `{column}`: {score} is not a score in [0, 1]"));
+        }
+    }
+    row.families().map_err(|message| format!("column `family`: {message}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::benchmark::Category;
+
+    fn row() -> ResultRow {
+        ResultRow {
+            sweep: "study".into(),
+            run: "siglip-so400m-14-384+dinov2-vit-l-14-518_mlp2x_gelu-1a2b3c4d".into(),
+            encoder: "siglip-so400m-14-384+dinov2-vit-l-14-518".into(),
+            family: "language-supervised+self-supervised".into(),
+            connector: "mlp2x_gelu".into(),
+            stage1_samples: 1_200_000,
+            stage2_samples: 737_000,
+            encoder_trainable: false,
+            llm: "vicuna-7b".into(),
+            seed: 3,
+            benchmark: "ChartQA".into(),
+            category: Category::OcrChart,
+            questions: 2500,
+            chance: 0.0,
+            generation: 0.6033333333333334,
+            likelihood: 0.61,
+            generation_blind: Some(0.25),
+            likelihood_blind: None,
+            train_secs: 12.5,
+        }
+    }
+
+    fn write(name: &str, rows: &[ResultRow]) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("cambrian-results-{name}-{}.csv", std::process::id()));
+        let mut writer = csv::Writer::from_path(&path).unwrap();
+        for row in rows {
+            writer.serialize(row).unwrap();
+        }
+        writer.flush().unwrap();
+        path
+    }
+
+    #[test]
+    fn a_written_row_reads_back_identically() {
+        let rows = [row()];
+        let path = write("roundtrip", &rows);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().next(), Some(RESULT_COLUMNS.join(",").as_str()));
+        assert!(text.contains(",OCR & Chart,") && text.contains(",0.25,,12.5"), "{text}");
+        assert_eq!(read_results(&path).unwrap(), rows);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_score_outside_zero_one_names_line_and_column() {
+        let mut bad = row();
+        bad.likelihood = 61.0;
+        let path = write("range", &[row(), bad]);
+        let message = read_results(&path).unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert!(message.contains("line 3: column `likelihood`: 61 is not a score"), "{message}");
+    }
+
+    #[test]
+    fn families_must_match_the_encoders() {
+        let mut bad = row();
+        bad.family = "language-supervised".into();
+        let path = write("families", &[bad]);
+        let message = read_results(&path).unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert!(message.contains("line 2: column `family`: 1 families"), "{message}");
+    }
+
+    #[test]
+    fn a_benchmark_twice_for_one_run_is_an_error() {
+        let path = write("twice", &[row(), row()]);
+        let message = read_results(&path).unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert!(message.contains("line 3: run `siglip-so400m-14-384+dinov2-vit-l-14-518_mlp2x_gelu-1a2b3c4d` has `ChartQA` already (line 2)"), "{message}");
+    }
+
+    #[test]
+    fn metrics_read_back_and_an_empty_log_has_no_rows() {
+        let path = std::env::temp_dir().join(format!("cambrian-metrics-{}.csv", std::process::id()));
+        std::fs::write(&path, "stage,step,loss,lr,grad_norm,tokens_per_sec,secs\n").unwrap();
+        assert!(read_metrics(&path).unwrap().is_empty());
+        std::fs::write(&path, "stage,step,loss,lr,grad_norm,tokens_per_sec,secs\n2,10,1.5,2e-5,0.8,900.5,12\n")
+            .unwrap();
+        let rows = read_metrics(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let expected =
+            MetricRow { stage: 2, step: 10, loss: 1.5, lr: 2e-5, grad_norm: 0.8, tokens_per_sec: 900.5, secs: 12.0 };
+        assert_eq!(rows, [expected]);
+    }
+}
