@@ -14,5 +14,6 @@ pub mod nn;
 pub mod plot;
 pub mod progress;
 pub mod results;
+pub mod sweep;
 pub mod train;
 pub mod weights;

@@ -50,6 +50,28 @@ pub enum Command {
     Eval(EvalArgs),
     /// Figures (PNG and SVG) and a report.md from a sweep's results.csv.
     Plot(PlotArgs),
+    /// Run a study's matrix (sweeps/NAME.toml): train and evaluate every cell, resumably.
+    Sweep(SweepArgs),
+}
+
+#[derive(Args)]
+pub struct SweepArgs {
+    /// The sweep file.
+    pub spec: PathBuf,
+    /// Results folder; the sweep writes into RESULTS/NAME/.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Print the matrix (run ids, encoders, status) and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run only the cells whose index is I modulo N (a Slurm array task, say).
+    #[arg(long, default_value = "0/1")]
+    pub shard: crate::sweep::Shard,
+    /// Write an sbatch job-array script running the sweep in --shards tasks, and stop.
+    #[arg(long)]
+    pub emit_slurm: Option<PathBuf>,
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub shards: u64,
 }
 
 #[derive(Args)]

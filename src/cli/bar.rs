@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::progress::Progress;
 
@@ -14,6 +14,12 @@ impl Bar {
     pub fn new(quiet: bool) -> Self {
         Self((!quiet && std::io::stderr().is_terminal()).then(ProgressBar::no_length))
     }
+
+    /// `count` bars drawn one above the other (a sweep's, then its run's).
+    pub fn stacked(quiet: bool, count: usize) -> Vec<Self> {
+        let multi = MultiProgress::new();
+        (0..count).map(|_| Self(Self::new(quiet).0.map(|bar| multi.add(bar)))).collect()
+    }
 }
 
 impl Progress for Bar {
@@ -21,7 +27,7 @@ impl Progress for Bar {
         if let Some(bar) = &self.0 {
             bar.reset();
             bar.set_length(total);
-            let template = format!("{{bar:30}} {{pos}}/{{len}} {what} [{{elapsed}} < {{eta}}]");
+            let template = format!("{{bar:30}} {{pos}}/{{len}} {what} [{{elapsed}} < {{eta}}] {{msg}}");
             bar.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()));
         }
     }
@@ -29,6 +35,12 @@ impl Progress for Bar {
     fn advance(&self, done: u64) {
         if let Some(bar) = &self.0 {
             bar.inc(done);
+        }
+    }
+
+    fn note(&self, text: &str) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(text.to_string());
         }
     }
 

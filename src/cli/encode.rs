@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use burn::tensor::Device;
 
 use super::args::{EncodeArgs, Init};
@@ -11,7 +11,6 @@ use super::bar::Bar;
 use crate::encoders::encode::{encode_pixels, preprocess_files, write_features};
 use crate::encoders::registry::{Resolved, resolve};
 use crate::encoders::{Encoder, WeightsSource};
-use crate::weights::{hub, url};
 
 pub fn run(args: &EncodeArgs, device: &Device, quiet: bool) -> anyhow::Result<()> {
     let mut resolved = resolve(args.encoder.as_deref(), args.weights.as_deref())?;
@@ -44,8 +43,8 @@ pub fn run(args: &EncodeArgs, device: &Device, quiet: bool) -> anyhow::Result<()
     Ok(())
 }
 
-/// The checkpoint to load: `--weights`, else a file beside the spec, else the preset's file
-/// in the Hugging Face cache or at its address; `None` only for `--init random`.
+/// The checkpoint to load: `--weights` (a file, or a folder holding the spec's file), else
+/// the spec's own weights; `None` only for `--init random`.
 fn weights_path(args: &EncodeArgs, resolved: &Resolved) -> anyhow::Result<Option<PathBuf>> {
     let spec = &resolved.spec;
     if let Some(path) = &args.weights {
@@ -55,17 +54,5 @@ fn weights_path(args: &EncodeArgs, resolved: &Resolved) -> anyhow::Result<Option
     if args.init.is_some() {
         return Ok(None);
     }
-    match (&spec.hub, &spec.url, &spec.weights_file, &resolved.spec_dir) {
-        (Some(repo), _, file, _) => {
-            let file = file.as_deref().unwrap_or("model.safetensors");
-            let path = hub::fetch_weights(repo, file)?;
-            for other in spec.architecture.spec().hub_files() {
-                hub::fetch(repo, other)?;
-            }
-            Ok(Some(path))
-        }
-        (None, Some(address), _, _) => Ok(Some(url::fetch(address)?)),
-        (None, None, Some(file), Some(dir)) => Ok(Some(dir.join(file))),
-        _ => bail!("encoder `{}` names no weights: pass --weights PATH or --init random", spec.name),
-    }
+    Ok(Some(resolved.pretrained_weights()?))
 }

@@ -8,7 +8,7 @@ use super::args::EvalArgs;
 use super::bar::Bar;
 use crate::data::benchmark::Scoring;
 use crate::data::cvbench::load::{cvbench, jsonl};
-use crate::eval::mc::{Options, evaluate};
+use crate::eval::mc::{Options, evaluate, report_file};
 use crate::train::checkpoint::write_json;
 use crate::train::load_run;
 
@@ -33,12 +33,12 @@ pub fn run(args: &EvalArgs, device: &Device, quiet: bool) -> anyhow::Result<()> 
             mode,
         };
         let report = evaluate(&run.model, &run.tokenizer, &run.llm_config.eos_token_ids, &benchmark, &options, device, &bar)?;
-        let mode_name = serde_json::to_value(mode)?.as_str().unwrap_or_default().to_string();
-        let path = args.run.join("eval").join(format!("{name}.{mode_name}.json"));
+        let path = args.run.join("eval").join(report_file(&name, mode));
         std::fs::create_dir_all(args.run.join("eval")).with_context(|| format!("creating {}", args.run.join("eval").display()))?;
         write_json(&path, &report)?;
         println!(
-            "{name:<16} {mode_name:<12} {:>10.4} {:>10.4} {:>8.4}",
+            "{name:<16} {:<12} {:>10.4} {:>10.4} {:>8.4}",
+            mode.name(),
             report.generation.value, report.likelihood.value, report.chance
         );
         if !report.unreadable.is_empty() {

@@ -10,6 +10,7 @@ mod eval;
 mod init_llm;
 mod llm;
 mod plot;
+mod sweep;
 mod synth;
 mod train;
 
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(&args, &crate::device::open(cli.device)?, cli.quiet > 0),
         Command::Eval(args) => eval::run(&args, &crate::device::open(cli.device)?, cli.quiet > 0),
         Command::Plot(args) => plot::run(&args),
+        Command::Sweep(args) => sweep::run(&args, cli.device, cli.quiet > 0),
     }
 }
 

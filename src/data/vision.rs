@@ -22,6 +22,15 @@ pub enum ImageMode {
 }
 
 impl ImageMode {
+    /// The name on the command line and in file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageMode::Image => "image",
+            ImageMode::MeanColour => "mean-colour",
+            ImageMode::NoImage => "no-image",
+        }
+    }
+
     /// The image to feed, or `None` when the evaluator must leave image tokens out.
     pub fn load(self, path: &Path) -> Result<Option<RgbImage>, DataError> {
         match self {

@@ -5,6 +5,7 @@ use std::path::Path;
 use super::EncoderError;
 use super::hf_config::spec_from_dir;
 use super::spec::EncoderSpec;
+use crate::weights::{hub, url};
 
 /// Every preset spec, in the order `cambrian encoders` lists them.
 const PRESETS: &[(&str, &str)] = &[
@@ -67,6 +68,27 @@ pub struct Resolved {
     pub spec: EncoderSpec,
     /// The spec file's folder, for a `weights_file` given relative to it.
     pub spec_dir: Option<std::path::PathBuf>,
+}
+
+impl Resolved {
+    /// The spec's own checkpoint: its file in the Hugging Face cache (downloaded if missing,
+    /// with the config files the architecture reads), at its address (torch.hub cache), or
+    /// beside the spec file.
+    pub fn pretrained_weights(&self) -> Result<std::path::PathBuf, EncoderError> {
+        let spec = &self.spec;
+        match (&spec.hub, &spec.url, &spec.weights_file, &self.spec_dir) {
+            (Some(repo), _, file, _) => {
+                let path = hub::fetch_weights(repo, file.as_deref().unwrap_or("model.safetensors"))?;
+                for other in spec.architecture.spec().hub_files() {
+                    hub::fetch(repo, other)?;
+                }
+                Ok(path)
+            }
+            (None, Some(address), _, _) => Ok(url::fetch(address)?),
+            (None, None, Some(file), Some(dir)) => Ok(dir.join(file)),
+            _ => Err(EncoderError::Config(format!("encoder `{}` names no weights: give a path, or use random init", spec.name))),
+        }
+    }
 }
 
 /// `--encoder` as given: a preset name or a spec file; absent, the spec comes from a

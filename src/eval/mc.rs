@@ -65,6 +65,11 @@ pub enum EvalError {
     Data(#[from] crate::data::DataError),
 }
 
+/// The file a report is kept in, inside `RUN/eval/`: `BENCHMARK.MODE.json`.
+pub fn report_file(benchmark: &str, mode: ImageMode) -> String {
+    format!("{benchmark}.{}.json", mode.name())
+}
+
 pub fn evaluate(
     model: &Mllm,
     tokenizer: &LlmTokenizer,

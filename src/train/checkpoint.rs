@@ -42,6 +42,8 @@ pub struct StageState {
     /// Optimizer steps done.
     pub steps_done: u64,
     pub total_steps: u64,
+    /// Usable examples in the stage's data (after `samples`).
+    pub examples: usize,
     pub metrics: Vec<MetricRow>,
     /// Records the loader rejected.
     pub skipped_records: Vec<Skip>,

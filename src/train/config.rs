@@ -36,7 +36,7 @@ pub struct RunConfig {
 pub struct EncoderChoice {
     /// A preset name or the path of a spec TOML.
     pub name: String,
-    /// A checkpoint file or folder; without one, `init = "random"` must say so.
+    /// A checkpoint file or folder; or else `init`.
     pub weights: Option<PathBuf>,
     #[serde(default)]
     pub init: Option<Init>,
@@ -45,7 +45,10 @@ pub struct EncoderChoice {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Init {
+    /// Random, seeded with the run's seed plus the encoder's index.
     Random,
+    /// The spec's own checkpoint, from the Hugging Face or torch.hub cache (downloaded once).
+    Pretrained,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -67,6 +70,9 @@ pub struct StageConfig {
     pub data: PathBuf,
     /// The folder image paths are relative to.
     pub images: PathBuf,
+    /// Train on the first this many usable records only (the study's data-size axis); 0
+    /// skips the stage (one-stage training when it is stage 1).
+    pub samples: Option<usize>,
     /// Default: `plain` in stage 1 (connector pre-training), the run's template in stage 2.
     pub template: Option<Template>,
     #[serde(default = "one")]
@@ -165,7 +171,7 @@ impl RunConfig {
         }
         for encoder in &self.encoders {
             if encoder.weights.is_some() == encoder.init.is_some() {
-                return Err(format!("encoder `{}`: give exactly one of `weights` and `init = \"random\"`", encoder.name));
+                return Err(format!("encoder `{}`: give exactly one of `weights = PATH` and `init = \"random\" | \"pretrained\"`", encoder.name));
             }
         }
         if self.max_length < 2 {

@@ -60,6 +60,7 @@ impl TrainError {
 pub struct StageSummary {
     pub stage: u8,
     pub steps: u64,
+    pub examples: usize,
     pub final_loss: Option<f64>,
     pub train_secs: f64,
     pub skipped_records: usize,
@@ -71,6 +72,7 @@ impl From<&StageState> for StageSummary {
         Self {
             stage: state.stage,
             steps: state.steps_done,
+            examples: state.examples,
             final_loss: state.metrics.last().map(|m| m.loss),
             train_secs: state.train_secs,
             skipped_records: state.skipped_records.len(),
@@ -90,7 +92,7 @@ pub fn train(config: &RunConfig, run: &Path, device: &Device, progress: &dyn Pro
     let mut session = stage::Session { run, config, tokenizer: &built.tokenizer, device: &device, progress, earlier_metrics: Vec::new() };
     let mut summaries = Vec::new();
     for (index, stage_config) in [(1u8, &config.stage1), (2, &config.stage2)] {
-        let Some(stage_config) = stage_config else { continue };
+        let Some(stage_config) = stage_config.as_ref().filter(|s| s.samples != Some(0)) else { continue };
         let state = if checkpoint::final_dir(run, index).is_dir() {
             model = Parts::load_weights(model, &checkpoint::final_dir(run, index))?;
             checkpoint::finished_state(run, index)?

@@ -9,7 +9,7 @@ use burn::tensor::Device;
 
 use super::TrainError;
 use super::checkpoint::Parts;
-use super::config::RunConfig;
+use super::config::{Init, RunConfig};
 use crate::connectors::ConcatConnector;
 use crate::encoders::{Encoder, WeightsSource, registry};
 use crate::llm::tokenizer::LlmTokenizer;
@@ -26,9 +26,13 @@ pub fn build(config: &RunConfig, device: &Device) -> Result<Built, TrainError> {
     let mut encoders = Vec::new();
     for (i, choice) in config.encoders.iter().enumerate() {
         let resolved = registry::resolve(Some(&choice.name), choice.weights.as_deref())?;
-        let weights = match &choice.weights {
-            Some(path) => WeightsSource::Path(path),
-            None => WeightsSource::Random { seed: config.seed.wrapping_add(i as u64) },
+        let pretrained = match (&choice.weights, choice.init) {
+            (None, Some(Init::Pretrained)) => Some(resolved.pretrained_weights()?),
+            _ => None,
+        };
+        let weights = match (&choice.weights, &pretrained) {
+            (Some(path), _) | (None, Some(path)) => WeightsSource::Path(path),
+            (None, None) => WeightsSource::Random { seed: config.seed.wrapping_add(i as u64) },
         };
         encoders.push(Encoder::build(resolved.spec, weights, device)?);
     }

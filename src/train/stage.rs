@@ -49,7 +49,10 @@ struct Prepared {
 pub fn run(session: &Session, stage: u8, config: &StageConfig, model: Mllm) -> Result<(Mllm, StageState), TrainError> {
     let template = config.template.unwrap_or(if stage == 1 { Template::Plain } else { session.config.template });
     let parts = Parts { llm: config.train_llm.unwrap_or(stage == 2), encoders: config.encoder_lr.is_some() };
-    let data = llava::load(&config.data, &config.images)?;
+    let mut data = llava::load(&config.data, &config.images)?;
+    if let Some(limit) = config.samples {
+        data.samples.truncate(limit);
+    }
     if data.samples.is_empty() {
         let first = data.skipped.first().map(|s| format!(" (record {}: {})", s.index, s.reason)).unwrap_or_default();
         return Err(TrainError::Data(format!("{}: no usable records{first}", config.data.display())));
@@ -78,6 +81,7 @@ pub fn run(session: &Session, stage: u8, config: &StageConfig, model: Mllm) -> R
             stage,
             steps_done: 0,
             total_steps,
+            examples: data.samples.len(),
             metrics: Vec::new(),
             skipped_records: data.skipped.iter().map(|s| Skip { index: s.index, reason: s.reason.clone() }).collect(),
             skipped_examples: Vec::new(),
@@ -106,6 +110,7 @@ pub fn run(session: &Session, stage: u8, config: &StageConfig, model: Mllm) -> R
             tokens_per_sec: tokens as f64 / secs,
             secs: state.train_secs,
         });
+        session.progress.note(&format!("loss {loss:.4}"));
         let rows: Vec<MetricRow> = session.earlier_metrics.iter().chain(&state.metrics).cloned().collect();
         metrics::write(&session.run.join("metrics.csv"), &rows)?;
         session.progress.advance(1);

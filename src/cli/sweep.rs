@@ -1,0 +1,49 @@
+//! `cambrian sweep`: a study's matrix (see `crate::sweep`), its dry run, its Slurm script,
+//! and a summary table of results.csv at the end.
+
+use anyhow::Context;
+
+use super::args::SweepArgs;
+use super::bar::Bar;
+use crate::device::DeviceArg;
+use crate::sweep::{Sweep, slurm};
+
+pub fn run(args: &SweepArgs, device: DeviceArg, quiet: bool) -> anyhow::Result<()> {
+    let sweep = Sweep::load(&args.spec, &args.results)?;
+    if args.dry_run {
+        println!("{} runs of sweep `{}` into {}", sweep.cells.len(), sweep.spec.name(), sweep.dir.display());
+        for (i, cell) in sweep.cells.iter().enumerate() {
+            let status = if sweep.dir.join(&cell.id).join("done").is_file() { "done" } else { "to run" };
+            println!("{i:>4}  {:<48} {status}", cell.id);
+        }
+        return Ok(());
+    }
+    if let Some(path) = &args.emit_slurm {
+        let binary = std::env::current_exe().context("locating the cambrian binary")?;
+        let text = slurm::script(&binary, &args.spec, &args.results, args.shards as usize, device.name());
+        crate::atomic::write(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {} ({} array tasks); submit with `sbatch {}`", path.display(), args.shards, path.display());
+        return Ok(());
+    }
+    let device = crate::device::open(device)?;
+    let bars = Bar::stacked(quiet, 2);
+    let outcome = sweep.run(args.shard, &device, &bars[0], &bars[1])?;
+    let rows = sweep.write_results()?;
+    println!(
+        "sweep `{}`: {} runs finished now, {} already done, {} busy in another process; {}",
+        sweep.spec.name(),
+        outcome.finished.len(),
+        outcome.skipped_done.len(),
+        outcome.busy.len(),
+        sweep.dir.join("results.csv").display()
+    );
+    println!("{:<40} {:<14} {:>10} {:>10} {:>10} {:>7}", "encoder", "benchmark", "generation", "likelihood", "no image", "chance");
+    for row in &rows {
+        let blind = row.likelihood_blind.map_or("-".to_string(), |v| format!("{v:.3}"));
+        println!(
+            "{:<40} {:<14} {:>10.3} {:>10.3} {:>10} {:>7.3}",
+            row.encoder, row.benchmark, row.generation, row.likelihood, blind, row.chance
+        );
+    }
+    Ok(())
+}

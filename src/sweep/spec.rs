@@ -1,0 +1,226 @@
+//! A sweep file (`sweeps/NAME.toml`): what to prepare (the synthetic data, a small LLM), the
+//! named encoder choices, a `base` run config, the `axes` whose cartesian product makes the
+//! runs, and the benchmarks every run is scored on. In paths, `{data}` stands for the sweep's
+//! prepared-data folder (`RESULTS/SWEEP/data`); other relative paths are taken from the
+//! sweep file's folder.
+//!
+//! Axes are dotted keys into the run config (`seed`, `connector.projector`,
+//! `stage2.encoder_lr`, `stage1.samples`, ...) with a list of values each; the key `encoders`
+//! takes lists of names from `[encoders]` (one list per run: several names concatenate).
+//! Expansion is deterministic: axes in key order, values in the order given.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::SweepError;
+use crate::data::benchmark::Category;
+use crate::data::vision::ImageMode;
+use crate::train::config::RunConfig;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// Default: the file's stem.
+    pub name: Option<String>,
+    #[serde(default)]
+    pub prepare: Prepare,
+    /// Encoder choices by name: `{ name = PRESET|SPEC, weights = PATH | init = "random"|"pretrained" }`.
+    pub encoders: BTreeMap<String, toml::Value>,
+    /// Everything of a run config but `encoders`.
+    pub base: toml::Table,
+    #[serde(default)]
+    pub axes: BTreeMap<String, Vec<toml::Value>>,
+    pub benchmarks: Vec<BenchmarkSpec>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prepare {
+    /// `cambrian synth` into `{data}/synth`.
+    pub synth: Option<SynthPrepare>,
+    /// `cambrian init-llm` into `{data}/llm`.
+    pub llm: Option<LlmPrepare>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SynthPrepare {
+    pub samples: u64,
+    pub train_samples: u64,
+    pub size: u32,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmPrepare {
+    /// Text files whose words make the vocabulary.
+    pub corpus: Vec<String>,
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchmarkSpec {
+    pub name: String,
+    /// A CV-Bench folder or a multiple-choice JSONL.
+    pub path: String,
+    /// For a JSONL (a CV-Bench folder is vision-centric).
+    pub category: Option<Category>,
+    /// Image modes to evaluate with; `no-image` gives the vision-disabled scores.
+    #[serde(default = "image_only")]
+    pub vision: Vec<ImageMode>,
+    #[serde(default = "default_new_tokens")]
+    pub max_new_tokens: usize,
+}
+
+fn image_only() -> Vec<ImageMode> {
+    vec![ImageMode::Image]
+}
+
+fn default_new_tokens() -> usize {
+    16
+}
+
+/// One cell of the matrix.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub id: String,
+    /// Encoder choice names, in order.
+    pub encoders: Vec<String>,
+    pub config: RunConfig,
+}
+
+/// Where `{data}` and relative paths point.
+pub struct Paths<'a> {
+    pub spec_dir: &'a Path,
+    pub data_dir: &'a Path,
+}
+
+impl Paths<'_> {
+    pub fn resolve(&self, text: &str) -> PathBuf {
+        let expanded = text.replace("{data}", &self.data_dir.to_string_lossy());
+        let path = PathBuf::from(expanded);
+        if path.is_relative() { self.spec_dir.join(path) } else { path }
+    }
+}
+
+impl SweepSpec {
+    pub fn from_file(path: &Path) -> Result<Self, SweepError> {
+        let text = std::fs::read_to_string(path).map_err(SweepError::io(path))?;
+        let mut spec: SweepSpec = toml::from_str(&text).map_err(|err| SweepError::spec(path, err.to_string()))?;
+        if spec.name.is_none() {
+            spec.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        }
+        if spec.benchmarks.is_empty() {
+            return Err(SweepError::spec(path, "no [[benchmarks]]"));
+        }
+        if !spec.axes.contains_key("encoders") {
+            return Err(SweepError::spec(path, "axes.encoders is required: the encoder sets to compare"));
+        }
+        Ok(spec)
+    }
+
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("sweep")
+    }
+
+    /// Every run of the matrix, in order; each config checked and its paths resolved.
+    pub fn cells(&self, paths: &Paths, origin: &Path) -> Result<Vec<Cell>, SweepError> {
+        let bad = |message: String| SweepError::spec(origin, message);
+        let mut cells = Vec::new();
+        let axes: Vec<(&String, &Vec<toml::Value>)> = self.axes.iter().collect();
+        let total: usize = axes.iter().map(|(_, values)| values.len()).product();
+        for index in 0..total {
+            let mut table = self.base.clone();
+            let mut rest = index;
+            let mut encoders = Vec::new();
+            for (key, values) in axes.iter().rev() {
+                let value = &values[rest % values.len()];
+                rest /= values.len();
+                match key.as_str() {
+                    "encoders" => encoders = encoder_names(value).map_err(&bad)?,
+                    _ => set_dotted(&mut table, key, value.clone()).map_err(&bad)?,
+                }
+            }
+            let mut choices = Vec::new();
+            for name in &encoders {
+                let choice = self.encoders.get(name).ok_or_else(|| bad(format!("axes.encoders names `{name}`, which [encoders] lacks")))?;
+                choices.push(self.resolve_encoder(choice, paths).map_err(&bad)?);
+            }
+            table.insert("encoders".into(), toml::Value::Array(choices));
+            let mut config: RunConfig = toml::Value::Table(table).try_into().map_err(|err: toml::de::Error| bad(format!("run {index}: {err}")))?;
+            resolve_run_paths(&mut config, paths);
+            config.validate().map_err(|message| bad(format!("run {index}: {message}")))?;
+            cells.push(Cell { id: run_id(&encoders, &config), encoders, config });
+        }
+        Ok(cells)
+    }
+
+    fn resolve_encoder(&self, choice: &toml::Value, paths: &Paths) -> Result<toml::Value, String> {
+        let mut table = choice.as_table().ok_or("an [encoders] entry must be a table")?.clone();
+        for key in ["weights", "name"] {
+            if let Some(toml::Value::String(text)) = table.get(key) {
+                let is_path = key == "weights" || text.ends_with(".toml");
+                if is_path {
+                    table.insert(key.into(), toml::Value::String(paths.resolve(text).to_string_lossy().into_owned()));
+                }
+            }
+        }
+        Ok(toml::Value::Table(table))
+    }
+}
+
+fn encoder_names(value: &toml::Value) -> Result<Vec<String>, String> {
+    let names: Option<Vec<String>> = match value {
+        toml::Value::String(name) => Some(vec![name.clone()]),
+        toml::Value::Array(items) => items.iter().map(|v| v.as_str().map(str::to_string)).collect(),
+        _ => None,
+    };
+    names.filter(|n| !n.is_empty()).ok_or_else(|| format!("axes.encoders: {value} is not a name or a list of names"))
+}
+
+/// Sets `a.b.c = value` in `table`, creating tables on the way.
+fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().ok_or_else(|| format!("empty axis key `{key}`"))?;
+    let mut at = table;
+    for part in parts {
+        at = at
+            .entry(part)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| format!("axis `{key}`: `{part}` is not a table"))?;
+    }
+    at.insert(last.into(), value);
+    Ok(())
+}
+
+fn resolve_run_paths(config: &mut RunConfig, paths: &Paths) {
+    let fix = |p: &mut PathBuf| *p = paths.resolve(&p.to_string_lossy());
+    fix(&mut config.llm);
+    for stage in [&mut config.stage1, &mut config.stage2].into_iter().flatten() {
+        fix(&mut stage.data);
+        fix(&mut stage.images);
+    }
+}
+
+/// Readable prefix (encoders, projector, seed) + the first 8 hex digits of the SHA-256 of
+/// the resolved config.
+fn run_id(encoders: &[String], config: &RunConfig) -> String {
+    use sha2::Digest;
+    let text = toml::to_string(config).expect("a run config serializes");
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let projector = serde_json::to_value(config.connector.projector).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    format!("{}_{projector}_s{}-{hash}", encoders.join("+"), config.seed)
+}
