@@ -155,28 +155,18 @@ impl SweepSpec {
             let mut choices = Vec::new();
             for name in &encoders {
                 let choice = self.encoders.get(name).ok_or_else(|| bad(format!("axes.encoders names `{name}`, which [encoders] lacks")))?;
-                choices.push(self.resolve_encoder(choice, paths).map_err(&bad)?);
+                choices.push(choice.clone());
             }
             table.insert("encoders".into(), toml::Value::Array(choices));
             let mut config: RunConfig = toml::Value::Table(table).try_into().map_err(|err: toml::de::Error| bad(format!("run {index}: {err}")))?;
-            resolve_run_paths(&mut config, paths);
             config.validate().map_err(|message| bad(format!("run {index}: {message}")))?;
-            cells.push(Cell { id: run_id(&encoders, &config), encoders, config });
+            // The id comes from the config as the sweep file writes it, so that it does not
+            // depend on where the checkout or the results folder are.
+            let id = run_id(&encoders, &config);
+            resolve_run_paths(&mut config, paths);
+            cells.push(Cell { id, encoders, config });
         }
         Ok(cells)
-    }
-
-    fn resolve_encoder(&self, choice: &toml::Value, paths: &Paths) -> Result<toml::Value, String> {
-        let mut table = choice.as_table().ok_or("an [encoders] entry must be a table")?.clone();
-        for key in ["weights", "name"] {
-            if let Some(toml::Value::String(text)) = table.get(key) {
-                let is_path = key == "weights" || text.ends_with(".toml");
-                if is_path {
-                    table.insert(key.into(), toml::Value::String(paths.resolve(text).to_string_lossy().into_owned()));
-                }
-            }
-        }
-        Ok(toml::Value::Table(table))
     }
 }
 
@@ -205,9 +195,19 @@ fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<
     Ok(())
 }
 
+/// Makes the run's paths absolute: `{data}`, and relative ones from the sweep file's folder
+/// (an encoder's name only when it is a spec file).
 fn resolve_run_paths(config: &mut RunConfig, paths: &Paths) {
     let fix = |p: &mut PathBuf| *p = paths.resolve(&p.to_string_lossy());
     fix(&mut config.llm);
+    for encoder in &mut config.encoders {
+        if let Some(weights) = &mut encoder.weights {
+            fix(weights);
+        }
+        if encoder.name.ends_with(".toml") {
+            encoder.name = paths.resolve(&encoder.name).to_string_lossy().into_owned();
+        }
+    }
     for stage in [&mut config.stage1, &mut config.stage2].into_iter().flatten() {
         fix(&mut stage.data);
         fix(&mut stage.images);

@@ -1,25 +1,13 @@
-//! Per-step training metrics, `RUN/metrics.csv`: stage, step (optimizer steps from 0 within
-//! the stage), loss (mean over the step's answer tokens), lr (the connector's), grad_norm
-//! (global, before clipping), tokens_per_sec (positions forwarded, pads excluded), secs.
+//! Per-step training metrics, `RUN/metrics.csv` ([`MetricRow`]): loss is the mean over the
+//! step's answer tokens, lr the connector's, grad_norm global and before clipping,
+//! tokens_per_sec counts positions forwarded (pads excluded), secs the stage's training time.
 //! Rewritten whole (atomically) at each step from the rows in memory, which a checkpoint
 //! also holds, so a resumed run's file has no duplicated or half-written rows.
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
 use super::TrainError;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MetricRow {
-    pub stage: u8,
-    pub step: u64,
-    pub loss: f64,
-    pub lr: f64,
-    pub grad_norm: f64,
-    pub tokens_per_sec: f64,
-    pub secs: f64,
-}
+pub use crate::results::MetricRow;
 
 pub fn write(path: &Path, rows: &[MetricRow]) -> Result<(), TrainError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
