@@ -72,6 +72,12 @@ pub struct SweepArgs {
     pub emit_slurm: Option<PathBuf>,
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub shards: u64,
+    /// Where the figures go once every run is done (default plots/NAME).
+    #[arg(long)]
+    pub plots: Option<PathBuf>,
+    /// Leave the figures out.
+    #[arg(long, conflicts_with = "plots")]
+    pub no_plots: bool,
 }
 
 #[derive(Args)]

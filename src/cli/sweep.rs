@@ -45,5 +45,13 @@ pub fn run(args: &SweepArgs, device: DeviceArg, quiet: bool) -> anyhow::Result<(
             row.encoder, row.benchmark, row.generation, row.likelihood, blind, row.chance
         );
     }
+    let pending = sweep.cells.iter().filter(|c| !sweep.dir.join(&c.id).join("done").is_file()).count();
+    if args.no_plots || rows.is_empty() {
+        return Ok(());
+    }
+    let out = args.plots.clone().unwrap_or_else(|| std::path::Path::new("plots").join(sweep.spec.name()));
+    let plotted = crate::plot::plot(&sweep.dir, &out).with_context(|| format!("plotting into {}", out.display()))?;
+    let partial = if pending > 0 { format!(" ({pending} runs not finished yet)") } else { String::new() };
+    println!("{} figures and {}{partial}", plotted.figures.len(), plotted.report.display());
     Ok(())
 }
