@@ -8,7 +8,7 @@ use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::layout::{Chart, axis_max, mesh, row_labels, widest};
+use super::layout::{Chart, Entry, axis_max, legend, mesh, row_labels, widest};
 use super::render::DrawResult;
 use super::stats::Stat;
 use super::style::{INK, LABEL_PX, MUTED, PANEL_TITLE_PX, TICK_PX, bold, muted, text};
@@ -37,15 +37,11 @@ pub struct Bars {
     pub panels: Vec<&'static str>,
     pub rows: Vec<BarRow>,
     pub marks: Vec<Mark>,
+    pub legend: Vec<Entry>,
 }
 
 /// Pixels per bar row.
 const ROW_PX: u32 = 38;
-
-/// The height of a figure of `rows` bar rows under a title, with legend and axes.
-pub fn figure_height_px(rows: usize) -> u32 {
-    (300 + ROW_PX * rows as u32).max(MIN_HEIGHT_PX)
-}
 
 /// Few rows stretch, but not beyond this.
 const MIN_HEIGHT_PX: u32 = 480;
@@ -53,7 +49,15 @@ const MIN_HEIGHT_PX: u32 = 480;
 const MAX_BAR_PX: f64 = 44.0;
 
 impl Bars {
-    pub fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+    /// The figure's size: as tall as its rows need under a title, with legend and axes.
+    pub fn size(&self) -> (u32, u32) {
+        (1600, (300 + ROW_PX * self.rows.len() as u32).max(MIN_HEIGHT_PX))
+    }
+
+    /// The legend at the bottom, the panels above it.
+    pub fn draw<DB: DrawingBackend>(&self, body: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let area = legend(body, &self.legend)?.margin(0, 10, 10, 10);
+        let area = &area;
         let n = self.rows.len() as f64;
         let labels = self.rows.iter().filter(|r| !r.heading).map(|r| r.label.clone());
         let gutter_px = widest(area, labels, &bold(LABEL_PX))? + 24;

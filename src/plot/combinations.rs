@@ -5,8 +5,8 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::bars::{BarRow, Bars, Mark, figure_height_px};
-use super::layout::{Entry, Swatch, legend};
+use super::bars::{BarRow, Bars, Mark};
+use super::layout::{Entry, Swatch};
 use super::render::{DrawResult, Figure};
 use super::style::{COMBINATION, FAMILIES, INK, family_colour};
 use super::sweep::{Column, Setting, Sweep};
@@ -14,7 +14,6 @@ use super::sweep::{Column, Setting, Sweep};
 pub struct Combinations {
     caption: String,
     bars: Bars,
-    legend: Vec<Entry>,
 }
 
 impl Combinations {
@@ -89,7 +88,7 @@ impl Combinations {
                        trained alone shows no data."
             .to_string();
         let panels = columns.iter().map(|c| c.label()).collect();
-        Ok(Combinations { caption, bars: Bars { panels, rows, marks }, legend })
+        Ok(Combinations { caption, bars: Bars { panels, rows, marks, legend } })
     }
 }
 
@@ -102,11 +101,10 @@ impl Figure for Combinations {
     }
 
     fn size(&self) -> (u32, u32) {
-        (1600, figure_height_px(self.bars.rows.len()))
+        self.bars.size()
     }
 
     fn draw<DB: DrawingBackend>(&self, body: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
-        let body = legend(body, &self.legend)?;
-        self.bars.draw(&body.margin(0, 10, 10, 10))
+        self.bars.draw(body)
     }
 }

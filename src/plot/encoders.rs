@@ -4,8 +4,8 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::bars::{BarRow, Bars, figure_height_px};
-use super::layout::{Entry, legend};
+use super::bars::{BarRow, Bars};
+use super::layout::Entry;
 use super::render::{DrawResult, Figure};
 use super::style::{FAMILIES, family_colour};
 use super::sweep::{Column, Setting, Sweep, describe_recipe};
@@ -13,7 +13,6 @@ use super::sweep::{Column, Setting, Sweep, describe_recipe};
 pub struct Encoders {
     caption: String,
     bars: Bars,
-    legend: Vec<Entry>,
 }
 
 impl Encoders {
@@ -47,7 +46,7 @@ impl Encoders {
         let present: Vec<_> = FAMILIES.iter().filter(|f| settings.iter().any(|s| s.families[0] == **f)).collect();
         let legend = present.into_iter().map(|&f| Entry::new(f.to_string(), family_colour(f))).collect();
         let panels = columns.iter().map(|c| c.label()).collect();
-        Ok(Encoders { caption, bars: Bars { panels, rows, marks: Vec::new() }, legend })
+        Ok(Encoders { caption, bars: Bars { panels, rows, marks: Vec::new(), legend } })
     }
 }
 
@@ -60,11 +59,10 @@ impl Figure for Encoders {
     }
 
     fn size(&self) -> (u32, u32) {
-        (1600, figure_height_px(self.bars.rows.len()))
+        self.bars.size()
     }
 
     fn draw<DB: DrawingBackend>(&self, body: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
-        let body = legend(body, &self.legend)?;
-        self.bars.draw(&body.margin(0, 10, 10, 10))
+        self.bars.draw(body)
     }
 }

@@ -1,5 +1,5 @@
-//! Pieces of page layout every figure uses: a title block, a legend strip, and spacing of
-//! labels that would otherwise overlap.
+//! Pieces of page layout every figure uses: a title block, a legend strip, row labels, the
+//! house mesh style, and spacing of labels that would otherwise overlap.
 
 use plotters::chart::MeshStyle;
 use plotters::coord::Shift;

@@ -84,7 +84,7 @@ impl DrawingBackend for PngBackend<'_> {
         let colour = style.color();
         let font: &FontRef = font(matches!(style.style(), FontStyle::Bold));
         let scaled = font.as_scaled(style.size() as f32);
-        let width: f32 = caret_positions(&scaled, text).last().map_or(0.0, |&(_, x, id)| x + scaled.h_advance(id));
+        let width: f32 = caret_positions(&scaled, text).last().map_or(0.0, |&(x, id)| x + scaled.h_advance(id));
         let anchor = style.anchor();
         let left = match anchor.h_pos {
             HPos::Left => 0.0,
@@ -97,7 +97,7 @@ impl DrawingBackend for PngBackend<'_> {
             VPos::Bottom => scaled.descent(),
         };
         let transform = style.transform();
-        for (_, x, id) in caret_positions(&scaled, text) {
+        for (x, id) in caret_positions(&scaled, text) {
             let glyph = id.with_scale_and_position(scaled.scale(), point(left + x, baseline));
             let Some(outline) = font.outline_glyph(glyph) else { continue };
             let bounds = outline.px_bounds();
@@ -114,8 +114,8 @@ impl DrawingBackend for PngBackend<'_> {
     }
 }
 
-/// Each character with its caret position (advances and kerning so far) and glyph.
-fn caret_positions<F: Font>(scaled: &ab_glyph::PxScaleFont<F>, text: &str) -> Vec<(char, f32, ab_glyph::GlyphId)> {
+/// Each character's caret position (advances and kerning so far) and glyph.
+fn caret_positions<F: Font>(scaled: &ab_glyph::PxScaleFont<F>, text: &str) -> Vec<(f32, ab_glyph::GlyphId)> {
     let mut caret = 0.0;
     let mut previous = None;
     text.chars()
@@ -124,7 +124,7 @@ fn caret_positions<F: Font>(scaled: &ab_glyph::PxScaleFont<F>, text: &str) -> Ve
             if let Some(previous) = previous {
                 caret += scaled.kern(previous, id);
             }
-            let placed = (c, caret, id);
+            let placed = (caret, id);
             caret += scaled.h_advance(id);
             previous = Some(id);
             placed

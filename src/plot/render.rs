@@ -1,9 +1,10 @@
 //! One figure, drawn twice from the same code: into a pixel buffer saved as PNG and into an
 //! SVG string, both written atomically.
 
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+use image::{ExtendedColorType, ImageEncoder};
 use plotters::coord::Shift;
 use plotters::prelude::{
     BitMapBackend, DrawingArea, DrawingAreaErrorKind, DrawingBackend, IntoDrawingArea, SVGBackend,
@@ -42,11 +43,12 @@ pub fn render<F: Figure>(figure: &F, dir: &Path) -> Result<PathBuf, PlotError> {
         let root = PngBackend(BitMapBackend::with_buffer(&mut pixels, (width, height))).into_drawing_area();
         draw_on(figure, &root).map_err(|err| failed(err.to_string()))?;
     }
-    let image = image::RgbImage::from_raw(width, height, pixels).ok_or_else(|| failed("pixel buffer size".into()))?;
-    let mut png = Cursor::new(Vec::new());
-    image.write_to(&mut png, image::ImageFormat::Png).map_err(|err| failed(err.to_string()))?;
+    let mut png = Vec::new();
+    PngEncoder::new_with_quality(&mut png, CompressionType::Best, FilterType::Adaptive)
+        .write_image(&pixels, width, height, ExtendedColorType::Rgb8)
+        .map_err(|err| failed(err.to_string()))?;
     let png_path = dir.join(format!("{}.png", F::NAME));
-    write(&png_path, png.get_ref())?;
+    write(&png_path, &png)?;
 
     let mut svg = String::new();
     {
