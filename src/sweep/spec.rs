@@ -74,7 +74,8 @@ pub struct BenchmarkSpec {
     pub name: String,
     /// A CV-Bench folder or a multiple-choice JSONL.
     pub path: String,
-    /// For a JSONL (a CV-Bench folder is vision-centric).
+    /// For a JSONL (a CV-Bench folder is vision-centric): "General", "Knowledge",
+    /// "OCR & Chart" or "Vision-Centric".
     pub category: Option<Category>,
     /// Image modes to evaluate with; `no-image` gives the vision-disabled scores.
     #[serde(default = "image_only")]
