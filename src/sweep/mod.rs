@@ -158,8 +158,7 @@ impl Sweep {
     /// Trains (or resumes) a run, evaluates what is missing, and marks it done.
     fn run_cell(&self, cell: &Cell, run: &Path, benchmarks: &[Benchmark], device: &Device, progress: &dyn Progress) -> Result<(), SweepError> {
         let failed = |source| SweepError::Train { run: cell.id.clone(), source };
-        crate::train::train(&cell.config, run, device, progress).map_err(failed)?;
-        let loaded = crate::train::load_run(run, device).map_err(failed)?;
+        let (loaded, _) = crate::train::train(&cell.config, run, device, progress).map_err(failed)?;
         let eval_dir = run.join("eval");
         std::fs::create_dir_all(&eval_dir).map_err(SweepError::io(&eval_dir))?;
         for (benchmark, spec) in benchmarks.iter().zip(&self.spec.benchmarks) {

@@ -83,13 +83,12 @@ impl From<&StageState> for StageSummary {
 
 /// Trains (or resumes) the run in `run` on `device` (the autodiff layer is added here) and
 /// returns the trained model ready for inference, with the stages' summaries.
-pub fn train(config: &RunConfig, run: &Path, device: &Device, progress: &dyn Progress) -> Result<(Mllm, Vec<StageSummary>), TrainError> {
+pub fn train(config: &RunConfig, run: &Path, device: &Device, progress: &dyn Progress) -> Result<(LoadedRun, Vec<StageSummary>), TrainError> {
     std::fs::create_dir_all(run).map_err(TrainError::io(run))?;
     claim(config, run)?;
     let device = device.clone().autodiff();
-    let built = model::build(config, &device)?;
-    let mut model = built.model;
-    let mut session = stage::Session { run, config, tokenizer: &built.tokenizer, device: &device, progress, earlier_metrics: Vec::new() };
+    let model::Built { mut model, tokenizer, llm_config } = model::build(config, &device)?;
+    let mut session = stage::Session { run, config, tokenizer: &tokenizer, device: &device, progress, earlier_metrics: Vec::new() };
     let mut summaries = Vec::new();
     for (index, stage_config) in [(1u8, &config.stage1), (2, &config.stage2)] {
         let Some(stage_config) = stage_config.as_ref().filter(|s| s.samples != Some(0)) else { continue };
@@ -105,7 +104,8 @@ pub fn train(config: &RunConfig, run: &Path, device: &Device, progress: &dyn Pro
         summaries.push(StageSummary::from(&state));
     }
     checkpoint::write_json(&run.join("summary.json"), &summaries)?;
-    Ok((model.valid(), summaries))
+    let trained = LoadedRun { config: config.clone(), model: model.valid(), tokenizer, llm_config };
+    Ok((trained, summaries))
 }
 
 /// Writes `config.toml` into a new run folder, or checks that an existing one matches.
