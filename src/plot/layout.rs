@@ -84,25 +84,39 @@ pub fn legend<DB: DrawingBackend>(
     entries: &[Entry],
 ) -> Result<DrawingArea<DB, Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
     let (width, height) = area.dim_in_pixel();
-    let (body, strip) = area.split_vertically(height.saturating_sub(52));
     let style = text(LABEL_PX);
     let size = 18;
     let gap = 34;
+    let row_px = 40;
     let widths: Vec<i32> = entries
         .iter()
         .map(|e| area.estimate_text_size(&e.label, &style).map(|(w, _)| w as i32 + size + 8))
         .collect::<Result<_, _>>()?;
-    let total = widths.iter().sum::<i32>() + gap * (entries.len() as i32 - 1).max(0);
-    let mut x = (width as i32 - total).max(0) / 2;
-    let y = 26;
-    for (entry, w) in entries.iter().zip(widths) {
-        swatch(&strip, entry, (x, y), size)?;
-        strip.draw(&Text::new(
-            entry.label.clone(),
-            (x + size + 8, y),
-            style.pos(Pos::new(HPos::Left, VPos::Center)),
-        ))?;
-        x += w + gap;
+    // Entries fill rows left to right; a row that would overflow the figure starts a new one.
+    let usable = width as i32 - 2 * gap;
+    let mut rows: Vec<Vec<usize>> = vec![Vec::new()];
+    let mut used = 0;
+    for (i, w) in widths.iter().enumerate() {
+        let row = rows.last_mut().expect("one row at least");
+        if !row.is_empty() && used + gap + w > usable {
+            rows.push(vec![i]);
+            used = *w;
+        } else {
+            used += if row.is_empty() { *w } else { gap + w };
+            row.push(i);
+        }
+    }
+    let strip_px = 12 + row_px * rows.len() as u32;
+    let (body, strip) = area.split_vertically(height.saturating_sub(strip_px));
+    for (r, row) in rows.iter().enumerate() {
+        let total = row.iter().map(|&i| widths[i]).sum::<i32>() + gap * (row.len() as i32 - 1).max(0);
+        let mut x = (width as i32 - total).max(0) / 2;
+        let y = 26 + row_px as i32 * r as i32;
+        for &i in row {
+            swatch(&strip, &entries[i], (x, y), size)?;
+            strip.draw(&Text::new(entries[i].label.clone(), (x + size + 8, y), style.pos(Pos::new(HPos::Left, VPos::Center))))?;
+            x += widths[i] + gap;
+        }
     }
     Ok(body)
 }
