@@ -76,3 +76,19 @@ fn metal() -> Result<Device, NotCompiled> {
 fn metal() -> Result<Device, NotCompiled> {
     Err(NotCompiled("metal"))
 }
+
+/// The accelerator's own name (`NVIDIA H100 80GB HBM3`), `None` on the CPU.
+#[cfg(any(feature = "wgpu", feature = "vulkan", feature = "cuda", feature = "metal"))]
+pub fn accelerator_name(device: &Device) -> Option<String> {
+    device.identity().filter(|identity| identity.physical.is_some()).map(|identity| identity.name)
+}
+#[cfg(not(any(feature = "wgpu", feature = "vulkan", feature = "cuda", feature = "metal")))]
+pub fn accelerator_name(_device: &Device) -> Option<String> {
+    None
+}
+
+/// Bytes the device allocator holds (live tensors and the pages it keeps for reuse), in MiB;
+/// `None` on a backend that does not report it (flex).
+pub fn allocator_reserved_mib(device: &Device) -> Option<f64> {
+    device.memory_pool_usage().map(|usage| usage.bytes_reserved as f64 / (1024.0 * 1024.0))
+}

@@ -4,6 +4,8 @@
 //!
 //! Every measurement runs in its own process (ours: a hidden `bench encoder-once`), so that
 //! its peak resident memory is its own. Random weights: the timing does not depend on them.
+//! When ours runs on a GPU backend, PyTorch runs on the CUDA GPU (`--device cuda`), and
+//! memory is the GPU allocator's, not the process's.
 
 use std::path::Path;
 use std::process::Command;
@@ -22,6 +24,16 @@ use crate::encoders::{Encoder, WeightsSource};
 pub struct Measurement {
     pub images_per_sec: f64,
     pub peak_rss_mib: Option<f64>,
+    /// On a GPU, what the allocator held at its peak: ours, the largest reserved total after
+    /// a pass (burn's `memory_pool_usage`); PyTorch's, `torch.cuda.max_memory_reserved`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_device_mib: Option<f64>,
+    /// PyTorch's `torch.cuda.max_memory_allocated` (live tensors only); burn reports no peak of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_allocated_mib: Option<f64>,
+    /// `cpu`, or the accelerator's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 pub fn run_encoders(args: &BenchEncodersArgs, device_name: &str) -> anyhow::Result<()> {
@@ -39,31 +51,49 @@ pub fn run_encoders(args: &BenchEncodersArgs, device_name: &str) -> anyhow::Resu
     for name in names {
         let res = preset(&name)?.resolution();
         let ours = measure_ours(&name, args, device_name);
-        let torch = if args.no_reference {
-            Err(anyhow::anyhow!("not run (--no-reference)"))
-        } else if device_name != "cpu" {
-            // The reference script runs PyTorch on the CPU: a ratio against our GPU would mislead.
-            Err(anyhow::anyhow!("not run: tools/bench/encoders.py measures PyTorch on the CPU only"))
-        } else {
-            measure_torch(&name, args)
+        let torch = match (args.no_reference, reference_device(device_name)) {
+            (true, _) => Err(anyhow::anyhow!("not run (--no-reference)")),
+            (false, Some(on)) => measure_torch(&name, args, on),
+            (false, None) => Err(anyhow::anyhow!("not run: tools/bench/encoders.py measures on the CPU or a CUDA GPU only")),
         };
         let speed = |m: &anyhow::Result<Measurement>| m.as_ref().map_or("-".to_string(), |m| format!("{:.3}", m.images_per_sec));
         let mib = |m: &anyhow::Result<Measurement>| {
-            m.as_ref().ok().and_then(|m| m.peak_rss_mib).map_or("-".to_string(), |v| format!("{v:.0}"))
+            m.as_ref().ok().and_then(|m| m.peak_device_mib.or(m.peak_rss_mib)).map_or("-".to_string(), |v| format!("{v:.0}"))
         };
         let ratio = match (&ours, &torch) {
-            (Ok(o), Ok(t)) => format!("{:.2}×", o.images_per_sec / t.images_per_sec),
+            (Ok(o), Ok(t)) if o.device == t.device => format!("{:.2}×", o.images_per_sec / t.images_per_sec),
             _ => "-".to_string(),
         };
         println!("{name:<24} {res:>5} {:>10} {:>9} {:>10} {:>9} {ratio:>8}", speed(&ours), mib(&ours), speed(&torch), mib(&torch));
         for (side, result) in [("ours", &ours), ("torch", &torch)] {
-            if let Err(err) = result {
-                println!("  {side}: {err:#}");
+            match result {
+                Err(err) => println!("  {side}: {err:#}"),
+                Ok(m) if device_name != "cpu" => println!(
+                    "  {side}: on {}{}",
+                    m.device.as_deref().unwrap_or("an unnamed device"),
+                    m.peak_allocated_mib.map_or(String::new(), |v| format!(", peak allocated {v:.0} MiB"))
+                ),
+                Ok(_) => {}
             }
         }
     }
-    println!("RATIO = our images/s ÷ PyTorch's (above 1: we are faster). Peak memory is the process's peak RSS.");
+    println!("RATIO = our images/s ÷ PyTorch's (above 1: we are faster), only when both ran on the same device.");
+    if device_name == "cpu" {
+        println!("Peak memory is the process's peak RSS.");
+    } else {
+        println!("Peak memory is the GPU allocator's peak reserved: ours after a pass, PyTorch's max_memory_reserved.");
+    }
     Ok(())
+}
+
+/// Where the reference runs so that both sides share the device: the CPU, or the CUDA GPU
+/// when ours runs on a GPU backend.
+fn reference_device(ours: &str) -> Option<&'static str> {
+    match ours {
+        "cpu" => Some("cpu"),
+        "wgpu" | "vulkan" | "cuda" => Some("cuda"),
+        _ => None,
+    }
 }
 
 fn measure_ours(name: &str, args: &BenchEncodersArgs, device_name: &str) -> anyhow::Result<Measurement> {
@@ -76,7 +106,7 @@ fn measure_ours(name: &str, args: &BenchEncodersArgs, device_name: &str) -> anyh
     parse_child(&output, "cambrian bench encoder-once")
 }
 
-fn measure_torch(name: &str, args: &BenchEncodersArgs) -> anyhow::Result<Measurement> {
+fn measure_torch(name: &str, args: &BenchEncodersArgs, device: &str) -> anyhow::Result<Measurement> {
     if !args.reference.is_file() {
         bail!("not run: {} not found (run from the repository root or pass --reference)", args.reference.display());
     }
@@ -85,6 +115,7 @@ fn measure_torch(name: &str, args: &BenchEncodersArgs) -> anyhow::Result<Measure
         .arg(&args.reference)
         .args(["--spec", &spec.display().to_string()])
         .args(["--batch-size", &args.batch_size.to_string(), "--warmup", &args.warmup.to_string(), "--iters", &args.iters.to_string()])
+        .args(["--device", device])
         .output()
         .with_context(|| format!("not run: cannot start `{}`", args.python))?;
     parse_child(&output, &args.reference.display().to_string())
@@ -113,8 +144,10 @@ pub fn run_once(args: &BenchOnceArgs, device: &Device) -> anyhow::Result<()> {
         encoder.forward(pixels, None)?.tokens.into_data();
         Ok(())
     };
+    let mut reserved_mib = None;
     for _ in 0..args.warmup {
         pass()?;
+        reserved_mib = larger(reserved_mib, crate::device::allocator_reserved_mib(device));
     }
     let start = Instant::now();
     for _ in 0..args.iters {
@@ -124,9 +157,16 @@ pub fn run_once(args: &BenchOnceArgs, device: &Device) -> anyhow::Result<()> {
     let measurement = Measurement {
         images_per_sec: (batch as u64 * args.iters) as f64 / secs,
         peak_rss_mib: peak_rss_mib(),
+        peak_device_mib: larger(reserved_mib, crate::device::allocator_reserved_mib(device)),
+        peak_allocated_mib: None,
+        device: Some(crate::device::accelerator_name(device).unwrap_or_else(|| "cpu".to_string())),
     };
     println!("{}", serde_json::to_string(&measurement)?);
     Ok(())
+}
+
+fn larger(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    a.into_iter().chain(b).reduce(f64::max)
 }
 
 /// VmHWM of this process (Linux); `None` elsewhere.

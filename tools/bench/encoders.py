@@ -1,11 +1,20 @@
 """The PyTorch side of `cambrian bench encoders`: builds the reference implementation of one
 encoder spec (encoders/<name>.toml) with random weights, times its forward pass at the
-spec's resolution, and prints one JSON line: images_per_sec, peak_rss_mib, model.
+spec's resolution, and prints one JSON line: images_per_sec, peak_rss_mib, model, device and,
+on a GPU, peak_device_mib (torch.cuda.max_memory_reserved) and peak_allocated_mib
+(torch.cuda.max_memory_allocated).
 
     python3 tools/bench/encoders.py --spec encoders/clip-vit-l-14-336.toml --iters 3
+    python3 tools/bench/encoders.py --spec encoders/clip-vit-l-14-336.toml --device cuda
 
-Needs torch, transformers, timm and open_clip (`pip install torch transformers timm
-open_clip_torch`). cambrian runs it when present; it is never needed otherwise.
+Eager mode, f32 (on CUDA with TF32 off, as our f32 is), transformers' SDPA attention; timm's
+ViT calls SDPA itself. Each pass draws its input on the device and copies the output back to
+the host, as `cambrian bench encoder-once` does.
+
+Needs torch, transformers and timm; the SAM presets also segment-anything, Stable Diffusion
+diffusers, the `open-clip` ViT layout open_clip (`pip install torch transformers timm
+segment-anything diffusers open_clip_torch`). cambrian runs it when present; it is never
+needed otherwise.
 """
 
 import argparse
@@ -16,6 +25,9 @@ import time
 import tomllib
 
 import torch
+
+# transformers' fused attention (scaled_dot_product_attention), where the model has it.
+SDPA = {"attn_implementation": "sdpa"}
 
 
 def vit_reference(arch, feature_layer):
@@ -28,19 +40,19 @@ def vit_reference(arch, feature_layer):
 
         common = dict(hidden_size=hidden, num_hidden_layers=depth, num_attention_heads=heads, image_size=size, patch_size=patch)
         if layout == "hf-clip":
-            model = tf.CLIPVisionModel(tf.CLIPVisionConfig(intermediate_size=mlp, hidden_act="quick_gelu", **common))
+            model = tf.CLIPVisionModel(tf.CLIPVisionConfig(intermediate_size=mlp, hidden_act="quick_gelu", **common, **SDPA))
         elif layout == "hf-siglip":
-            model = tf.SiglipVisionModel(tf.SiglipVisionConfig(intermediate_size=mlp, **common))
+            model = tf.SiglipVisionModel(tf.SiglipVisionConfig(intermediate_size=mlp, **common, **SDPA))
         elif layout == "hf-dinov2":
             swiglu = act == "swiglu"
             # Dinov2's SwiGLU width is (int(hidden * ratio * 2 / 3) + 7) // 8 * 8 per half.
             ratio = mlp * 1.5 / hidden if swiglu else mlp / hidden
             ratio = int(ratio) if ratio == int(ratio) else ratio  # the config field is typed int
-            model = tf.Dinov2Model(tf.Dinov2Config(mlp_ratio=ratio, use_swiglu_ffn=swiglu, **common))
+            model = tf.Dinov2Model(tf.Dinov2Config(mlp_ratio=ratio, use_swiglu_ffn=swiglu, **common, **SDPA))
         elif layout in ("hf-vit", "hf-vit-mae"):
-            model = tf.ViTModel(tf.ViTConfig(intermediate_size=mlp, **common), add_pooling_layer=False)
+            model = tf.ViTModel(tf.ViTConfig(intermediate_size=mlp, **common, **SDPA), add_pooling_layer=False)
         elif layout == "hf-dpt":
-            model = tf.DPTModel(tf.DPTConfig(intermediate_size=mlp, **common), add_pooling_layer=False)
+            model = tf.DPTModel(tf.DPTConfig(intermediate_size=mlp, **common, **SDPA), add_pooling_layer=False)
         else:
             raise SystemExit(f"no reference for layout {layout}")
         if feature_layer is None:
@@ -199,12 +211,34 @@ REFERENCES = {
 }
 
 
+def save_weights(model, path):
+    """One safetensors file. transformers models go through save_pretrained, which writes the
+    checkpoints' key names (transformers 5 renames some modules on load: q_proj for query)."""
+    import shutil
+    import tempfile
+
+    from safetensors.torch import save_file
+
+    if hasattr(model, "save_pretrained"):
+        with tempfile.TemporaryDirectory() as folder:
+            model.save_pretrained(folder, max_shard_size="1000GB")
+            shutil.move(f"{folder}/model.safetensors", path)
+    else:
+        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, path)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--spec", required=True)
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--iters", type=int, default=3)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument(
+        "--save-weights", metavar="PATH",
+        help="write the random weights (the state dict, safetensors) to PATH and stop: "
+        "`cambrian encode --encoder SPEC --weights PATH` then runs the same model",
+    )
     args = parser.parse_args()
     with open(args.spec, "rb") as f:
         spec = tomllib.load(f)
@@ -212,20 +246,56 @@ def main():
     build = REFERENCES.get(arch["kind"])
     if build is None:
         raise SystemExit(f"no PyTorch reference for kind {arch['kind']} yet")
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    if cuda:
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda: torch sees no CUDA device")
+        # Plain f32 arithmetic, as ours: no TF32 in matrix products or cuDNN convolutions.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     torch.manual_seed(0)
-    model, forward = build(spec)
+    with device:  # parameters are initialised on the device, not copied there
+        model, forward = build(spec)
     model.eval()
+    if args.save_weights:
+        save_weights(model, args.save_weights)
+        return
     side = spec["preprocess"]["crop_size"]
+
+    def one_pass():
+        # Reading the result back waits for the device, as ours does.
+        forward(torch.randn(args.batch_size, 3, side, side, device=device)).cpu()
+
     with torch.inference_mode():
+        if cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
         for _ in range(args.warmup):
-            forward(torch.randn(args.batch_size, 3, side, side))
+            one_pass()
+        if cuda:
+            torch.cuda.synchronize()
         start = time.perf_counter()
         for _ in range(args.iters):
-            forward(torch.randn(args.batch_size, 3, side, side))
+            one_pass()
+        if cuda:
+            torch.cuda.synchronize()
         secs = time.perf_counter() - start
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    model_name = f"{type(model).__module__}.{type(model).__name__} (torch {torch.__version__}, {torch.get_num_threads()} threads)"
-    print(json.dumps({"images_per_sec": args.batch_size * args.iters / secs, "peak_rss_mib": peak_mib, "model": model_name}))
+    threads = f"{torch.get_num_threads()} threads"
+    result = {"images_per_sec": args.batch_size * args.iters / secs, "peak_rss_mib": peak_mib}
+    if cuda:
+        result["peak_device_mib"] = torch.cuda.max_memory_reserved() / 2**20
+        result["peak_allocated_mib"] = torch.cuda.max_memory_allocated() / 2**20
+        result["device"] = torch.cuda.get_device_name(device)
+        threads = f"CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}"
+    else:
+        result["device"] = "cpu"
+    attn = getattr(getattr(model, "config", None), "_attn_implementation", None)
+    result["model"] = f"{type(model).__module__}.{type(model).__name__} (torch {torch.__version__}, {threads}" + (
+        f", attention {attn})" if attn else ")"
+    )
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
