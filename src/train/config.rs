@@ -27,6 +27,10 @@ pub struct RunConfig {
     /// Positions per example after splicing (`tokenizer_model_max_length`).
     #[serde(default = "default_max_length")]
     pub max_length: usize,
+    /// Recompute memory-bound activations in the backward pass instead of keeping them
+    /// (burn's balanced strategy): less memory for large LLMs, more compute; same results.
+    #[serde(default)]
+    pub gradient_checkpointing: bool,
     pub stage1: Option<StageConfig>,
     pub stage2: Option<StageConfig>,
 }

@@ -86,7 +86,10 @@ impl From<&StageState> for StageSummary {
 pub fn train(config: &RunConfig, run: &Path, device: &Device, progress: &dyn Progress) -> Result<(LoadedRun, Vec<StageSummary>), TrainError> {
     std::fs::create_dir_all(run).map_err(TrainError::io(run))?;
     claim(config, run)?;
-    let device = device.clone().autodiff();
+    let device = match config.gradient_checkpointing {
+        true => device.clone().autodiff().gradient_checkpointing(),
+        false => device.clone().autodiff(),
+    };
     let model::Built { mut model, tokenizer, llm_config } = model::build(config, &device)?;
     let mut session = stage::Session { run, config, tokenizer: &tokenizer, device: &device, progress, earlier_metrics: Vec::new() };
     let mut summaries = Vec::new();
