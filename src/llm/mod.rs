@@ -21,7 +21,7 @@ pub use model::{KvCache, LlmModel};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
-    #[error("cannot read {path}")]
+    #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },
