@@ -140,9 +140,45 @@ pub struct EvalArgs {
 pub enum BenchCommand {
     /// Forward pass of each encoder at its native resolution, ours and PyTorch's.
     Encoders(BenchEncodersArgs),
+    /// Greedy decoding of a Llama-architecture LLM, ours and transformers'.
+    Generate(BenchGenerateArgs),
     /// One measurement of ours, in its own process (used by `bench encoders`).
     #[command(hide = true)]
     EncoderOnce(BenchOnceArgs),
+}
+
+#[derive(Args)]
+pub struct BenchGenerateArgs {
+    #[arg(long, default_value_t = 1024)]
+    pub hidden_size: usize,
+    #[arg(long, default_value_t = 2816)]
+    pub intermediate_size: usize,
+    #[arg(long, default_value_t = 8)]
+    pub layers: usize,
+    #[arg(long, default_value_t = 16)]
+    pub heads: usize,
+    #[arg(long, default_value_t = 4)]
+    pub kv_heads: usize,
+    /// Words in the vocabulary (plus the special tokens).
+    #[arg(long, default_value_t = 32000, value_parser = clap::value_parser!(u32).range(16..))]
+    pub vocab: u32,
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..))]
+    pub prompt_tokens: u64,
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(2..))]
+    pub new_tokens: u64,
+    #[arg(long, default_value_t = 1)]
+    pub warmup: u64,
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub iters: u64,
+    /// The PyTorch side.
+    #[arg(long, default_value = "tools/bench/generate.py")]
+    pub reference: PathBuf,
+    /// Python interpreter with torch and transformers.
+    #[arg(long, default_value = "python3")]
+    pub python: String,
+    /// Measure ours only.
+    #[arg(long)]
+    pub no_reference: bool,
 }
 
 #[derive(Args)]

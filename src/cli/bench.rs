@@ -88,7 +88,7 @@ pub fn run_encoders(args: &BenchEncodersArgs, device_name: &str) -> anyhow::Resu
 
 /// Where the reference runs so that both sides share the device: the CPU, or the CUDA GPU
 /// when ours runs on a GPU backend.
-fn reference_device(ours: &str) -> Option<&'static str> {
+pub(super) fn reference_device(ours: &str) -> Option<&'static str> {
     match ours {
         "cpu" => Some("cpu"),
         "wgpu" | "vulkan" | "cuda" => Some("cuda"),

@@ -3,6 +3,7 @@
 mod args;
 mod bar;
 mod bench;
+mod bench_generate;
 mod cvbench;
 mod encode;
 mod encoders;
@@ -27,6 +28,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Encoders(args)) => {
             crate::device::open(cli.device)?;
             bench::run_encoders(&args, cli.device.name())
+        }
+        Command::Bench(BenchCommand::Generate(args)) => {
+            let device = crate::device::open(cli.device)?;
+            bench_generate::run(&args, &device, cli.device.name())
         }
         Command::Bench(BenchCommand::EncoderOnce(args)) => {
             let device = crate::device::open(cli.device)?;

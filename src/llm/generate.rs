@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::Instant;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use safetensors::Dtype;
@@ -24,6 +25,9 @@ pub struct Generation {
     /// Row-major [generated tokens, vocab]: the logits each generated token was chosen from;
     /// empty unless logits were kept.
     pub step_logits: Vec<f32>,
+    /// Wall time of the forward pass over the prompt (logits read back), and of the steps after.
+    pub prefill_secs: f64,
+    pub decode_secs: f64,
 }
 
 fn to_vec(logits: Tensor<3>) -> Result<Vec<f32>, LlmError> {
@@ -60,8 +64,10 @@ pub fn greedy(
         Tensor::<2, Int>::from_data(TensorData::new(data, [1, ids.len()]), device)
     };
     let mut cache = model.new_cache();
+    let started = Instant::now();
     // [prompt tokens × vocab]
     let logits = to_vec(model.forward(tokens(prompt_ids), &mut cache))?;
+    let prefill_secs = started.elapsed().as_secs_f64();
     let vocab_size = logits.len() / prompt_ids.len();
     let last = logits[logits.len() - vocab_size..].to_vec();
     let mut generation = Generation {
@@ -70,7 +76,10 @@ pub fn greedy(
         vocab_size,
         prompt_logits: if keep_logits { logits } else { Vec::new() },
         step_logits: Vec::new(),
+        prefill_secs,
+        decode_secs: 0.0,
     };
+    let decoding = Instant::now();
     let mut step_logits = Vec::new();
     generation.generated_ids = continue_greedy(model, &mut cache, last, max_new_tokens, eos_token_ids, device, |row| {
         if keep_logits {
@@ -78,6 +87,7 @@ pub fn greedy(
         }
     })?;
     generation.step_logits = step_logits;
+    generation.decode_secs = decoding.elapsed().as_secs_f64();
     Ok(generation)
 }
 
