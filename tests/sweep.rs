@@ -137,3 +137,21 @@ fn the_shipped_sweeps_expand() {
         assert!(listing.starts_with(&format!("{runs} runs of sweep")), "{file}: {listing}");
     }
 }
+
+/// An axis value "none" leaves the key out: frozen and unfrozen runs from one axis.
+#[test]
+fn a_none_axis_value_leaves_the_key_out() {
+    let dir = scratch("sweep-none-axis");
+    let text = std::fs::read_to_string(fixtures().join("sweeps/tiny.toml")).unwrap();
+    let spec = text.replace(r#"encoders = [["vit"], ["clip"], ["vit", "clip"]]"#, "encoders = [[\"vit\"]]\n\"stage2.encoder_lr\" = [\"none\", 1e-5]");
+    let spec = spec.replace("../mllm/", &format!("{}/", fixtures().join("mllm").display()));
+    let spec = spec.replace("../../../sweeps/", &format!("{}/sweeps/", env!("CARGO_MANIFEST_DIR")));
+    let path = dir.join("frozen-unfrozen.toml");
+    std::fs::write(&path, spec).unwrap();
+    let out = cambrian(&["sweep", &path.display().to_string(), "--results", &dir.display().to_string(), "--dry-run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let ids: Vec<&str> = listing.lines().skip(1).map(|l| l.split_whitespace().nth(1).unwrap()).collect();
+    assert_eq!(ids.len(), 2, "{listing}");
+    assert_ne!(ids[0], ids[1], "the two configs differ");
+}

@@ -5,7 +5,8 @@
 //! sweep file's folder.
 //!
 //! Axes are dotted keys into the run config (`seed`, `connector.projector`,
-//! `stage2.encoder_lr`, `stage1.samples`, ...) with a list of values each; the key `encoders`
+//! `stage2.encoder_lr`, `stage1.samples`, ...) with a list of values each ("none" leaves the
+//! key out); the key `encoders`
 //! takes lists of names from `[encoders]` (one list per run: several names concatenate).
 //! Expansion is deterministic: axes in key order, values in the order given.
 
@@ -180,7 +181,8 @@ fn encoder_names(value: &toml::Value) -> Result<Vec<String>, String> {
     names.filter(|n| !n.is_empty()).ok_or_else(|| format!("axes.encoders: {value} is not a name or a list of names"))
 }
 
-/// Sets `a.b.c = value` in `table`, creating tables on the way.
+/// Sets `a.b.c = value` in `table`, creating tables on the way; the string "none" removes
+/// the key instead (`"stage2.encoder_lr" = ["none", 1e-5]`: frozen, then unfrozen).
 fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
     let mut parts: Vec<&str> = key.split('.').collect();
     let last = parts.pop().ok_or_else(|| format!("empty axis key `{key}`"))?;
@@ -192,7 +194,10 @@ fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<
             .as_table_mut()
             .ok_or_else(|| format!("axis `{key}`: `{part}` is not a table"))?;
     }
-    at.insert(last.into(), value);
+    match value.as_str() {
+        Some("none") => at.remove(last),
+        _ => at.insert(last.into(), value),
+    };
     Ok(())
 }
 
