@@ -86,7 +86,10 @@ impl Resolved {
             }
             (None, Some(address), _, _) => Ok(url::fetch(address)?),
             (None, None, Some(file), Some(dir)) => Ok(dir.join(file)),
-            _ => Err(EncoderError::Config(format!("encoder `{}` names no weights: give a path, or use random init", spec.name))),
+            _ => Err(EncoderError::Config(format!(
+                "encoder `{}` names no weights: pass --weights PATH or --init random (in a run file: weights = PATH or init = \"random\")",
+                spec.name
+            ))),
         }
     }
 }
