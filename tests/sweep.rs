@@ -102,12 +102,15 @@ fn a_sweep_killed_at_random_moments_restarts_to_the_same_results() {
 
 #[test]
 fn shards_run_together_give_the_results_of_one_process() {
+    // A relative results folder, as the README's command uses: from the working directory.
     let dir = scratch("sweep-shards");
-    let mut shards: Vec<Child> = ["0/2", "1/2"].iter().map(|s| sweep_command(&dir, &["--shard", s]).spawn().unwrap()).collect();
+    let shard = |s: &str| sweep_command(Path::new("results"), &["--shard", s]).current_dir(&dir).spawn().unwrap();
+    let mut shards: Vec<Child> = ["0/2", "1/2"].into_iter().map(shard).collect();
     for child in &mut shards {
         assert!(child.wait().unwrap().success());
     }
     // Each shard wrote results.csv when it ended; one more pass collects both.
+    let dir = dir.join("results");
     sweep(&dir, &[]);
     assert_eq!(&results(&dir), uninterrupted());
 }

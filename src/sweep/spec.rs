@@ -109,10 +109,14 @@ pub struct Paths<'a> {
 }
 
 impl Paths<'_> {
+    /// `{data}/rest` → the data folder's `rest`; another relative path → from the sweep file's
+    /// folder; an absolute path as it is.
     pub fn resolve(&self, text: &str) -> PathBuf {
-        let expanded = text.replace("{data}", &self.data_dir.to_string_lossy());
-        let path = PathBuf::from(expanded);
-        if path.is_relative() { self.spec_dir.join(path) } else { path }
+        match text.strip_prefix("{data}") {
+            Some(rest) => self.data_dir.join(rest.trim_start_matches('/')),
+            None if Path::new(text).is_relative() => self.spec_dir.join(text),
+            None => PathBuf::from(text),
+        }
     }
 }
 
