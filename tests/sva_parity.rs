@@ -115,7 +115,7 @@ fn in_llm_model(device: &Device, adjust: impl FnOnce(&mut SvaSettings)) -> (LlmM
     let mut llm = LlmModel::new(&llm_config, device);
     keys::load(&mut llm, Checkpoint::open(&dir, None).unwrap()).expect("the LLM loads from the Cambrian checkpoint");
     let text = std::fs::read_to_string(dir.join("config.json")).unwrap();
-    let mut settings: SvaSettings = serde_json::from_str(&text).unwrap();
+    let mut settings = SvaSettings::from_cambrian_config(&text).unwrap();
     adjust(&mut settings);
     let layout = SvaLayout::new(&settings, &[[4, 4], [8, 8]], llm_config.layers).unwrap();
     let mut sva = SvaConnector::new(layout, &[24, 16], llm_config.hidden_size, device);

@@ -20,7 +20,7 @@ pub mod keys;
 pub mod sampler;
 pub mod windows;
 
-use burn::module::{Module, Param};
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::gelu;
 use burn::tensor::{Bool, Device, Distribution, Tensor};
@@ -122,6 +122,15 @@ impl SvaConnector {
     /// LLM positions one image takes.
     pub fn image_tokens(&self) -> usize {
         self.layout.image_tokens()
+    }
+
+    /// Visits the parameters that Cambrian's `mm_vision_sampler_lr` sets apart (names holding
+    /// `vision_sampler` or `vision_query`, `train/cambrian_trainer.py`): every sampler, before
+    /// and inside the LLM, and the queries.
+    pub fn visit_samplers<V: ModuleVisitor>(&self, visitor: &mut V) {
+        self.vision_sampler.visit(visitor);
+        self.vision_sampler_layers.visit(visitor);
+        self.vision_query.visit(visitor);
     }
 
     /// `features[i].tokens` [images, side_i², channels_i]; `sizes`: each image's (width,

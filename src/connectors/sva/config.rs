@@ -11,6 +11,7 @@ use super::sampler::HEADS;
 /// `connector_only = false`, `start_of_vision_sampler_layers = 0` and
 /// `stride_of_vision_sampler_layers = 3` (notes §3.1).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct SvaSettings {
     /// L²: the image's tokens in the LLM (before the newline column).
     #[serde(default = "default_image_token_len")]
@@ -52,6 +53,30 @@ impl Default for SvaSettings {
             start_of_vision_sampler_layers: default_start_of_vision_sampler_layers(),
             stride_of_vision_sampler_layers: 1,
         }
+    }
+}
+
+impl SvaSettings {
+    /// The names, as in a Cambrian-1 `config.json`.
+    pub const FIELDS: [&'static str; 9] = [
+        "image_token_len",
+        "num_query_group",
+        "query_num_list",
+        "connector_depth",
+        "vision_hidden_size",
+        "connector_only",
+        "num_of_vision_sampler_layers",
+        "start_of_vision_sampler_layers",
+        "stride_of_vision_sampler_layers",
+    ];
+
+    /// The settings stored in a Cambrian-1 checkpoint's `config.json` (whose other fields
+    /// describe the LLM and the towers).
+    pub fn from_cambrian_config(json: &str) -> Result<Self, SvaError> {
+        let invalid = |err: serde_json::Error| SvaError::Config(format!("config.json: {err}"));
+        let mut fields: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).map_err(invalid)?;
+        fields.retain(|key, _| Self::FIELDS.contains(&key.as_str()));
+        serde_json::from_value(serde_json::Value::Object(fields)).map_err(invalid)
     }
 }
 
@@ -169,6 +194,17 @@ mod tests {
         assert_eq!((layout.side, layout.group_sides.clone(), layout.hidden), (24, vec![24], 1024));
         assert_eq!(layout.window_sides(24), [1, 4]);
         assert!(layout.llm_layers.is_empty());
+    }
+
+    #[test]
+    fn fields_names_every_setting() {
+        let settings = SvaSettings { query_num_list: Some(vec![576]), ..SvaSettings::default() };
+        let value = serde_json::to_value(&settings).unwrap();
+        let mut names: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut fields = SvaSettings::FIELDS.to_vec();
+        names.sort();
+        fields.sort();
+        assert_eq!(names, fields);
     }
 
     #[test]
