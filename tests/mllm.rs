@@ -70,21 +70,21 @@ fn write_task(dir: &Path, train: usize, test: usize) {
     std::fs::write(dir.join("bench.jsonl"), bench).unwrap();
 }
 
-fn run_config(dir: &Path, checkpoint_every: u64, stage2_epochs: u64) -> PathBuf {
+/// One tiny ViT, concatenation connector.
+fn concat_model() -> String {
     let spec = fixtures().join("mllm/tiny-vit.toml");
+    format!("[[encoders]]\nname = \"{}\"\ninit = \"random\"\n\n[connector]\nprojector = \"mlp2x_gelu\"\n", spec.display())
+}
+
+/// `model`: the encoders and the connector; `stage1_extra`: more [stage1] lines.
+fn run_config(dir: &Path, model: &str, stage1_extra: &str, checkpoint_every: u64, stage2_epochs: u64) -> PathBuf {
     let text = format!(
         r#"seed = 3
 llm = "llm"
 template = "vicuna_v1"
 max_length = 256
 
-[[encoders]]
-name = "{}"
-init = "random"
-
-[connector]
-projector = "mlp2x_gelu"
-
+{model}
 [stage1]
 data = "captions.json"
 images = "."
@@ -92,6 +92,7 @@ batch_size = 16
 micro_batch_size = 8
 lr = 1e-3
 checkpoint_every = {checkpoint_every}
+{stage1_extra}
 
 [stage2]
 data = "questions.json"
@@ -100,8 +101,7 @@ batch_size = 16
 lr = 2e-3
 epochs = {stage2_epochs}
 checkpoint_every = {checkpoint_every}
-"#,
-        spec.display()
+"#
     );
     let path = dir.join("run.toml");
     std::fs::write(&path, text).unwrap();
@@ -110,13 +110,17 @@ checkpoint_every = {checkpoint_every}
 
 /// The task's data, a tiny LLM over its words, and the run config, in a fresh folder.
 fn setup(name: &str, train: usize, checkpoint_every: u64, stage2_epochs: u64) -> (PathBuf, PathBuf) {
+    setup_with(name, train, &concat_model(), "", checkpoint_every, stage2_epochs)
+}
+
+fn setup_with(name: &str, train: usize, model: &str, stage1_extra: &str, checkpoint_every: u64, stage2_epochs: u64) -> (PathBuf, PathBuf) {
     let dir = scratch(name);
     write_task(&dir, train, 40);
     let corpus = ["captions.json", "questions.json", "bench.jsonl"].map(|f| dir.join(f).display().to_string());
     let out = dir.join("llm").display().to_string();
     let made = cambrian(&["init-llm", "--corpus", &corpus[0], &corpus[1], &corpus[2], "--seed", "1", "--out", &out]);
     assert!(made.status.success(), "{}", stderr(&made));
-    let config = run_config(&dir, checkpoint_every, stage2_epochs);
+    let config = run_config(&dir, model, stage1_extra, checkpoint_every, stage2_epochs);
     (dir, config)
 }
 
@@ -163,6 +167,56 @@ fn a_tiny_mllm_learns_a_visual_question_above_chance() {
     let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     assert!(metrics.starts_with("stage,step,loss,lr,grad_norm,tokens_per_sec,secs"), "{metrics}");
     assert_eq!(metrics.lines().count(), 1 + 12 + 144, "12 stage-1 and 144 stage-2 steps");
+}
+
+/// Two tiny ViTs (4×4 and 8×8 maps) through the SVA on a 4×4 grid, with one sampler inside
+/// the LLM; stage 1 trains the samplers and queries at their own learning rate.
+fn sva_model() -> String {
+    let spec = |name: &str| fixtures().join("mllm").join(name).display().to_string();
+    format!(
+        r#"[[encoders]]
+name = "{}"
+init = "random"
+
+[[encoders]]
+name = "{}"
+init = "random"
+
+[connector]
+kind = "sva"
+
+[connector.sva]
+image_token_len = 16
+vision_hidden_size = 32
+connector_only = false
+num_of_vision_sampler_layers = 1
+start_of_vision_sampler_layers = 0
+"#,
+        spec("tiny-vit.toml"),
+        spec("tiny-vit-p4.toml")
+    )
+}
+
+#[test]
+fn a_tiny_mllm_with_the_sva_over_two_encoders_learns_above_chance() {
+    let (dir, config) = setup_with("mllm-sva-learns", 192, &sva_model(), "sva_lr = 1e-3", 0, 12);
+    let run = dir.join("run");
+    let started = Instant::now();
+    let out = train(&config, &run);
+    assert!(out.status.success(), "{}", stderr(&out));
+    println!("trained in {:.1} s", started.elapsed().as_secs_f64());
+    let [seeing, blind] = &evaluate(&dir, &run)[..] else { unreachable!() };
+    let score = |report: &Value, scorer: &str| report[scorer]["value"].as_f64().unwrap();
+    println!(
+        "SVA, with the image: generation {:.3}, likelihood {:.3}; without: {:.3}, {:.3}; chance 0.25",
+        score(seeing, "generation"),
+        score(seeing, "likelihood"),
+        score(blind, "generation"),
+        score(blind, "likelihood"),
+    );
+    assert!(score(seeing, "likelihood") >= 0.6, "likelihood scorer at {:.3}", score(seeing, "likelihood"));
+    assert!(score(seeing, "generation") >= 0.6, "generation scorer at {:.3}", score(seeing, "generation"));
+    assert!(score(blind, "likelihood") <= 0.4, "blind likelihood {:.3}", score(blind, "likelihood"));
 }
 
 fn spawn_train(config: &Path, run: &Path) -> Child {

@@ -32,6 +32,18 @@ pub struct Mlp2xGelu {
     fc2: Linear,
 }
 
+impl Mlp2xGelu {
+    /// PyTorch's Linear init.
+    pub fn new(features: usize, hidden: usize, device: &Device) -> Self {
+        Self { fc1: LinearConfig::new(features, hidden).init(device), fc2: LinearConfig::new(hidden, hidden).init(device) }
+    }
+
+    /// [batch, tokens, features] → [batch, tokens, hidden]
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        self.fc2.forward(gelu(self.fc1.forward(x)))
+    }
+}
+
 #[derive(Module, Debug)]
 pub enum Projector {
     Linear(LinearProjector),
@@ -53,10 +65,9 @@ static MLP_KEYS: KeyMap = KeyMap {
 impl Projector {
     /// `features` channels in, `hidden` (the LLM's width) out; PyTorch's Linear init.
     pub fn new(kind: ProjectorKind, features: usize, hidden: usize, device: &Device) -> Self {
-        let linear = |d_in, d_out| LinearConfig::new(d_in, d_out).init(device);
         match kind {
-            ProjectorKind::Linear => Projector::Linear(LinearProjector { proj: linear(features, hidden) }),
-            ProjectorKind::Mlp2xGelu => Projector::Mlp2xGelu(Mlp2xGelu { fc1: linear(features, hidden), fc2: linear(hidden, hidden) }),
+            ProjectorKind::Linear => Projector::Linear(LinearProjector { proj: LinearConfig::new(features, hidden).init(device) }),
+            ProjectorKind::Mlp2xGelu => Projector::Mlp2xGelu(Mlp2xGelu::new(features, hidden, device)),
         }
     }
 
@@ -72,7 +83,7 @@ impl Projector {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         match self {
             Projector::Linear(linear) => linear.proj.forward(x),
-            Projector::Mlp2xGelu(mlp) => mlp.fc2.forward(gelu(mlp.fc1.forward(x))),
+            Projector::Mlp2xGelu(mlp) => mlp.forward(x),
         }
     }
 }

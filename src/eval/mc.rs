@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::data::benchmark::{Benchmark, Category, Score, letter, read_answer};
 use crate::data::llava::Turn;
 use crate::data::vision::ImageMode;
-use crate::llm::LlmError;
+use crate::llm::{LayerHook, LlmError};
 use crate::llm::chat::Template;
 use crate::llm::generate::greedy_from_embeddings;
 use crate::llm::tokenizer::LlmTokenizer;
@@ -62,6 +62,8 @@ pub enum EvalError {
     #[error(transparent)]
     Encoder(#[from] crate::encoders::EncoderError),
     #[error(transparent)]
+    Mllm(#[from] crate::mllm::MllmError),
+    #[error(transparent)]
     Data(#[from] crate::data::DataError),
 }
 
@@ -107,7 +109,9 @@ pub fn evaluate(
 
         let prefix = encode(tokenizer, options.template, &[turn(String::new())], shown.is_some())?;
         let inputs = model.assemble(&[Example { encoded: &prefix, image: shown }], &images, options.max_length, device)?;
-        let generated = greedy_from_embeddings(&model.llm, inputs.embeds, options.max_new_tokens, eos_token_ids, device)?;
+        let hook = model.aggregation(&inputs);
+        let hook = hook.as_ref().map(|h| h as &dyn LayerHook);
+        let generated = greedy_from_embeddings(&model.llm, inputs.embeds.clone(), hook, options.max_new_tokens, eos_token_ids, device)?;
         let reply = tokenizer.decode(&generated)?;
         let generation = read_answer(&reply, item.choices.len()).map(letter);
 

@@ -139,7 +139,8 @@ impl LlmConfig {
 impl HfConfig {
     fn into_config(self) -> Result<LlmConfig, String> {
         let model_type = match self.model_type.as_str() {
-            "llama" => ModelType::Llama,
+            // Cambrian-1's `CambrianConfig` is a LlamaConfig with the connector's fields.
+            "llama" | "cambrian_llama" => ModelType::Llama,
             "qwen2" => ModelType::Qwen2,
             "mistral" => ModelType::Mistral,
             other => return Err(format!("model_type `{other}` is not a supported LLM (llama, qwen2, mistral)")),

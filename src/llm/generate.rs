@@ -13,7 +13,7 @@ use safetensors::Dtype;
 use safetensors::tensor::TensorView;
 
 use super::LlmError;
-use super::model::LlmModel;
+use super::model::{LayerHook, LlmModel};
 
 pub struct Generation {
     pub prompt_ids: Vec<u32>,
@@ -115,11 +115,13 @@ pub fn write_logits(path: &Path, generation: &Generation, metadata: HashMap<Stri
 }
 
 /// Greedy continuation of a prefix given as input embeddings [1, positions, hidden] (an
-/// image spliced into a prompt): the generated ids, ending with an end-of-sequence token if
-/// one came within `max_new_tokens`.
+/// image spliced into a prompt), `hook` run between the layers over the prefix (the SVA's
+/// in-LLM aggregation, whose image positions are all in the prefix): the generated ids,
+/// ending with an end-of-sequence token if one came within `max_new_tokens`.
 pub fn greedy_from_embeddings(
     model: &LlmModel,
     embeds: Tensor<3>,
+    hook: Option<&dyn LayerHook>,
     max_new_tokens: usize,
     eos_token_ids: &[u32],
     device: &Device,
@@ -129,7 +131,7 @@ pub fn greedy_from_embeddings(
         return Err(LlmError::Generation("the prompt has no positions".into()));
     }
     let mut cache = model.new_cache();
-    let hidden = model.decode(embeds, &mut cache).narrow(1, positions - 1, 1);
+    let hidden = model.decode_hooked(embeds, &mut cache, hook).narrow(1, positions - 1, 1);
     let last = to_vec(model.logits(hidden))?;
     continue_greedy(model, &mut cache, last, max_new_tokens, eos_token_ids, device, |_| {})
 }

@@ -17,7 +17,7 @@ use burn::tensor::Device;
 use crate::weights::WeightsError;
 use crate::weights::checkpoint::Checkpoint;
 pub use config::LlmConfig;
-pub use model::{KvCache, LlmModel};
+pub use model::{KvCache, LayerHook, LlmModel};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {

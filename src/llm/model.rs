@@ -56,6 +56,12 @@ pub struct LlmModel {
     sliding_window: Option<usize>,
 }
 
+/// Work done on the residual stream between decoder layers (Cambrian-1's in-LLM SVA).
+pub trait LayerHook {
+    /// Decoder layer `layer` has just run: hidden [batch, new, hidden] → [batch, new, hidden].
+    fn after_layer(&self, layer: usize, hidden: Tensor<3>) -> Tensor<3>;
+}
+
 /// Keys and values of every position seen so far, per layer: [batch, kv_heads, positions, head_dim].
 pub struct KvCache {
     layers: Vec<Option<(Tensor<4>, Tensor<4>)>>,
@@ -176,11 +182,19 @@ impl LlmModel {
     /// Embeddings of the new positions [batch, new, hidden] → final-norm hidden states
     /// [batch, new, hidden], attending to the cached positions and each other causally.
     pub fn decode(&self, x: Tensor<3>, cache: &mut KvCache) -> Tensor<3> {
+        self.decode_hooked(x, cache, None)
+    }
+
+    /// [`Self::decode`], with `hook` run after every decoder layer.
+    pub fn decode_hooked(&self, x: Tensor<3>, cache: &mut KvCache, hook: Option<&dyn LayerHook>) -> Tensor<3> {
         let [_, new, _] = x.dims();
         let at = self.positions(cache.len, new, &x.device());
         let mut x = x;
-        for (layer, slot) in self.layers.iter().zip(cache.layers.iter_mut()) {
+        for (i, (layer, slot)) in self.layers.iter().zip(cache.layers.iter_mut()).enumerate() {
             x = layer.forward(x, &at, slot);
+            if let Some(hook) = hook {
+                x = hook.after_layer(i, x);
+            }
         }
         cache.len += new;
         self.norm.forward(x)

@@ -6,9 +6,10 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use image::RgbImage;
 
-use super::Mllm;
 use super::conversation::Encoded;
-use crate::encoders::EncoderError;
+use super::{Mllm, MllmError};
+use crate::connectors::SvaContext;
+use crate::connectors::sva::aggregate::ImageSpan;
 
 pub struct Example<'a> {
     pub encoded: &'a Encoded,
@@ -27,6 +28,11 @@ pub struct Inputs {
     pub targets: Vec<usize>,
     /// Positions before padding, summed over the examples.
     pub positions: usize,
+    /// What the SVA's in-LLM samplers re-query, for the batch's images.
+    pub vision: Option<SvaContext>,
+    /// Where each wholly shown image sits (an image cut by truncation is not re-queried
+    /// inside the LLM; Cambrian's fixed slice would fail on it).
+    pub spans: Vec<ImageSpan>,
 }
 
 /// One example's positions: a text token (id, is target) or an image token.
@@ -58,12 +64,16 @@ fn slots(encoded: &Encoded, image_tokens: usize, max_length: usize) -> Vec<Slot>
 
 impl Mllm {
     /// Builds the inputs of `examples`; `images` holds each distinct image once.
-    pub fn assemble(&self, examples: &[Example], images: &[&RgbImage], max_length: usize, device: &Device) -> Result<Inputs, EncoderError> {
+    pub fn assemble(&self, examples: &[Example], images: &[&RgbImage], max_length: usize, device: &Device) -> Result<Inputs, MllmError> {
         let image_tokens = self.connector.image_tokens();
-        let image_embeds = match images.is_empty() {
-            true => None,
-            false => Some(self.image_embeddings(images, device)?),
+        let (image_embeds, vision) = match images.is_empty() {
+            true => (None, None),
+            false => {
+                let (embeds, vision) = self.image_embeddings(images, device)?;
+                (Some(embeds), vision)
+            }
         };
+        let mut spans = Vec::new();
         let layouts: Vec<Vec<Slot>> =
             examples.iter().map(|e| slots(e.encoded, if e.image.is_some() { image_tokens } else { 0 }, max_length)).collect();
         let positions = layouts.iter().map(Vec::len).max().unwrap_or(0).max(1);
@@ -97,6 +107,9 @@ impl Mllm {
                     if shown > 0 {
                         pieces.push(embeds.clone().narrow(0, k, 1).narrow(1, 0, shown));
                     }
+                    if shown == image_tokens {
+                        spans.push(ImageSpan { row: b, start: before, image: k });
+                    }
                     if text_len > before {
                         pieces.push(row.narrow(1, before, text_len - before));
                     }
@@ -123,6 +136,8 @@ impl Mllm {
             next_mask: Tensor::from_data(TensorData::new(next_mask, [batch, positions]), device),
             targets,
             positions: layouts.iter().map(Vec::len).sum(),
+            vision,
+            spans,
         })
     }
 }

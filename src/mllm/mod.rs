@@ -12,20 +12,30 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
 
-use crate::connectors::ConcatConnector;
+use crate::connectors::sva::aggregate::Aggregation;
+use crate::connectors::{Connector, SvaContext, SvaError};
 use crate::encoders::{Encoder, EncoderError};
-use crate::llm::LlmModel;
+use crate::llm::{LayerHook, LlmModel};
 pub use batch::{Example, Inputs};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MllmError {
+    #[error(transparent)]
+    Encoder(#[from] EncoderError),
+    #[error(transparent)]
+    Connector(#[from] SvaError),
+}
 
 pub struct Mllm {
     pub encoders: Vec<Encoder>,
-    pub connector: ConcatConnector,
+    pub connector: Connector,
     pub llm: LlmModel,
 }
 
 impl Mllm {
-    /// Images → LLM input embeddings [images, image tokens, hidden].
-    pub fn image_embeddings(&self, images: &[&RgbImage], device: &Device) -> Result<Tensor<3>, EncoderError> {
+    /// Images → LLM input embeddings [images, image tokens, hidden], and for the SVA what its
+    /// in-LLM samplers re-query.
+    pub fn image_embeddings(&self, images: &[&RgbImage], device: &Device) -> Result<(Tensor<3>, Option<SvaContext>), MllmError> {
         let mut features = Vec::with_capacity(self.encoders.len());
         for encoder in &self.encoders {
             let side = encoder.spec.resolution();
@@ -33,7 +43,22 @@ impl Mllm {
             let pixels = Tensor::<4>::from_data(TensorData::new(pixels, [images.len(), 3, side, side]), device);
             features.push(encoder.forward(pixels, None)?);
         }
-        Ok(self.connector.forward(features))
+        let sizes: Vec<[usize; 2]> = images.iter().map(|image| [image.width() as usize, image.height() as usize]).collect();
+        Ok(self.connector.forward(features, &sizes)?)
+    }
+
+    /// The SVA's aggregation inside the LLM for `inputs`, when the connector has one.
+    pub fn aggregation(&self, inputs: &Inputs) -> Option<Aggregation<'_>> {
+        match (&self.connector, &inputs.vision) {
+            (Connector::Sva(sva), Some(context)) => sva.aggregation(context, &inputs.spans),
+            _ => None,
+        }
+    }
+
+    /// The LLM's final-norm hidden states over `inputs` [batch, positions, hidden].
+    pub fn decode(&self, inputs: &Inputs) -> Tensor<3> {
+        let hook = self.aggregation(inputs);
+        self.llm.decode_hooked(inputs.embeds.clone(), &mut self.llm.new_cache(), hook.as_ref().map(|h| h as &dyn LayerHook))
     }
 
     /// The model as evaluation runs it: off the autodiff graph, on the plain device.
@@ -48,7 +73,7 @@ impl Mllm {
     /// Per example, the summed negative log-likelihood of its target tokens: [batch].
     pub fn target_nll(&self, inputs: &Inputs) -> Tensor<1> {
         let [batch, positions, _] = inputs.embeds.dims();
-        let hidden = self.llm.decode(inputs.embeds.clone(), &mut self.llm.new_cache());
+        let hidden = self.decode(inputs);
         // [batch, positions, vocab] → the log-probability of each position's next token
         let log_probs = log_softmax(self.llm.logits(hidden), 2);
         let picked = log_probs.gather(2, inputs.next_ids.clone().unsqueeze_dim::<3>(2)).reshape([batch, positions]);

@@ -86,7 +86,7 @@ impl Sweep {
                 run: cell.id.clone(),
                 encoder: names.join("+"),
                 family: families.join("+"),
-                connector: serde_json::to_value(config.connector.projector).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+                connector: config.connector.label(),
                 stage1_samples: examples(1),
                 stage2_samples: examples(2),
                 encoder_trainable: trainable,

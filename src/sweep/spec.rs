@@ -224,13 +224,12 @@ fn resolve_run_paths(config: &mut RunConfig, paths: &Paths) {
     }
 }
 
-/// Readable prefix (encoders, projector, seed) + the first 8 hex digits of the SHA-256 of
+/// Readable prefix (encoders, connector, seed) + the first 8 hex digits of the SHA-256 of
 /// the resolved config.
 fn run_id(encoders: &[String], config: &RunConfig) -> String {
     use sha2::Digest;
     let text = toml::to_string(config).expect("a run config serializes");
     let digest = sha2::Sha256::digest(text.as_bytes());
     let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    let projector = serde_json::to_value(config.connector.projector).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-    format!("{}_{projector}_s{}-{hash}", encoders.join("+"), config.seed)
+    format!("{}_{}_s{}-{hash}", encoders.join("+"), config.connector.label(), config.seed)
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::connectors::ProjectorKind;
+use crate::connectors::{ProjectorKind, SvaSettings};
 use crate::llm::chat::Template;
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -55,16 +55,52 @@ pub enum Init {
     Pretrained,
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectorKind {
+    /// Every encoder's map resized to one grid, concatenated on channels, projected.
+    #[default]
+    Concat,
+    /// Cambrian-1's Spatial Vision Aggregator, with its settings in `[connector.sva]`.
+    Sva,
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectorConfig {
+    #[serde(default, skip_serializing_if = "is_concat")]
+    pub kind: ConnectorKind,
+    /// The concatenation's projector.
     #[serde(default = "default_projector")]
     pub projector: ProjectorKind,
-    /// [rows, cols] the encoders' maps are brought to; default the first encoder's grid.
+    /// [rows, cols] the concatenation brings the encoders' maps to; default the first
+    /// encoder's grid.
     pub grid: Option<[usize; 2]>,
-    /// Cambrian's learned `image_newline` after every row.
+    /// Cambrian's learned `image_newline` after every row (the SVA always has it).
     #[serde(default = "yes")]
     pub image_newline: bool,
+    /// `kind = "sva"`: Cambrian's settings, named and defaulted as in its code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sva: Option<SvaSettings>,
+}
+
+impl ConnectorConfig {
+    /// The connector's name in run ids and results: `sva`, or the projector's.
+    pub fn label(&self) -> String {
+        match self.kind {
+            ConnectorKind::Sva => "sva".into(),
+            ConnectorKind::Concat => serde_json::to_value(self.projector).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+        }
+    }
+
+    /// The SVA's settings (Cambrian's defaults where `[connector.sva]` is absent).
+    pub fn sva_settings(&self) -> SvaSettings {
+        self.sva.clone().unwrap_or_default()
+    }
+}
+
+fn is_concat(kind: &ConnectorKind) -> bool {
+    *kind == ConnectorKind::Concat
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -89,6 +125,9 @@ pub struct StageConfig {
     pub micro_batch_size: Option<usize>,
     /// Peak learning rate of the connector (and of the LLM when it trains).
     pub lr: f64,
+    /// The SVA's samplers and queries (`vision_sampler*`, `vision_query`) at this peak rate
+    /// instead (Cambrian's `mm_vision_sampler_lr`, 1e-4 in its stage 1).
+    pub sva_lr: Option<f64>,
     /// Default: false in stage 1, true in stage 2.
     pub train_llm: Option<bool>,
     /// Trains the encoders too, at this peak learning rate (the study's "unfrozen" runs).
@@ -181,6 +220,13 @@ impl RunConfig {
         if self.max_length < 2 {
             return Err("max_length must be at least 2".into());
         }
+        let sva = self.connector.kind == ConnectorKind::Sva;
+        if !sva && self.connector.sva.is_some() {
+            return Err("[connector.sva] needs kind = \"sva\"".into());
+        }
+        if sva && self.connector.grid.is_some() {
+            return Err("[connector] grid is the concatenation's; the SVA's grid is [connector.sva] image_token_len".into());
+        }
         if self.stage1.is_none() && self.stage2.is_none() {
             return Err("no [stage1] or [stage2]: nothing to train".into());
         }
@@ -190,7 +236,10 @@ impl RunConfig {
             if stage.batch_size == 0 || micro == 0 || stage.batch_size % micro != 0 {
                 return Err(format!("[{name}] batch_size {} must be a positive multiple of micro_batch_size {micro}", stage.batch_size));
             }
-            let rates = [Some(stage.lr), stage.encoder_lr];
+            if stage.sva_lr.is_some() && !sva {
+                return Err(format!("[{name}] sva_lr needs [connector] kind = \"sva\""));
+            }
+            let rates = [Some(stage.lr), stage.encoder_lr, stage.sva_lr];
             if rates.into_iter().flatten().any(|lr| !(lr.is_finite() && lr > 0.0)) {
                 return Err(format!("[{name}] learning rates must be positive"));
             }
@@ -208,5 +257,54 @@ impl RunConfig {
 impl StageConfig {
     pub fn micro_batch(&self) -> usize {
         self.micro_batch_size.unwrap_or(self.batch_size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+[[encoders]]
+name = "a"
+init = "random"
+[stage1]
+data = "d.json"
+images = "."
+batch_size = 1
+lr = 1e-3
+"#;
+
+    fn parse(connector: &str, stage1: &str) -> Result<RunConfig, String> {
+        let text = format!("llm = \"llm\"\n{connector}\n{BASE}{stage1}");
+        let config: RunConfig = toml::from_str(&text).map_err(|e| e.to_string())?;
+        config.validate().map(|_| config)
+    }
+
+    #[test]
+    fn the_sva_with_its_settings_and_learning_rate() {
+        let config = parse("[connector]\nkind = \"sva\"\n[connector.sva]\nconnector_depth = 3", "sva_lr = 1e-4").unwrap();
+        assert_eq!(config.connector.label(), "sva");
+        let settings = config.connector.sva_settings();
+        assert_eq!((settings.connector_depth, settings.image_token_len), (3, 576));
+        assert_eq!(config.stage1.unwrap().sva_lr, Some(1e-4));
+    }
+
+    #[test]
+    fn a_concatenation_config_serializes_as_before() {
+        let config = parse("[connector]\nprojector = \"linear\"", "").unwrap();
+        assert_eq!(config.connector.label(), "linear");
+        let text = toml::to_string(&config.connector).unwrap();
+        assert!(!text.contains("kind") && !text.contains("sva"), "{text}");
+    }
+
+    #[test]
+    fn sva_settings_and_rates_without_the_sva_are_refused() {
+        let err = parse("[connector]\n[connector.sva]\nconnector_depth = 3", "").unwrap_err();
+        assert!(err.contains("kind = \"sva\""), "{err}");
+        let err = parse("[connector]", "sva_lr = 1e-4").unwrap_err();
+        assert!(err.contains("sva_lr"), "{err}");
+        let err = parse("[connector]\nkind = \"sva\"\n[connector.sva]\nconector_depth = 3", "").unwrap_err();
+        assert!(err.contains("conector_depth"), "{err}");
     }
 }

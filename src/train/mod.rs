@@ -41,6 +41,8 @@ pub enum TrainError {
     #[error(transparent)]
     Encoder(#[from] EncoderError),
     #[error(transparent)]
+    Mllm(#[from] crate::mllm::MllmError),
+    #[error(transparent)]
     Llm(#[from] LlmError),
 }
 

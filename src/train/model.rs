@@ -9,12 +9,13 @@ use burn::tensor::Device;
 
 use super::TrainError;
 use super::checkpoint::Parts;
-use super::config::{Init, RunConfig};
-use crate::connectors::ConcatConnector;
+use super::config::{ConnectorKind, Init, RunConfig};
+use crate::connectors::sva::SvaLayout;
+use crate::connectors::{ConcatConnector, Connector, SvaConnector};
 use crate::encoders::{Encoder, WeightsSource, registry};
 use crate::llm::tokenizer::LlmTokenizer;
 use crate::llm::{Llm, LlmConfig};
-use crate::mllm::Mllm;
+use crate::mllm::{Mllm, MllmError};
 
 pub struct Built {
     pub model: Mllm,
@@ -38,20 +39,24 @@ pub fn build(config: &RunConfig, device: &Device) -> Result<Built, TrainError> {
     }
     let Llm { config: llm_config, model: llm } = Llm::load(&config.llm, device)?;
     let tokenizer = LlmTokenizer::from_dir(&config.llm)?;
-    let grid = match config.connector.grid {
-        Some(grid) => grid,
-        None => encoders[0].spec.output_grid()?,
+    let channels: Vec<usize> = encoders.iter().map(|e| e.spec.hidden_size()).collect();
+    let connector = match config.connector.kind {
+        ConnectorKind::Concat => {
+            let grid = match config.connector.grid {
+                Some(grid) => grid,
+                None => encoders[0].spec.output_grid()?,
+            };
+            device.seed(config.seed);
+            let (projector, newline) = (config.connector.projector, config.connector.image_newline);
+            Connector::Concat(ConcatConnector::new(projector, channels.iter().sum(), llm_config.hidden_size, grid, newline, device))
+        }
+        ConnectorKind::Sva => {
+            let grids = encoders.iter().map(|e| e.spec.output_grid()).collect::<Result<Vec<_>, _>>()?;
+            let layout = SvaLayout::new(&config.connector.sva_settings(), &grids, llm_config.layers).map_err(MllmError::from)?;
+            device.seed(config.seed);
+            Connector::Sva(SvaConnector::new(layout, &channels, llm_config.hidden_size, device))
+        }
     };
-    let channels = encoders.iter().map(|e| e.spec.hidden_size()).sum();
-    device.seed(config.seed);
-    let connector = ConcatConnector::new(
-        config.connector.projector,
-        channels,
-        llm_config.hidden_size,
-        grid,
-        config.connector.image_newline,
-        device,
-    );
     Ok(Built { model: Mllm { encoders, connector, llm }, tokenizer, llm_config })
 }
 

@@ -18,9 +18,10 @@ use super::checkpoint::{self, Parts, Skip, StageState};
 use super::clip;
 use super::config::{RunConfig, StageConfig};
 use super::metrics::{self, MetricRow};
-use super::optim::{Optimizers, PartOptimizer};
+use super::optim::{Optimizers, PartOptimizer, take_sampler_grads};
 use super::order::DataOrder;
 use super::schedule::WarmupCosine;
+use crate::connectors::Connector;
 use crate::data::llava::{self, Sample};
 use crate::data::open_rgb;
 use crate::llm::chat::Template;
@@ -67,6 +68,7 @@ pub fn run(session: &Session, stage: u8, config: &StageConfig, model: Mllm) -> R
     let part = |lr| PartOptimizer::new(config.weight_decay, schedule(lr));
     let mut optimizers = Optimizers {
         connector: part(config.lr),
+        sva: config.sva_lr.map(part),
         llm: parts.llm.then(|| part(config.lr)),
         encoders: config.encoder_lr.map(|lr| model.encoders.iter().map(|_| part(lr)).collect()).unwrap_or_default(),
     };
@@ -219,6 +221,10 @@ fn train_step(
         }
     }
     let mut connector = connector_grads.grads();
+    let mut sva = match (&model.connector, &optimizers.sva) {
+        (Connector::Sva(sva), Some(_)) => Some(take_sampler_grads(sva, &mut connector)),
+        _ => None,
+    };
     let mut llm = parts.llm.then(|| llm_grads.grads());
     let mut encoders: Vec<GradientsParams> = match parts.encoders {
         true => encoder_grads.iter_mut().map(GradientsAccumulator::grads).collect(),
@@ -226,6 +232,9 @@ fn train_step(
     };
 
     let mut squared = clip::squared_norm(&model.connector, &connector);
+    if let Some(grads) = &sva {
+        squared += clip::squared_norm(&model.connector, grads);
+    }
     if let Some(grads) = &llm {
         squared += clip::squared_norm(&model.llm, grads);
     }
@@ -235,6 +244,9 @@ fn train_step(
     let norm = squared.sqrt();
     if let Some(factor) = clip::clip_factor(norm, config.max_grad_norm) {
         clip::scale(&model.connector, &mut connector, factor);
+        if let Some(grads) = &mut sva {
+            clip::scale(&model.connector, grads, factor);
+        }
         if let Some(grads) = &mut llm {
             clip::scale(&model.llm, grads, factor);
         }
@@ -245,6 +257,9 @@ fn train_step(
 
     let part = &mut optimizers.connector;
     model.connector = part.optim.step(part.schedule.lr(step), model.connector.clone(), connector);
+    if let (Some(part), Some(grads)) = (&mut optimizers.sva, sva) {
+        model.connector = part.optim.step(part.schedule.lr(step), model.connector.clone(), grads);
+    }
     if let (Some(part), Some(grads)) = (&mut optimizers.llm, llm) {
         model.llm = part.optim.step(part.schedule.lr(step), model.llm.clone(), grads);
     }

@@ -1,5 +1,6 @@
 //! Tables from checkpoint keys to module paths. A row names a checkpoint prefix and the module
-//! prefix it becomes; `#` stands for a block index. Rows are written once per checkpoint
+//! prefix it becomes; each `#` stands for an index, filled in the same order on both sides
+//! (`vision_sampler_#.layers.#` ↔ `vision_sampler.#.layers.#`). Rows are written once per checkpoint
 //! layout, next to the model (see `encoders::vit_keys`), and read both ways: forward to load,
 //! backward to name the checkpoint key a missing parameter should have had.
 
@@ -41,26 +42,34 @@ pub struct Renamed {
 }
 
 /// Matches `pattern` (with `#` for digits) at the start of `key`, ending at a `.` or the end.
-/// Returns the block index and the rest of the key (starting with `.`, or empty).
-fn match_prefix<'k>(pattern: &str, key: &'k str) -> Option<(Option<&'k str>, &'k str)> {
+/// Returns the indices, in order, and the rest of the key (starting with `.`, or empty).
+fn match_prefix<'k>(pattern: &str, key: &'k str) -> Option<(Vec<&'k str>, &'k str)> {
     let mut rest = key;
-    let mut index = None;
+    let mut indices = Vec::new();
     for (i, literal) in pattern.split('#').enumerate() {
         if i > 0 {
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
             if digits == 0 {
                 return None;
             }
-            index = Some(&rest[..digits]);
+            indices.push(&rest[..digits]);
             rest = &rest[digits..];
         }
         rest = rest.strip_prefix(literal)?;
     }
-    (rest.is_empty() || rest.starts_with('.')).then_some((index, rest))
+    (rest.is_empty() || rest.starts_with('.')).then_some((indices, rest))
 }
 
-fn fill(pattern: &str, index: Option<&str>) -> String {
-    pattern.replace('#', index.unwrap_or(""))
+/// `pattern` with its `#`s replaced by `indices`, in order.
+fn fill(pattern: &str, indices: &[&str]) -> String {
+    let mut filled = String::with_capacity(pattern.len());
+    for (i, literal) in pattern.split('#').enumerate() {
+        if i > 0 {
+            filled.push_str(indices.get(i - 1).copied().unwrap_or(""));
+        }
+        filled.push_str(literal);
+    }
+    filled
 }
 
 /// The trailing checkpoint-relative shapes must agree for q, k and v to fuse.
@@ -160,11 +169,11 @@ impl KeyMap {
     fn lookup(&self, relative: &str) -> Option<Target> {
         self.rules.iter().find_map(|rule| match rule {
             Rule::Rename(from, to) => match_prefix(from, relative)
-                .map(|(index, rest)| Target::Single(fill(to, index) + rest, None)),
+                .map(|(indices, rest)| Target::Single(fill(to, &indices) + rest, None)),
             Rule::Squeeze(from, to, rank) => match_prefix(from, relative)
-                .map(|(index, rest)| Target::Single(fill(to, index) + rest, Some(*rank))),
+                .map(|(indices, rest)| Target::Single(fill(to, &indices) + rest, Some(*rank))),
             Rule::Fuse(parts, to) => parts.iter().enumerate().find_map(|(slot, from)| {
-                match_prefix(from, relative).map(|(index, rest)| Target::Part(fill(to, index) + rest, slot))
+                match_prefix(from, relative).map(|(indices, rest)| Target::Part(fill(to, &indices) + rest, slot))
             }),
         })
     }
@@ -180,7 +189,7 @@ impl KeyMap {
                 Rule::Rename(from, to) | Rule::Squeeze(from, to, _) => (*from, *to),
                 Rule::Fuse(parts, to) => (parts[slot], *to),
             };
-            match_prefix(to, module_path).map(|(index, rest)| format!("{prefix}{}{rest}", fill(from, index)))
+            match_prefix(to, module_path).map(|(indices, rest)| format!("{prefix}{}{rest}", fill(from, &indices)))
         })
     }
 }
@@ -197,9 +206,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn patterns_match_whole_segments_and_capture_the_index() {
-        assert_eq!(match_prefix("layers.#.mlp", "layers.12.mlp.fc1.weight"), Some((Some("12"), ".fc1.weight")));
-        assert_eq!(match_prefix("norm", "norm.weight"), Some((None, ".weight")));
+    fn patterns_match_whole_segments_and_capture_the_indices() {
+        assert_eq!(match_prefix("layers.#.mlp", "layers.12.mlp.fc1.weight"), Some((vec!["12"], ".fc1.weight")));
+        assert_eq!(match_prefix("norm", "norm.weight"), Some((vec![], ".weight")));
+        assert_eq!(match_prefix("s_#.layers.#.k_#", "s_1.layers.20.k_3.weight"), Some((vec!["1", "20", "3"], ".weight")));
         assert_eq!(match_prefix("norm", "norm_pre.weight"), None);
         assert_eq!(match_prefix("layers.#.mlp", "layers.x.mlp"), None);
     }
@@ -210,6 +220,7 @@ mod tests {
         rules: &[
             Rule::Rename("embed", "patch_embed"),
             Rule::Fuse(["layers.#.q", "layers.#.k", "layers.#.v"], "blocks.#.qkv"),
+            Rule::Rename("sampler_#.layers.#.k_proj_#", "sampler.#.layers.#.k_proj.#"),
         ],
     };
 
@@ -218,5 +229,15 @@ mod tests {
         assert_eq!(MAP.checkpoint_key("vision.", "blocks.3.qkv.weight").as_deref(), Some("vision.layers.3.q.weight"));
         assert_eq!(MAP.checkpoint_key("", "patch_embed.bias").as_deref(), Some("embed.bias"));
         assert_eq!(MAP.checkpoint_key("", "other.bias"), None);
+        assert_eq!(MAP.checkpoint_key("m.", "sampler.1.layers.0.k_proj.2.weight").as_deref(), Some("m.sampler_1.layers.0.k_proj_2.weight"));
+    }
+
+    #[test]
+    fn several_indices_are_filled_in_order() {
+        let renamed = match MAP.lookup("sampler_1.layers.20.k_proj_3.weight") {
+            Some(Target::Single(path, None)) => path,
+            _ => panic!("no single target"),
+        };
+        assert_eq!(renamed, "sampler.1.layers.20.k_proj.3.weight");
     }
 }
