@@ -242,6 +242,13 @@ fn kill_when(child: &mut Child, ready: impl Fn() -> bool) -> bool {
     running
 }
 
+/// Steps done by the newest checkpoint of `stage` in `dir`.
+fn newest_checkpoint(dir: &Path, stage: u8) -> Option<u64> {
+    let prefix = format!("stage{stage}-step");
+    let entries = std::fs::read_dir(dir).ok()?;
+    entries.flatten().filter_map(|e| e.file_name().to_string_lossy().strip_prefix(&prefix).and_then(|s| s.parse().ok())).max()
+}
+
 fn has_entry(dir: &Path, prefix: &str) -> bool {
     std::fs::read_dir(dir).map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with(prefix))).unwrap_or(false)
 }
@@ -265,12 +272,13 @@ fn a_run_killed_at_any_moment_resumes_to_the_same_result() {
     std::thread::sleep(Duration::from_millis(150));
     child.kill().unwrap();
     child.wait().unwrap();
-    let mut child = spawn_train(&config, &run);
-    assert!(kill_when(&mut child, || has_entry(&checkpoints, "stage1-step")), "killed in stage 1");
-    let mut child = spawn_train(&config, &run);
-    assert!(kill_when(&mut child, || has_entry(&checkpoints, "stage2-step0000004")), "killed in stage 2");
-    let mut child = spawn_train(&config, &run);
-    assert!(kill_when(&mut child, || has_entry(&checkpoints, ".stage2-step")), "killed while writing a checkpoint");
+    // Each later kill waits for a checkpoint of at least that many steps: one that stays
+    // until the stage ends, so the moment cannot slip by unseen however slow the machine.
+    for (stage, steps) in [(1, 2), (2, 4), (2, 12)] {
+        let mut child = spawn_train(&config, &run);
+        let ready = || newest_checkpoint(&checkpoints, stage).is_some_and(|s| s >= steps);
+        assert!(kill_when(&mut child, ready), "still running at stage {stage}, step {steps}");
+    }
     let out = train(&config, &run);
     assert!(out.status.success(), "{}", stderr(&out));
 

@@ -31,9 +31,29 @@ pub struct SweepSpec {
     pub encoders: BTreeMap<String, toml::Value>,
     /// Everything of a run config but `encoders`.
     pub base: toml::Table,
-    #[serde(default)]
-    pub axes: BTreeMap<String, Vec<toml::Value>>,
+    pub axes: Axes,
     pub benchmarks: Vec<BenchmarkSpec>,
+}
+
+/// One matrix (`[axes]`), or several expanded one after the other (`[[axes]]`), for a
+/// study that is not one full product (the SVA run beside the concatenation runs, say).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Axes {
+    One(Matrix),
+    Many(Vec<Matrix>),
+}
+
+/// Axis key → its values.
+pub type Matrix = BTreeMap<String, Vec<toml::Value>>;
+
+impl Axes {
+    fn matrices(&self) -> &[Matrix] {
+        match self {
+            Axes::One(matrix) => std::slice::from_ref(matrix),
+            Axes::Many(matrices) => matrices,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -130,8 +150,8 @@ impl SweepSpec {
         if spec.benchmarks.is_empty() {
             return Err(SweepError::spec(path, "no [[benchmarks]]"));
         }
-        if !spec.axes.contains_key("encoders") {
-            return Err(SweepError::spec(path, "axes.encoders is required: the encoder sets to compare"));
+        if spec.axes.matrices().iter().any(|m| !m.contains_key("encoders")) {
+            return Err(SweepError::spec(path, "every [axes] needs `encoders`: the encoder sets to compare"));
         }
         Ok(spec)
     }
@@ -140,11 +160,19 @@ impl SweepSpec {
         self.name.as_deref().unwrap_or("sweep")
     }
 
-    /// Every run of the matrix, in order; each config checked and its paths resolved.
+    /// Every run of the matrices, in order; each config checked and its paths resolved.
     pub fn cells(&self, paths: &Paths, origin: &Path) -> Result<Vec<Cell>, SweepError> {
+        let mut cells = Vec::new();
+        for matrix in self.axes.matrices() {
+            cells.extend(self.expand(matrix, paths, origin)?);
+        }
+        Ok(cells)
+    }
+
+    fn expand(&self, matrix: &Matrix, paths: &Paths, origin: &Path) -> Result<Vec<Cell>, SweepError> {
         let bad = |message: String| SweepError::spec(origin, message);
         let mut cells = Vec::new();
-        let axes: Vec<(&String, &Vec<toml::Value>)> = self.axes.iter().collect();
+        let axes: Vec<(&String, &Vec<toml::Value>)> = matrix.iter().collect();
         let total: usize = axes.iter().map(|(_, values)| values.len()).product();
         for index in 0..total {
             let mut table = self.base.clone();

@@ -44,6 +44,10 @@ pub struct EncoderChoice {
     pub weights: Option<PathBuf>,
     #[serde(default)]
     pub init: Option<Init>,
+    /// Resize the token map to this many tokens (a square), as the spec's `feature_tokens`
+    /// (Cambrian's `-interpN`): e.g. ConvNeXt-XXL at 9216 (96×96) for the SVA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

@@ -26,7 +26,10 @@ pub struct Built {
 pub fn build(config: &RunConfig, device: &Device) -> Result<Built, TrainError> {
     let mut encoders = Vec::new();
     for (i, choice) in config.encoders.iter().enumerate() {
-        let resolved = registry::resolve(Some(&choice.name), choice.weights.as_deref())?;
+        let mut resolved = registry::resolve(Some(&choice.name), choice.weights.as_deref())?;
+        if choice.tokens.is_some() {
+            resolved.spec.feature_tokens = choice.tokens;
+        }
         let pretrained = match (&choice.weights, choice.init) {
             (None, Some(Init::Pretrained)) => Some(resolved.pretrained_weights()?),
             _ => None,
