@@ -37,12 +37,12 @@ pub fn run(args: &SweepArgs, device: DeviceArg, quiet: bool) -> anyhow::Result<(
         outcome.busy.len(),
         sweep.dir.join("results.csv").display()
     );
-    println!("{:<40} {:<14} {:>10} {:>10} {:>10} {:>7}", "encoder", "benchmark", "generation", "likelihood", "no image", "chance");
+    println!("{:<40} {:<11} {:<14} {:>10} {:>10} {:>10} {:>7}", "encoder", "connector", "benchmark", "generation", "likelihood", "no image", "chance");
     for row in &rows {
         let blind = row.likelihood_blind.map_or("-".to_string(), |v| format!("{v:.3}"));
         println!(
-            "{:<40} {:<14} {:>10.3} {:>10.3} {:>10} {:>7.3}",
-            row.encoder, row.benchmark, row.generation, row.likelihood, blind, row.chance
+            "{:<40} {:<11} {:<14} {:>10.3} {:>10.3} {:>10} {:>7.3}",
+            row.encoder, row.connector, row.benchmark, row.generation, row.likelihood, blind, row.chance
         );
     }
     let pending = sweep.cells.iter().filter(|c| !sweep.dir.join(&c.id).join("done").is_file()).count();
