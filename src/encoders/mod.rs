@@ -98,7 +98,9 @@ impl Encoder {
             }
             WeightsSource::Random { seed } => {
                 device.seed(seed);
-                architecture.build(None, device)?
+                let model = architecture.build(None, device)?;
+                crate::nn::init::materialize(&model);
+                model
             }
         };
         Ok(Self { spec, model })

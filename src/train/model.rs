@@ -48,6 +48,7 @@ pub fn build(config: &RunConfig, device: &Device) -> Result<Built, TrainError> {
         config.connector.image_newline,
         device,
     );
+    crate::nn::init::materialize(&connector);
     Ok(Built { model: Mllm { encoders, connector, llm }, tokenizer, llm_config })
 }
 
