@@ -8,7 +8,7 @@ use image::RgbImage;
 
 use super::Mllm;
 use super::conversation::Encoded;
-use crate::encoders::EncoderError;
+use crate::features::{FeatureError, FeatureSource};
 
 pub struct Example<'a> {
     pub encoded: &'a Encoded,
@@ -57,12 +57,20 @@ fn slots(encoded: &Encoded, image_tokens: usize, max_length: usize) -> Vec<Slot>
 }
 
 impl Mllm {
-    /// Builds the inputs of `examples`; `images` holds each distinct image once.
-    pub fn assemble(&self, examples: &[Example], images: &[&RgbImage], max_length: usize, device: &Device) -> Result<Inputs, EncoderError> {
+    /// Builds the inputs of `examples`; `images` holds each distinct image once, and their
+    /// features come from `features`.
+    pub fn assemble(
+        &self,
+        examples: &[Example],
+        images: &[&RgbImage],
+        features: &dyn FeatureSource,
+        max_length: usize,
+        device: &Device,
+    ) -> Result<Inputs, FeatureError> {
         let image_tokens = self.connector.image_tokens();
         let image_embeds = match images.is_empty() {
             true => None,
-            false => Some(self.image_embeddings(images, device)?),
+            false => Some(self.image_embeddings(images, features, device)?),
         };
         let layouts: Vec<Vec<Slot>> =
             examples.iter().map(|e| slots(e.encoded, if e.image.is_some() { image_tokens } else { 0 }, max_length)).collect();

@@ -9,11 +9,12 @@ pub mod conversation;
 
 use burn::module::Module;
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
 use crate::connectors::ConcatConnector;
-use crate::encoders::{Encoder, EncoderError};
+use crate::encoders::Encoder;
+use crate::features::{FeatureError, FeatureSource};
 use crate::llm::LlmModel;
 pub use batch::{Example, Inputs};
 
@@ -24,16 +25,10 @@ pub struct Mllm {
 }
 
 impl Mllm {
-    /// Images → LLM input embeddings [images, image tokens, hidden].
-    pub fn image_embeddings(&self, images: &[&RgbImage], device: &Device) -> Result<Tensor<3>, EncoderError> {
-        let mut features = Vec::with_capacity(self.encoders.len());
-        for encoder in &self.encoders {
-            let side = encoder.spec.resolution();
-            let pixels: Vec<f32> = images.iter().flat_map(|image| encoder.spec.preprocess.apply(image)).collect();
-            let pixels = Tensor::<4>::from_data(TensorData::new(pixels, [images.len(), 3, side, side]), device);
-            features.push(encoder.forward(pixels, None)?);
-        }
-        Ok(self.connector.forward(features))
+    /// Images → LLM input embeddings [images, image tokens, hidden], each encoder's features
+    /// taken from `features` (computed, or read from the frozen-feature cache).
+    pub fn image_embeddings(&self, images: &[&RgbImage], features: &dyn FeatureSource, device: &Device) -> Result<Tensor<3>, FeatureError> {
+        Ok(self.connector.forward(features.features(&self.encoders, images, device)?))
     }
 
     /// The model as evaluation runs it: off the autodiff graph, on the plain device.
