@@ -307,3 +307,21 @@ fn f16_entries_hold_the_features_to_f16_precision() {
     let first = |run: &str| losses(&dir.join(run))[1].split(',').nth(2).unwrap().parse::<f64>().unwrap();
     assert!((first("f32") - first("f16-cold")).abs() < 1e-3 * first("f32"), "{} vs {}", first("f32"), first("f16-cold"));
 }
+
+/// `bench feature-cache` runs its three runs (here with the tiny ViT) and they agree.
+#[test]
+fn bench_feature_cache_measures_three_runs_that_agree() {
+    let spec = tiny_vit().display().to_string();
+    let out = cambrian(&["bench", "feature-cache", "--encoder", &spec, "--steps", "2", "--batch-size", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> = ["none", "cold", "warm"]
+        .iter()
+        .map(|name| stdout.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {stdout}")).split_whitespace().collect())
+        .collect();
+    for row in &rows {
+        assert!(row[1].parse::<f64>().unwrap() > 0.0, "steps/s: {row:?}");
+        assert_eq!(row[4], rows[0][4], "final losses agree: {stdout}");
+    }
+    assert!(stdout.contains("cache: 4 entries"), "{stdout}");
+}
