@@ -1,13 +1,21 @@
 //! Atomic file output: the bytes go to a temporary file in the destination's folder, which
-//! is then renamed over the destination, so that a reader never sees a partial file.
+//! is then renamed over the destination, so that a reader never sees a partial file. The
+//! temporary name is unique to the call (process id, clock, counter), so that writers of the
+//! same file in several threads, processes or machines sharing the folder never mix bytes.
 
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+static CALLS: AtomicU64 = AtomicU64::new(0);
 
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let file_name = path.file_name().ok_or_else(|| io::Error::other("not a file path"))?;
-    let temporary = parent.join(format!(".{}.{}.tmp", file_name.to_string_lossy(), std::process::id()));
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let unique = format!("{}.{nanos}.{}", std::process::id(), CALLS.fetch_add(1, Ordering::Relaxed));
+    let temporary = parent.join(format!(".{}.{unique}.tmp", file_name.to_string_lossy()));
     std::fs::write(&temporary, bytes)?;
     std::fs::rename(&temporary, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&temporary);

@@ -8,6 +8,7 @@ pub mod data;
 pub mod device;
 pub mod encoders;
 pub mod eval;
+pub mod features;
 pub mod llm;
 pub mod mllm;
 pub mod nn;

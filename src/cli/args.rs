@@ -8,6 +8,7 @@ use crate::data::benchmark::Category;
 use crate::data::vision::ImageMode;
 use crate::device::DeviceArg;
 use crate::encoders::Family;
+use crate::features::CacheDtype;
 use crate::llm::chat::Template;
 
 #[derive(Parser)]
@@ -145,6 +146,28 @@ pub enum BenchCommand {
     /// One measurement of ours, in its own process (used by `bench encoders`).
     #[command(hide = true)]
     EncoderOnce(BenchOnceArgs),
+    /// Training steps with a frozen encoder: without the feature cache, cold, warm.
+    FeatureCache(BenchCacheArgs),
+}
+
+#[derive(Args)]
+pub struct BenchCacheArgs {
+    /// The frozen encoder (a preset or a spec file), random weights.
+    #[arg(long, default_value = "moco-v3-vit-b-16")]
+    pub encoder: String,
+    /// Optimizer steps per run; each step sees new images.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+    pub steps: u64,
+    /// Examples per step.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
+    /// How the cache stores features.
+    #[arg(long, value_enum, default_value_t = CacheDtype::F32)]
+    pub dtype: CacheDtype,
+    /// Folder for the data, LLM, cache and runs, kept afterwards (must not exist). Default: a
+    /// temporary folder, removed afterwards.
+    #[arg(long)]
+    pub work: Option<PathBuf>,
 }
 
 #[derive(Args)]

@@ -31,8 +31,12 @@ pub fn run(args: &EvalArgs, device: &Device, quiet: bool) -> anyhow::Result<()> 
             max_length: run.config.max_length,
             max_new_tokens: args.max_new_tokens as usize,
             mode,
+            features: run.features(),
         };
         let report = evaluate(&run.model, &run.tokenizer, &run.llm_config.eos_token_ids, &benchmark, &options, device, &bar)?;
+        if let Some(cache) = &run.cache {
+            tracing::info!("{}: image features {}", mode.name(), cache.take_counts());
+        }
         let path = args.run.join("eval").join(report_file(&name, mode));
         std::fs::create_dir_all(args.run.join("eval")).with_context(|| format!("creating {}", args.run.join("eval").display()))?;
         write_json(&path, &report)?;

@@ -4,6 +4,7 @@ mod args;
 mod bar;
 mod bench;
 mod bench_generate;
+mod bench_cache;
 mod cvbench;
 mod encode;
 mod encoders;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let device = crate::device::open(cli.device)?;
             bench::run_once(&args, &device)
         }
+        Command::Bench(BenchCommand::FeatureCache(args)) => bench_cache::run(&args, &crate::device::open(cli.device)?),
         Command::Llm(args) => {
             let device = crate::device::open(cli.device)?;
             llm::run(&args, &device)

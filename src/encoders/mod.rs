@@ -18,7 +18,8 @@ pub mod vit_keys;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
+use image::RgbImage;
 
 use crate::nn::resample::{GridResample, resize_grids};
 use crate::weights::WeightsError;
@@ -98,10 +99,21 @@ impl Encoder {
             }
             WeightsSource::Random { seed } => {
                 device.seed(seed);
-                architecture.build(None, device)?
+                let model = architecture.build(None, device)?;
+                crate::nn::init::materialize(&model);
+                model
             }
         };
         Ok(Self { spec, model })
+    }
+
+    /// Decoded images, each preprocessed by the spec, through `forward` at the feature layer.
+    /// [images] → [images, tokens, hidden]
+    pub fn encode_images(&self, images: &[&RgbImage], device: &Device) -> Result<Features, EncoderError> {
+        let side = self.spec.resolution();
+        let pixels: Vec<f32> = images.iter().flat_map(|image| self.spec.preprocess.apply(image)).collect();
+        let pixels = Tensor::<4>::from_data(TensorData::new(pixels, [images.len(), 3, side, side]), device);
+        self.forward(pixels, None)
     }
 
     /// The tokens of `layer` (default: the spec's feature layer) for a batch of

@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::data::benchmark::{Benchmark, Category, Score, letter, read_answer};
 use crate::data::llava::Turn;
 use crate::data::vision::ImageMode;
+use crate::features::{FeatureError, FeatureSource};
 use crate::llm::{LayerHook, LlmError};
 use crate::llm::chat::Template;
 use crate::llm::generate::greedy_from_embeddings;
@@ -22,11 +23,13 @@ use crate::mllm::conversation::encode;
 use crate::mllm::{Example, Mllm};
 use crate::progress::Progress;
 
-pub struct Options {
+pub struct Options<'a> {
     pub template: Template,
     pub max_length: usize,
     pub max_new_tokens: usize,
     pub mode: ImageMode,
+    /// Where image features come from (`LoadedRun::features`).
+    pub features: &'a dyn FeatureSource,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -60,7 +63,7 @@ pub enum EvalError {
     #[error(transparent)]
     Llm(#[from] LlmError),
     #[error(transparent)]
-    Encoder(#[from] crate::encoders::EncoderError),
+    Features(#[from] FeatureError),
     #[error(transparent)]
     Mllm(#[from] crate::mllm::MllmError),
     #[error(transparent)]
@@ -108,7 +111,7 @@ pub fn evaluate(
         let turn = |answer: String| Turn { prompt: prompt.clone(), answer };
 
         let prefix = encode(tokenizer, options.template, &[turn(String::new())], shown.is_some())?;
-        let inputs = model.assemble(&[Example { encoded: &prefix, image: shown }], &images, options.max_length, device)?;
+        let inputs = model.assemble(&[Example { encoded: &prefix, image: shown }], &images, options.features, options.max_length, device)?;
         let hook = model.aggregation(&inputs);
         let hook = hook.as_ref().map(|h| h as &dyn LayerHook);
         let generated = greedy_from_embeddings(&model.llm, inputs.embeds.clone(), hook, options.max_new_tokens, eos_token_ids, device)?;
@@ -119,7 +122,7 @@ pub fn evaluate(
             .map(|j| encode(tokenizer, options.template, &[turn(letter(j).to_string())], shown.is_some()))
             .collect::<Result<Vec<_>, _>>()?;
         let examples: Vec<Example> = answered.iter().map(|encoded| Example { encoded, image: shown }).collect();
-        let inputs = model.assemble(&examples, &images, options.max_length, device)?;
+        let inputs = model.assemble(&examples, &images, options.features, options.max_length, device)?;
         let nll: Vec<f64> = model.target_nll(&inputs).into_data().convert::<f64>().try_into_vec::<f64>().expect("f64 after convert");
         let log_likelihoods: Vec<f64> = nll.iter().map(|v| -v).collect();
         let best = (0..log_likelihoods.len()).fold(0, |best, j| if log_likelihoods[j] > log_likelihoods[best] { j } else { best });

@@ -10,6 +10,7 @@ use super::conversation::Encoded;
 use super::{Mllm, MllmError};
 use crate::connectors::SvaContext;
 use crate::connectors::sva::aggregate::ImageSpan;
+use crate::features::FeatureSource;
 
 pub struct Example<'a> {
     pub encoded: &'a Encoded,
@@ -63,13 +64,21 @@ fn slots(encoded: &Encoded, image_tokens: usize, max_length: usize) -> Vec<Slot>
 }
 
 impl Mllm {
-    /// Builds the inputs of `examples`; `images` holds each distinct image once.
-    pub fn assemble(&self, examples: &[Example], images: &[&RgbImage], max_length: usize, device: &Device) -> Result<Inputs, MllmError> {
+    /// Builds the inputs of `examples`; `images` holds each distinct image once, and their
+    /// features come from `features`.
+    pub fn assemble(
+        &self,
+        examples: &[Example],
+        images: &[&RgbImage],
+        features: &dyn FeatureSource,
+        max_length: usize,
+        device: &Device,
+    ) -> Result<Inputs, MllmError> {
         let image_tokens = self.connector.image_tokens();
         let (image_embeds, vision) = match images.is_empty() {
             true => (None, None),
             false => {
-                let (embeds, vision) = self.image_embeddings(images, device)?;
+                let (embeds, vision) = self.image_embeddings(images, features, device)?;
                 (Some(embeds), vision)
             }
         };

@@ -9,12 +9,13 @@ pub mod conversation;
 
 use burn::module::Module;
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
 use crate::connectors::sva::aggregate::Aggregation;
 use crate::connectors::{Connector, SvaContext, SvaError};
 use crate::encoders::{Encoder, EncoderError};
+use crate::features::{FeatureError, FeatureSource};
 use crate::llm::{LayerHook, LlmModel};
 pub use batch::{Example, Inputs};
 
@@ -22,6 +23,8 @@ pub use batch::{Example, Inputs};
 pub enum MllmError {
     #[error(transparent)]
     Encoder(#[from] EncoderError),
+    #[error(transparent)]
+    Features(#[from] FeatureError),
     #[error(transparent)]
     Connector(#[from] SvaError),
 }
@@ -35,14 +38,15 @@ pub struct Mllm {
 impl Mllm {
     /// Images → LLM input embeddings [images, image tokens, hidden], and for the SVA what its
     /// in-LLM samplers re-query.
-    pub fn image_embeddings(&self, images: &[&RgbImage], device: &Device) -> Result<(Tensor<3>, Option<SvaContext>), MllmError> {
-        let mut features = Vec::with_capacity(self.encoders.len());
-        for encoder in &self.encoders {
-            let side = encoder.spec.resolution();
-            let pixels: Vec<f32> = images.iter().flat_map(|image| encoder.spec.preprocess.apply(image)).collect();
-            let pixels = Tensor::<4>::from_data(TensorData::new(pixels, [images.len(), 3, side, side]), device);
-            features.push(encoder.forward(pixels, None)?);
-        }
+    /// Each encoder's features come from `features` (computed, or read from the frozen-feature
+    /// cache).
+    pub fn image_embeddings(
+        &self,
+        images: &[&RgbImage],
+        features: &dyn FeatureSource,
+        device: &Device,
+    ) -> Result<(Tensor<3>, Option<SvaContext>), MllmError> {
+        let features = features.features(&self.encoders, images, device)?;
         let sizes: Vec<[usize; 2]> = images.iter().map(|image| [image.width() as usize, image.height() as usize]).collect();
         Ok(self.connector.forward(features, &sizes)?)
     }

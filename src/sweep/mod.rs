@@ -172,6 +172,7 @@ impl Sweep {
                     max_length: cell.config.max_length,
                     max_new_tokens: spec.max_new_tokens,
                     mode,
+                    features: loaded.features(),
                 };
                 let report = evaluate(&loaded.model, &loaded.tokenizer, &loaded.llm_config.eos_token_ids, benchmark, &options, device, progress)
                     .map_err(|source| SweepError::Eval { run: cell.id.clone(), source })?;

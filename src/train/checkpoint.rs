@@ -134,10 +134,20 @@ pub fn save(run: &Path, parts: Parts, model: &Mllm, optimizers: &mut Optimizers,
     write_json(&staged.join("state.json"), state)?;
     let dest = root.join(&name);
     std::fs::rename(&staged, &dest).map_err(TrainError::io(&dest))?;
-    let prefix = format!("stage{}-step", state.stage);
+    remove_checkpoints(run, state.stage, Some(&name))
+}
+
+/// Removes the checkpoints of `stage` (but `keep`), and any half-written one a kill left.
+fn remove_checkpoints(run: &Path, stage: u8, keep: Option<&str>) -> Result<(), TrainError> {
+    let root = checkpoints(run);
+    if !root.is_dir() {
+        return Ok(());
+    }
+    let prefix = format!("stage{stage}-step");
     for entry in std::fs::read_dir(&root).map_err(TrainError::io(&root))?.flatten() {
-        let other = entry.file_name().to_string_lossy().into_owned();
-        if other.starts_with(&prefix) && other != name {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stale = name.strip_prefix('.').unwrap_or(&name).starts_with(&prefix) && Some(name.as_str()) != keep;
+        if stale {
             std::fs::remove_dir_all(entry.path()).map_err(TrainError::io(entry.path()))?;
         }
     }
@@ -158,10 +168,7 @@ pub fn finish(run: &Path, parts: Parts, model: &Mllm, state: &StageState) -> Res
     parts.save_weights(model, &staged)?;
     write_json(&staged.join("state.json"), state)?;
     std::fs::rename(&staged, &dest).map_err(TrainError::io(&dest))?;
-    if let Some((dir, _)) = latest(run, state.stage)? {
-        std::fs::remove_dir_all(&dir).map_err(TrainError::io(&dir))?;
-    }
-    Ok(())
+    remove_checkpoints(run, state.stage, None)
 }
 
 pub fn finished_state(run: &Path, stage: u8) -> Result<StageState, TrainError> {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::connectors::{ProjectorKind, SvaSettings};
+use crate::features::CacheDtype;
 use crate::llm::chat::Template;
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -31,6 +32,13 @@ pub struct RunConfig {
     /// (burn's balanced strategy): less memory for large LLMs, more compute; same results.
     #[serde(default)]
     pub gradient_checkpointing: bool,
+    /// The frozen-feature cache folder, shared by every run that names it; frozen encoders
+    /// read their features there instead of running (`crate::features`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_cache: Option<PathBuf>,
+    /// How the cache stores features: f32 (exact) or f16 (half the space; changes numerics).
+    #[serde(default, skip_serializing_if = "is_f32")]
+    pub feature_cache_dtype: CacheDtype,
     pub stage1: Option<StageConfig>,
     pub stage2: Option<StageConfig>,
 }
@@ -162,6 +170,9 @@ fn yes() -> bool {
 fn one() -> u64 {
     1
 }
+fn is_f32(dtype: &CacheDtype) -> bool {
+    *dtype == CacheDtype::F32
+}
 fn default_warmup() -> f64 {
     0.03
 }
@@ -196,6 +207,9 @@ impl RunConfig {
             }
         };
         join(&mut self.llm);
+        if let Some(cache) = &mut self.feature_cache {
+            join(cache);
+        }
         for encoder in &mut self.encoders {
             if let Some(weights) = &mut encoder.weights {
                 join(weights);
@@ -220,6 +234,9 @@ impl RunConfig {
             if encoder.weights.is_some() == encoder.init.is_some() {
                 return Err(format!("encoder `{}`: give exactly one of `weights = PATH` and `init = \"random\" | \"pretrained\"`", encoder.name));
             }
+        }
+        if self.feature_cache.is_none() && self.feature_cache_dtype != CacheDtype::F32 {
+            return Err("feature_cache_dtype needs a feature_cache folder".into());
         }
         if self.max_length < 2 {
             return Err("max_length must be at least 2".into());
@@ -255,6 +272,13 @@ impl RunConfig {
             }
         }
         Ok(())
+    }
+
+    /// Whether stage `stage` (1 or 2) or an earlier one trains the encoders: from then on
+    /// their features are no longer those of their initial weights.
+    pub fn encoders_trained_by(&self, stage: u8) -> bool {
+        let stages = [(1, &self.stage1), (2, &self.stage2)];
+        stages.into_iter().any(|(s, config)| s <= stage && config.as_ref().is_some_and(|c| c.encoder_lr.is_some()))
     }
 }
 

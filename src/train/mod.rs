@@ -20,6 +20,7 @@ use burn::tensor::Device;
 use serde::Serialize;
 
 use crate::encoders::EncoderError;
+use crate::features::{CachedFeatures, Compute, FeatureError, FeatureSource};
 use crate::llm::LlmError;
 use crate::mllm::Mllm;
 use crate::progress::Progress;
@@ -44,6 +45,8 @@ pub enum TrainError {
     Mllm(#[from] crate::mllm::MllmError),
     #[error(transparent)]
     Llm(#[from] LlmError),
+    #[error(transparent)]
+    Features(#[from] FeatureError),
 }
 
 impl TrainError {
@@ -92,8 +95,16 @@ pub fn train(config: &RunConfig, run: &Path, device: &Device, progress: &dyn Pro
         true => device.clone().autodiff().gradient_checkpointing(),
         false => device.clone().autodiff(),
     };
-    let model::Built { mut model, tokenizer, llm_config } = model::build(config, &device)?;
-    let mut session = stage::Session { run, config, tokenizer: &tokenizer, device: &device, progress, earlier_metrics: Vec::new() };
+    let model::Built { mut model, tokenizer, llm_config, cache: shared_cache } = model::build(config, &device)?;
+    let mut session = stage::Session {
+        run,
+        config,
+        tokenizer: &tokenizer,
+        device: &device,
+        progress,
+        features: &Compute,
+        earlier_metrics: Vec::new(),
+    };
     let mut summaries = Vec::new();
     for (index, stage_config) in [(1u8, &config.stage1), (2, &config.stage2)] {
         let Some(stage_config) = stage_config.as_ref().filter(|s| s.samples != Some(0)) else { continue };
@@ -101,7 +112,15 @@ pub fn train(config: &RunConfig, run: &Path, device: &Device, progress: &dyn Pro
             model = Parts::load_weights(model, &checkpoint::final_dir(run, index))?;
             checkpoint::finished_state(run, index)?
         } else {
+            let cache = shared_cache.as_ref().filter(|_| !config.encoders_trained_by(index));
+            if shared_cache.is_some() && cache.is_none() {
+                tracing::info!("stage {index}: the encoders have trained, so their features are computed, not cached");
+            }
+            session.features = cache.map_or(&Compute, |cache| cache as &dyn FeatureSource);
             let (trained, state) = stage::run(&session, index, stage_config, model)?;
+            if let Some(cache) = cache {
+                tracing::info!("stage {index}: image features {}", cache.take_counts());
+            }
             model = trained;
             state
         };
@@ -109,7 +128,9 @@ pub fn train(config: &RunConfig, run: &Path, device: &Device, progress: &dyn Pro
         summaries.push(StageSummary::from(&state));
     }
     checkpoint::write_json(&run.join("summary.json"), &summaries)?;
-    let trained = LoadedRun { config: config.clone(), model: model.valid(), tokenizer, llm_config };
+    drop(session);
+    let cache = shared_cache.filter(|_| !config.encoders_trained_by(2));
+    let trained = LoadedRun { config: config.clone(), model: model.valid(), tokenizer, llm_config, cache };
     Ok((trained, summaries))
 }
 
@@ -131,6 +152,15 @@ pub struct LoadedRun {
     pub model: Mllm,
     pub tokenizer: crate::llm::tokenizer::LlmTokenizer,
     pub llm_config: crate::llm::LlmConfig,
+    /// The run's feature cache, if it names one and no stage trained the encoders.
+    pub cache: Option<CachedFeatures>,
+}
+
+impl LoadedRun {
+    /// Where evaluation takes image features from.
+    pub fn features(&self) -> &dyn FeatureSource {
+        self.cache.as_ref().map_or(&Compute, |cache| cache as &dyn FeatureSource)
+    }
 }
 
 /// The base model of the run's `config.toml` with every finished stage's trained weights.
@@ -140,5 +170,6 @@ pub fn load_run(run: &Path, device: &Device) -> Result<LoadedRun, TrainError> {
     let config: RunConfig = toml::from_str(&text).map_err(|err| TrainError::Corrupt { path: path.clone(), message: err.to_string() })?;
     let built = model::build(&config, device)?;
     let model = model::apply_finished_stages(built.model, run)?;
-    Ok(LoadedRun { config, model, tokenizer: built.tokenizer, llm_config: built.llm_config })
+    let cache = built.cache.filter(|_| !config.encoders_trained_by(2));
+    Ok(LoadedRun { config, model, tokenizer: built.tokenizer, llm_config: built.llm_config, cache })
 }

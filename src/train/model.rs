@@ -1,7 +1,7 @@
 //! The run's model built from its config: each encoder from its preset or spec (checkpoint,
 //! or random with seed + its index), the connector (random with the run's seed), the LLM and
 //! its tokenizer from the transformers folder; then whatever finished stages trained, from
-//! the run folder.
+//! the run folder. With a feature cache, each encoder's cache key is made as it is built.
 
 use std::path::Path;
 
@@ -13,6 +13,8 @@ use super::config::{ConnectorKind, Init, RunConfig};
 use crate::connectors::sva::SvaLayout;
 use crate::connectors::{ConcatConnector, Connector, SvaConnector};
 use crate::encoders::{Encoder, WeightsSource, registry};
+use crate::features::key::EncoderKey;
+use crate::features::{CachedFeatures, FeatureCache};
 use crate::llm::tokenizer::LlmTokenizer;
 use crate::llm::{Llm, LlmConfig};
 use crate::mllm::{Mllm, MllmError};
@@ -21,10 +23,12 @@ pub struct Built {
     pub model: Mllm,
     pub tokenizer: LlmTokenizer,
     pub llm_config: LlmConfig,
+    /// The run's feature cache, keyed by its encoders as built (for as long as they are frozen).
+    pub cache: Option<CachedFeatures>,
 }
 
 pub fn build(config: &RunConfig, device: &Device) -> Result<Built, TrainError> {
-    let mut encoders = Vec::new();
+    let (mut encoders, mut keys) = (Vec::new(), Vec::new());
     for (i, choice) in config.encoders.iter().enumerate() {
         let mut resolved = registry::resolve(Some(&choice.name), choice.weights.as_deref())?;
         if choice.tokens.is_some() {
@@ -38,8 +42,15 @@ pub fn build(config: &RunConfig, device: &Device) -> Result<Built, TrainError> {
             (Some(path), _) | (None, Some(path)) => WeightsSource::Path(path),
             (None, None) => WeightsSource::Random { seed: config.seed.wrapping_add(i as u64) },
         };
+        if config.feature_cache.is_some() {
+            keys.push(EncoderKey::new(&resolved.spec, &weights, config.feature_cache_dtype, device)?);
+        }
         encoders.push(Encoder::build(resolved.spec, weights, device)?);
     }
+    let cache = match &config.feature_cache {
+        Some(root) => Some(CachedFeatures::new(FeatureCache::new(root.clone(), config.feature_cache_dtype), keys)?),
+        None => None,
+    };
     let Llm { config: llm_config, model: llm } = Llm::load(&config.llm, device)?;
     let tokenizer = LlmTokenizer::from_dir(&config.llm)?;
     let channels: Vec<usize> = encoders.iter().map(|e| e.spec.hidden_size()).collect();
@@ -60,7 +71,8 @@ pub fn build(config: &RunConfig, device: &Device) -> Result<Built, TrainError> {
             Connector::Sva(SvaConnector::new(layout, &channels, llm_config.hidden_size, device))
         }
     };
-    Ok(Built { model: Mllm { encoders, connector, llm }, tokenizer, llm_config })
+    crate::nn::init::materialize(&connector);
+    Ok(Built { model: Mllm { encoders, connector, llm }, tokenizer, llm_config, cache })
 }
 
 /// Applies the weights each finished stage saved under `run` (stage 1, then stage 2).

@@ -24,6 +24,7 @@ use super::schedule::WarmupCosine;
 use crate::connectors::Connector;
 use crate::data::llava::{self, Sample};
 use crate::data::open_rgb;
+use crate::features::FeatureSource;
 use crate::llm::chat::Template;
 use crate::llm::tokenizer::LlmTokenizer;
 use crate::mllm::batch::targets_within;
@@ -37,6 +38,8 @@ pub struct Session<'a> {
     pub tokenizer: &'a LlmTokenizer,
     pub device: &'a Device,
     pub progress: &'a dyn Progress,
+    /// Where the stage's image features come from (the cache only while the encoders are frozen).
+    pub features: &'a dyn FeatureSource,
     /// Metric rows of the stages already finished, kept at the head of metrics.csv.
     pub earlier_metrics: Vec<MetricRow>,
 }
@@ -205,7 +208,7 @@ fn train_step(
                 }),
             })
             .collect();
-        let inputs = model.assemble(&examples, &images, max_length, session.device)?;
+        let inputs = model.assemble(&examples, &images, session.features, max_length, session.device)?;
         tokens += inputs.positions;
         let nll = model.target_nll(&inputs).sum();
         nll_sum += nll.clone().into_scalar::<f64>();
