@@ -3,6 +3,7 @@
 mod args;
 mod bar;
 mod bench;
+mod bench_train;
 mod cvbench;
 mod encode;
 mod encoders;
@@ -30,6 +31,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let device = crate::device::open(cli.device)?;
             bench::run_once(&args, &device)
         }
+        Command::Bench(BenchCommand::Train(args)) => bench_train::run(&args, &crate::device::open(cli.device)?, cli.device.name()),
+        Command::Bench(BenchCommand::TrainOnce(args)) => bench_train::run_once(&args, &crate::device::open(cli.device)?),
         Command::Llm(args) => {
             let device = crate::device::open(cli.device)?;
             llm::run(&args, &device)
