@@ -34,8 +34,8 @@ use crate::train::config::RunConfig;
 use crate::train::order::DataOrder;
 use crate::train::train;
 
-/// The default encoder: timm's `vit_small_patch16_224` shape (Dosovitskiy et al. 2021, the
-/// DeiT-S width), 14 × 14 tokens of width 384.
+/// The default encoder: timm's `vit_small_patch16_224` shape (ViT-S/16, the DeiT-S size of
+/// Touvron et al. 2021), 14 × 14 tokens of width 384.
 const VIT_S16: &str = r#"
 name = "vit-s-16-224"
 title = "ViT-S/16@224"
@@ -300,20 +300,8 @@ fn report(warmup: usize, ours: &Outcome, torch: &Outcome) -> anyhow::Result<()> 
         println!("  PyTorch   {about}");
     }
     println!("{:<8} {:>9} {:>10} {:>9}", "SIDE", "steps/s", "tokens/s", "peak MiB");
-    let mut figures = Vec::new();
-    for (side, outcome) in [("ours", ours), ("PyTorch", torch)] {
-        if let Ok(steps) = outcome {
-            tracing::info!("{side}: seconds per step {:.3?}, positions {:?}", steps.step_secs, steps.positions);
-        }
-        let side_rates = outcome.as_ref().map_err(String::clone).and_then(|steps| rates(steps, warmup));
-        let mib = outcome.as_ref().ok().and_then(|s| s.peak_rss_mib).map_or("-".to_string(), |v| format!("{v:.0}"));
-        match &side_rates {
-            Ok((per_step, per_position)) => println!("{side:<8} {per_step:>9.3} {per_position:>10.1} {mib:>9}"),
-            Err(why) => println!("{side:<8} {:>9} {:>10} {mib:>9}  {why}", "-", "-"),
-        }
-        figures.push(side_rates);
-    }
-    let (Ok(ours_steps), Ok(torch_steps), Ok(o), Ok(t)) = (ours, torch, &figures[0], &figures[1]) else {
+    let (ours_rates, torch_rates) = (row("ours", ours, warmup), row("PyTorch", torch, warmup));
+    let (Ok(ours_steps), Ok(torch_steps), Ok(o), Ok(t)) = (ours, torch, ours_rates, torch_rates) else {
         return ours.as_ref().map(|_| ()).map_err(|why| anyhow::anyhow!("our side failed: {why}"));
     };
     if ours_steps.positions != torch_steps.positions {
@@ -326,6 +314,20 @@ fn report(warmup: usize, ours: &Outcome, torch: &Outcome) -> anyhow::Result<()> 
     println!("{:<8} {:>8.2}× {:>9.2}×", "RATIO", o.0 / t.0, o.1 / t.1);
     println!("RATIO = ours ÷ PyTorch (above 1: we are faster); both sides forwarded the same positions at every step.");
     Ok(())
+}
+
+/// Prints one side's row of the table; returns its rates.
+fn row(side: &str, outcome: &Outcome, warmup: usize) -> Result<(f64, f64), String> {
+    if let Ok(steps) = outcome {
+        tracing::info!("{side}: seconds per step {:.3?}, positions {:?}", steps.step_secs, steps.positions);
+    }
+    let side_rates = outcome.as_ref().map_err(String::clone).and_then(|steps| rates(steps, warmup));
+    let mib = outcome.as_ref().ok().and_then(|s| s.peak_rss_mib).map_or("-".to_string(), |v| format!("{v:.0}"));
+    match &side_rates {
+        Ok((per_step, per_position)) => println!("{side:<8} {per_step:>9.3} {per_position:>10.1} {mib:>9}"),
+        Err(why) => println!("{side:<8} {:>9} {:>10} {mib:>9}  {why}", "-", "-"),
+    }
+    side_rates
 }
 
 /// The child: trains the run of `--config` into a fresh `--out` with `cambrian train`'s code
