@@ -148,6 +148,12 @@ pub enum BenchCommand {
     EncoderOnce(BenchOnceArgs),
     /// Training steps with a frozen encoder: without the feature cache, cold, warm.
     FeatureCache(BenchCacheArgs),
+    /// Training steps of the probe (stage 2: connector and LLM trained, encoder frozen) on a
+    /// fixed synthetic workload, ours and an equivalent PyTorch/transformers loop.
+    Train(BenchTrainArgs),
+    /// One training measurement of ours, in its own process (used by `bench train`).
+    #[command(hide = true)]
+    TrainOnce(BenchTrainOnceArgs),
 }
 
 #[derive(Args)]
@@ -202,6 +208,61 @@ pub struct BenchGenerateArgs {
     /// Measure ours only.
     #[arg(long)]
     pub no_reference: bool,
+}
+
+#[derive(Args)]
+pub struct BenchTrainArgs {
+    /// The frozen vision encoder (random weights): a preset name or a spec file. Default: a
+    /// ViT-S/16 at 224 px.
+    #[arg(long)]
+    pub encoder: Option<String>,
+    /// Width of the random-init Llama that `init-llm` makes.
+    #[arg(long, default_value_t = 512)]
+    pub hidden_size: usize,
+    #[arg(long, default_value_t = 1376)]
+    pub intermediate_size: usize,
+    #[arg(long, default_value_t = 4)]
+    pub layers: usize,
+    #[arg(long, default_value_t = 8)]
+    pub heads: usize,
+    #[arg(long, default_value_t = 8)]
+    pub kv_heads: usize,
+    /// Examples per optimizer step.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 3)]
+    pub warmup: u64,
+    /// Timed steps.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+    pub steps: u64,
+    /// Threads each side computes with (our rayon pool, PyTorch's intra-op threads).
+    /// Default: every core.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub threads: Option<u64>,
+    /// Keep the generated workload (data, LLM, run config, runs) in this folder, which must
+    /// not exist. Default: a temporary folder, removed afterwards.
+    #[arg(long)]
+    pub work: Option<PathBuf>,
+    /// The PyTorch side: a script that runs the same steps with transformers and timm.
+    #[arg(long, default_value = "tools/bench/train.py")]
+    pub reference: PathBuf,
+    /// Python interpreter with torch, transformers and timm.
+    #[arg(long, default_value = "python3")]
+    pub python: String,
+    /// Measure ours only.
+    #[arg(long)]
+    pub no_reference: bool,
+}
+
+#[derive(Args)]
+pub struct BenchTrainOnceArgs {
+    /// The run's TOML.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// The run folder; it must not exist (a benchmark resumes nothing).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Args)]

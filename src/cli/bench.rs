@@ -121,7 +121,7 @@ fn measure_torch(name: &str, args: &BenchEncodersArgs, device: &str) -> anyhow::
     parse_child(&output, &args.reference.display().to_string())
 }
 
-fn parse_child(output: &std::process::Output, what: &str) -> anyhow::Result<Measurement> {
+pub(super) fn parse_child<T: serde::de::DeserializeOwned>(output: &std::process::Output, what: &str) -> anyhow::Result<T> {
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
@@ -170,7 +170,7 @@ fn larger(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 }
 
 /// VmHWM of this process (Linux); `None` elsewhere.
-fn peak_rss_mib() -> Option<f64> {
+pub(super) fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -5,6 +5,7 @@ mod bar;
 mod bench;
 mod bench_generate;
 mod bench_cache;
+mod bench_train;
 mod cvbench;
 mod encode;
 mod encoders;
@@ -39,6 +40,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             bench::run_once(&args, &device)
         }
         Command::Bench(BenchCommand::FeatureCache(args)) => bench_cache::run(&args, &crate::device::open(cli.device)?),
+        Command::Bench(BenchCommand::Train(args)) => bench_train::run(&args, &crate::device::open(cli.device)?, cli.device.name()),
+        Command::Bench(BenchCommand::TrainOnce(args)) => bench_train::run_once(&args, &crate::device::open(cli.device)?),
         Command::Llm(args) => {
             let device = crate::device::open(cli.device)?;
             llm::run(&args, &device)

@@ -1,0 +1,353 @@
+//! `cambrian bench train`: training steps of the probe per second, next to an equivalent
+//! eager PyTorch/transformers loop (tools/bench/train.py) on the same machine in the same
+//! invocation, each side in its own process so that its peak resident memory is its own.
+//!
+//! The workload is fixed and generated into a work folder: synthetic training scenes
+//! (`cambrian synth`'s training split), a random-init Llama made by `init-llm`'s code over
+//! their words, a frozen random-init encoder, and a stage-2 run with the study's defaults
+//! (connector and LLM trained, vicuna_v1, AdamW, global-norm clipping at 1). Ours is
+//! `cambrian train`'s code on that run (in a hidden `bench train-once` child), timed per
+//! step as metrics.csv records it. The PyTorch side reads `workload.json`: every step's
+//! examples in the run's data order, as token ids, answer marks and the image's place, so
+//! both sides forward the same positions; the command checks that they did, step by step.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail, ensure};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::args::{BenchTrainArgs, BenchTrainOnceArgs};
+use super::bench::{parse_child, peak_rss_mib};
+use crate::data::{llava, synth};
+use crate::encoders::registry;
+use crate::encoders::spec::EncoderSpec;
+use crate::llm::LlmConfig;
+use crate::llm::new::{Shape, create};
+use crate::llm::tokenizer::LlmTokenizer;
+use crate::mllm::conversation::encode;
+use crate::progress::Silent;
+use crate::train::checkpoint::finished_state;
+use crate::train::config::RunConfig;
+use crate::train::order::DataOrder;
+use crate::train::train;
+
+/// The default encoder: timm's `vit_small_patch16_224` shape (ViT-S/16, the DeiT-S size of
+/// Touvron et al. 2021), 14 × 14 tokens of width 384.
+const VIT_S16: &str = r#"
+name = "vit-s-16-224"
+title = "ViT-S/16@224"
+family = "class-supervised"
+
+[architecture]
+kind = "vit"
+layout = "timm"
+image_size = 224
+patch_size = 16
+hidden_size = 384
+depth = 12
+heads = 6
+mlp_size = 1536
+act = "gelu"
+norm_eps = 1e-6
+
+[preprocess]
+pad_to_square = true
+resize = "shortest-edge"
+resize_size = 224
+crop_size = 224
+interpolation = "bicubic"
+mean = [0.5, 0.5, 0.5]
+std = [0.5, 0.5, 0.5]
+"#;
+
+/// Side of the synthetic scenes in pixels; the encoder's preprocessing resizes them.
+const SCENE_PX: u32 = 128;
+const SEED: u64 = 0;
+
+/// One side's figures per step, as both children print them (one JSON line on stdout).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Steps {
+    pub step_secs: Vec<f64>,
+    /// Positions forwarded (pads excluded).
+    pub positions: Vec<u64>,
+    pub peak_rss_mib: Option<f64>,
+    /// The reference's versions and settings.
+    #[serde(default)]
+    pub about: Option<String>,
+}
+
+/// What tools/bench/train.py needs to run the same steps.
+#[derive(Serialize)]
+struct Workload {
+    /// The encoder's spec TOML.
+    encoder: PathBuf,
+    /// [rows, cols] of the encoder's tokens.
+    grid: [usize; 2],
+    channels: usize,
+    image_newline: bool,
+    llm: PathBuf,
+    max_length: usize,
+    lr: f64,
+    max_grad_norm: f64,
+    steps: Vec<Vec<StepExample>>,
+}
+
+#[derive(Serialize)]
+struct StepExample {
+    image: Option<PathBuf>,
+    ids: Vec<u32>,
+    targets: Vec<bool>,
+    /// The image's tokens go before `ids[image_at]`.
+    image_at: Option<usize>,
+}
+
+/// The work folder; a temporary one is removed when dropped.
+struct WorkDir {
+    path: PathBuf,
+    temporary: bool,
+}
+
+impl WorkDir {
+    fn new(given: Option<&Path>) -> anyhow::Result<Self> {
+        let (path, temporary) = match given {
+            Some(path) => (std::path::absolute(path).context("resolving --work")?, false),
+            None => (std::env::temp_dir().join(format!("cambrian-bench-train-{}", std::process::id())), true),
+        };
+        ensure!(!path.exists(), "{} already exists; choose a new work folder", path.display());
+        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(Self { path, temporary })
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if self.temporary
+            && let Err(err) = std::fs::remove_dir_all(&self.path)
+        {
+            tracing::warn!("cannot remove {}: {err}", self.path.display());
+        }
+    }
+}
+
+pub fn run(args: &BenchTrainArgs, device: &Device, device_name: &str) -> anyhow::Result<()> {
+    let work = WorkDir::new(args.work.as_deref())?;
+    let spec = match &args.encoder {
+        Some(name) => registry::resolve(Some(name), None)?.spec,
+        None => EncoderSpec::from_toml(VIT_S16, "the default ViT-S/16")?,
+    };
+    let config = generate(args, &spec, &work.path, device)?;
+    let llm = LlmConfig::from_dir(&config.llm)?;
+    let [rows, cols] = spec.output_grid()?;
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u64));
+    println!(
+        "device {device_name}, threads {threads}; stage 2 (connector and LLM trained, encoder frozen), batch {}, {} warm-up + {} timed steps",
+        args.batch_size, args.warmup, args.steps
+    );
+    println!("  encoder   {}: {rows}×{cols} tokens of width {}, random weights", spec.title, spec.hidden_size());
+    println!("  connector mlp2x_gelu and a newline after each row: {} positions per image", rows * (cols + 1));
+    println!(
+        "  LLM       Llama: {} layers, width {}, {} heads ({} key/value), MLP {}, vocabulary {}, random weights",
+        llm.layers, llm.hidden_size, llm.heads, llm.kv_heads, llm.intermediate_size, llm.vocab_size
+    );
+
+    let ours = measure_ours(&work.path, device_name, threads).map_err(|err| format!("{err:#}"));
+    let torch = if args.no_reference {
+        Err("not run (--no-reference)".to_string())
+    } else if device_name != "cpu" {
+        // The reference script trains on the CPU: a ratio against our GPU would mislead.
+        Err(format!("not run: {} trains on the CPU only", args.reference.display()))
+    } else {
+        measure_torch(args, &work.path, threads).map_err(|err| format!("{err:#}"))
+    };
+    report(args.warmup as usize, &ours, &torch)
+}
+
+/// Writes the scenes, the LLM, the encoder spec, `run.toml` and `workload.json` into `work`.
+fn generate(args: &BenchTrainArgs, spec: &EncoderSpec, work: &Path, device: &Device) -> anyhow::Result<RunConfig> {
+    let total_steps = args.warmup + args.steps;
+    let scenes = synth::Config { samples: 1, train_samples: args.batch_size * total_steps, size: SCENE_PX, seed: SEED };
+    let synth_dir = work.join("synth");
+    synth::write(&scenes, &synth_dir, &Silent).context("rendering the training scenes")?;
+    let data = synth_dir.join("train/instruct.json");
+    let shape = Shape {
+        hidden_size: args.hidden_size,
+        intermediate_size: args.intermediate_size,
+        layers: args.layers,
+        heads: args.heads,
+        kv_heads: args.kv_heads,
+        max_positions: 2048,
+    };
+    let llm = work.join("llm");
+    create(&llm, std::slice::from_ref(&data), &shape, SEED, device).context("creating the LLM")?;
+    let spec_path = work.join("encoder.toml");
+    write(&spec_path, &toml::to_string(spec)?)?;
+
+    // One stage, stage 2, whose defaults train the connector and the LLM with the encoder
+    // frozen; only what differs from the recipe's defaults (train::config) is given.
+    let config: RunConfig = serde_json::from_value(json!({
+        "seed": SEED,
+        "encoders": [{"name": spec_path, "init": "random"}],
+        "connector": {"projector": "mlp2x_gelu"},
+        "llm": llm,
+        "template": "vicuna_v1",
+        "stage2": {
+            "data": data,
+            "images": synth_dir,
+            "batch_size": args.batch_size,
+            "max_steps": total_steps,
+            "lr": 2e-5,
+        },
+    }))?;
+    config.validate().map_err(anyhow::Error::msg)?;
+    write(&work.join("run.toml"), &toml::to_string(&config)?)?;
+
+    let stage = config.stage2.as_ref().context("the run has a stage 2")?;
+    let [rows, cols] = spec.output_grid()?;
+    let workload = Workload {
+        encoder: spec_path,
+        grid: [rows, cols],
+        channels: spec.hidden_size(),
+        image_newline: config.connector.image_newline,
+        llm: config.llm.clone(),
+        max_length: config.max_length,
+        lr: stage.lr,
+        max_grad_norm: stage.max_grad_norm,
+        steps: step_examples(&config, total_steps)?,
+    };
+    write(&work.join("workload.json"), &serde_json::to_string(&workload)?)?;
+    Ok(config)
+}
+
+/// The examples of each step as the stage reads them: step s takes positions s·batch ..
+/// (s+1)·batch of the stage's data order (train::order), encoded with the stage's template.
+fn step_examples(config: &RunConfig, steps: u64) -> anyhow::Result<Vec<Vec<StepExample>>> {
+    let stage = config.stage2.as_ref().context("the run has a stage 2")?;
+    let template = stage.template.unwrap_or(config.template);
+    let data = llava::load(&stage.data, &stage.images)?;
+    let tokenizer = LlmTokenizer::from_dir(&config.llm)?;
+    let mut order = DataOrder::new(data.samples.len(), config.seed, 2);
+    let batch = stage.batch_size as u64;
+    let mut all = Vec::new();
+    for step in 0..steps {
+        let mut examples = Vec::new();
+        for position in step * batch..(step + 1) * batch {
+            let sample = &data.samples[order.at(position)];
+            let encoded = encode(&tokenizer, template, &sample.turns, sample.image.is_some())?;
+            examples.push(StepExample { image: sample.image.clone(), ids: encoded.ids, targets: encoded.targets, image_at: encoded.image_at });
+        }
+        all.push(examples);
+    }
+    Ok(all)
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+fn measure_ours(work: &Path, device_name: &str, threads: u64) -> anyhow::Result<Steps> {
+    let exe = std::env::current_exe().context("locating the cambrian binary")?;
+    let output = Command::new(exe)
+        .env("RAYON_NUM_THREADS", threads.to_string())
+        .args(["--device", device_name, "-q", "bench", "train-once"])
+        .arg("--config")
+        .arg(work.join("run.toml"))
+        .arg("--out")
+        .arg(work.join("run"))
+        .output()
+        .context("running the measurement")?;
+    parse_child(&output, "cambrian bench train-once")
+}
+
+fn measure_torch(args: &BenchTrainArgs, work: &Path, threads: u64) -> anyhow::Result<Steps> {
+    if !args.reference.is_file() {
+        bail!("not run: {} not found (run from the repository root or pass --reference)", args.reference.display());
+    }
+    let output = Command::new(&args.python)
+        .arg(&args.reference)
+        .arg("--workload")
+        .arg(work.join("workload.json"))
+        .args(["--threads", &threads.to_string()])
+        .output()
+        .with_context(|| format!("not run: cannot start `{}`", args.python))?;
+    parse_child(&output, &args.reference.display().to_string())
+}
+
+/// A side's figures per step, or why there are none.
+type Outcome = Result<Steps, String>;
+
+/// Timed steps per second and positions per second, the warm-up steps left out.
+fn rates(steps: &Steps, warmup: usize) -> Result<(f64, f64), String> {
+    let timed = steps.step_secs.len().saturating_sub(warmup);
+    let secs: f64 = steps.step_secs.iter().skip(warmup).sum();
+    let positions: u64 = steps.positions.iter().skip(warmup).sum();
+    match timed > 0 && secs > 0.0 {
+        true => Ok((timed as f64 / secs, positions as f64 / secs)),
+        false => Err(format!("no timed steps ({} steps reported)", steps.step_secs.len())),
+    }
+}
+
+/// Prints the table; fails when ours failed or the sides did not run the same positions.
+fn report(warmup: usize, ours: &Outcome, torch: &Outcome) -> anyhow::Result<()> {
+    if let Ok(steps) = ours {
+        let timed = &steps.positions[warmup.min(steps.positions.len())..];
+        let mean = timed.iter().sum::<u64>() as f64 / timed.len().max(1) as f64;
+        println!("  data      synthetic scenes at {SCENE_PX} px, vicuna_v1: {mean:.0} positions per timed step on average (pads excluded)");
+    }
+    if let Ok(Steps { about: Some(about), .. }) = torch {
+        println!("  PyTorch   {about}");
+    }
+    println!("{:<8} {:>9} {:>10} {:>9}", "SIDE", "steps/s", "tokens/s", "peak MiB");
+    let (ours_rates, torch_rates) = (row("ours", ours, warmup), row("PyTorch", torch, warmup));
+    let (Ok(ours_steps), Ok(torch_steps), Ok(o), Ok(t)) = (ours, torch, ours_rates, torch_rates) else {
+        return ours.as_ref().map(|_| ()).map_err(|why| anyhow::anyhow!("our side failed: {why}"));
+    };
+    if ours_steps.positions != torch_steps.positions {
+        bail!(
+            "the two sides forwarded different positions per step (ours {:?}, PyTorch {:?}): not the same workload, no ratio",
+            ours_steps.positions,
+            torch_steps.positions
+        );
+    }
+    println!("{:<8} {:>8.2}× {:>9.2}×", "RATIO", o.0 / t.0, o.1 / t.1);
+    println!("RATIO = ours ÷ PyTorch (above 1: we are faster); both sides forwarded the same positions at every step.");
+    Ok(())
+}
+
+/// Prints one side's row of the table; returns its rates.
+fn row(side: &str, outcome: &Outcome, warmup: usize) -> Result<(f64, f64), String> {
+    if let Ok(steps) = outcome {
+        tracing::info!("{side}: seconds per step {:.3?}, positions {:?}", steps.step_secs, steps.positions);
+    }
+    let side_rates = outcome.as_ref().map_err(String::clone).and_then(|steps| rates(steps, warmup));
+    let mib = outcome.as_ref().ok().and_then(|s| s.peak_rss_mib).map_or("-".to_string(), |v| format!("{v:.0}"));
+    match &side_rates {
+        Ok((per_step, per_position)) => println!("{side:<8} {per_step:>9.3} {per_position:>10.1} {mib:>9}"),
+        Err(why) => println!("{side:<8} {:>9} {:>10} {mib:>9}  {why}", "-", "-"),
+    }
+    side_rates
+}
+
+/// The child: trains the run of `--config` into a fresh `--out` with `cambrian train`'s code
+/// and prints each step's time and positions from the stages' metrics.
+pub fn run_once(args: &BenchTrainOnceArgs, device: &Device) -> anyhow::Result<()> {
+    ensure!(!args.out.exists(), "{} exists: a measurement trains a fresh run", args.out.display());
+    let config = RunConfig::from_file(&args.config)?;
+    let (_, summaries) = train(&config, &args.out, device, &Silent).with_context(|| format!("training into {}", args.out.display()))?;
+    let (mut step_secs, mut positions) = (Vec::new(), Vec::new());
+    for summary in &summaries {
+        // A row's `secs` is the stage's training time so far: a step's is the difference.
+        let mut before = 0.0;
+        for row in finished_state(&args.out, summary.stage)?.metrics {
+            let secs = row.secs - before;
+            before = row.secs;
+            step_secs.push(secs);
+            positions.push((row.tokens_per_sec * secs).round() as u64);
+        }
+    }
+    let steps = Steps { step_secs, positions, peak_rss_mib: peak_rss_mib(), about: None };
+    println!("{}", serde_json::to_string(&steps)?);
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! `cambrian bench train` on a minuscule configuration, ours only (the tests need no Python):
+//! it trains and reports its rates, and the workload it hands the PyTorch side is exactly
+//! what our training forwards, step by step. No timing is asserted.
+
+mod common;
+
+use common::{cambrian, fixtures, scratch, stderr};
+use serde_json::Value;
+
+/// Positions per image of the tiny ViT (4 × 4 tokens) with a newline after each row.
+const IMAGE_POSITIONS: u64 = 4 * 5;
+
+#[test]
+fn bench_train_reports_our_rates_on_the_workload_it_gives_pytorch() {
+    let work = scratch("bench-train").join("work");
+    let (spec, work_arg) = (fixtures().join("mllm/tiny-vit.toml").display().to_string(), work.display().to_string());
+    let tiny_llm = ["--hidden-size", "32", "--intermediate-size", "64", "--layers", "1", "--heads", "2", "--kv-heads", "2"];
+    let mut args = vec!["bench", "train", "--no-reference", "--encoder", &spec, "--work", &work_arg];
+    args.extend(tiny_llm);
+    args.extend(["--batch-size", "2", "--warmup", "1", "--steps", "2"]);
+    let out = cambrian(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let ours: Vec<f64> = stdout
+        .lines()
+        .find(|line| line.starts_with("ours"))
+        .unwrap_or_else(|| panic!("no row for ours in\n{stdout}"))
+        .split_whitespace()
+        .skip(1)
+        .take(2)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!(ours.len() == 2 && ours.iter().all(|v| *v > 0.0), "{stdout}");
+    assert!(stdout.contains("not run (--no-reference)"), "{stdout}");
+
+    let workload: Value = serde_json::from_slice(&std::fs::read(work.join("workload.json")).unwrap()).unwrap();
+    let expected: Vec<u64> = workload["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| {
+            let examples = step.as_array().unwrap();
+            assert_eq!(examples.len(), 2, "batch size");
+            examples.iter().map(|e| e["ids"].as_array().unwrap().len() as u64 + IMAGE_POSITIONS).sum()
+        })
+        .collect();
+    assert_eq!(expected.len(), 3, "warm-up and timed steps");
+
+    // The child on the same run config, again: its per-step positions are the workload's.
+    let (config, rerun) = (work.join("run.toml").display().to_string(), work.join("again").display().to_string());
+    let once = cambrian(&["-q", "bench", "train-once", "--config", &config, "--out", &rerun]);
+    assert!(once.status.success(), "{}", stderr(&once));
+    let steps: Value = serde_json::from_slice(&once.stdout).unwrap();
+    let positions: Vec<u64> = steps["positions"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap()).collect();
+    assert_eq!(positions, expected);
+    assert!(steps["peak_rss_mib"].as_f64().unwrap() > 0.0);
+
+    let refused = cambrian(&["-q", "bench", "train-once", "--config", &config, "--out", &rerun]);
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("a measurement trains a fresh run"), "{}", stderr(&refused));
+}
