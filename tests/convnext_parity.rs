@@ -16,11 +16,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use cambrian::encoders::convnext::{ConvNextSpec, Stages};
 use cambrian::encoders::registry::preset;
 use cambrian::encoders::{Architecture, Encoder, EncoderSpec, WeightsSource};
-use common::{Array, cambrian, fixtures, image, max_abs_diff, read_tensors, scratch, stderr};
-
-const SAME_PIXELS_TOLERANCE: f32 = 1e-4;
-const FROM_FILE_TOLERANCE: f32 = 1e-3;
-const PIXEL_TOLERANCE: f32 = 1e-5;
+use common::encoder_case::{Case, SAME_PIXELS_TOLERANCE};
+use common::{Array, fixtures, max_abs_diff, read_tensors};
 
 fn case_dir(name: &str) -> PathBuf {
     fixtures().join("encoders").join(name)
@@ -52,34 +49,7 @@ fn same_pixels(encoder: &Encoder, pixels: &Array, expected: &Array, device: &Dev
 }
 
 fn check(name: &str) {
-    let device = Device::flex();
-    let reference = read_tensors(&case_dir(name).join("reference.safetensors"));
-    let (pixels, expected) = (&reference.tensors["pixels"], &reference.tensors["features"]);
-    let spec = EncoderSpec::from_file(&spec_path(name)).expect("fixture spec");
-    let encoder = encoder(name, spec, &device);
-
-    let diff = same_pixels(&encoder, pixels, expected, &device);
-    println!("{name}: same pixels, max |Δ| = {diff:.2e}");
-    assert!(diff <= SAME_PIXELS_TOLERANCE, "{name}: features differ by {diff} on identical pixels");
-
-    let images: Vec<PathBuf> = reference.metadata["images"].split(',').map(image).collect();
-    let ours = cambrian::encoders::encode::preprocess_files(&encoder.spec.preprocess, &images).unwrap();
-    let pixel_diff = max_abs_diff(&ours.concat(), &pixels.values);
-    println!("{name}: preprocessing, max |Δ| = {pixel_diff:.2e}");
-    assert!(pixel_diff <= PIXEL_TOLERANCE, "{name}: preprocessing differs by {pixel_diff}");
-
-    let out = scratch(&format!("convnext-{name}")).join("features.safetensors");
-    let spec_file = spec_path(name);
-    let mut args = vec!["encode", "--encoder", spec_file.to_str().unwrap(), "--out", out.to_str().unwrap()];
-    args.extend(images.iter().map(|p| p.to_str().unwrap()));
-    let output = cambrian(&args);
-    assert!(output.status.success(), "cambrian encode failed: {}", stderr(&output));
-    let file = read_tensors(&out);
-    let diff = max_abs_diff(&file.tensors["features"].values, &expected.values);
-    println!("{name}: cambrian encode from files, max |Δ| = {diff:.2e}");
-    assert!(diff <= FROM_FILE_TOLERANCE, "{name}: encode from files differs by {diff}");
-    let grid: Vec<f32> = reference.metadata["grid"].split(',').map(|v| v.trim().parse().unwrap()).collect();
-    assert_eq!(file.tensors["grid"].values, grid, "{name}: grid");
+    Case::open(name).check();
 }
 
 #[test]

@@ -12,15 +12,11 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};
-use cambrian::encoders::encode::preprocess_files;
 use cambrian::encoders::registry::{preset, resolve};
 use cambrian::encoders::{Encoder, EncoderModel, EncoderSpec, Family, WeightsSource};
-use common::{Array, cambrian, fixtures, image, max_abs_diff, read_tensors, scratch, stderr};
-
-const SAME_PIXELS_TOLERANCE: f32 = 1e-4;
-const FROM_FILE_TOLERANCE: f32 = 1e-3;
-/// Our preprocessing vs the reference processor's, in normalised pixel units (f32 rounding).
-const PIXEL_TOLERANCE: f32 = 1e-5;
+use cambrian::encoders::encode::preprocess_files;
+use common::encoder_case::{Case, PIXEL_TOLERANCE, SAME_PIXELS_TOLERANCE};
+use common::{Array, fixtures, image, max_abs_diff, read_tensors, scratch};
 
 fn case_dir(name: &str) -> PathBuf {
     fixtures().join("encoders").join(name)
@@ -41,36 +37,8 @@ fn values(tokens: Tensor<3>) -> Vec<f32> {
 }
 
 fn check(name: &str) {
-    let dir = case_dir(name);
-    let device = Device::flex();
-    let reference = read_tensors(&dir.join("reference.safetensors"));
-    let (pixels, expected) = (&reference.tensors["pixels"], &reference.tensors["features"]);
-    let encoder = load(&dir, &device);
+    let encoder = Case::open(name).check();
     assert_eq!(encoder.spec.family, Family::Depth);
-
-    let out = encoder.forward(to_tensor(pixels, &device), None).expect("forward");
-    assert_eq!(out.tokens.dims().to_vec(), expected.shape, "{name}: feature shape");
-    let diff = max_abs_diff(&values(out.tokens), &expected.values);
-    println!("{name}: same pixels, max |Δ| = {diff:.2e}");
-    assert!(diff <= SAME_PIXELS_TOLERANCE, "{name}: features differ by {diff} on identical pixels");
-
-    let images: Vec<PathBuf> = reference.metadata["images"].split(',').map(image).collect();
-    let ours = preprocess_files(&encoder.spec.preprocess, &images).unwrap();
-    let pixel_diff = max_abs_diff(&ours.concat(), &pixels.values);
-    println!("{name}: preprocessing, max |Δ| = {pixel_diff:.2e}");
-    assert!(pixel_diff <= PIXEL_TOLERANCE, "{name}: preprocessing differs by {pixel_diff}");
-
-    let out = scratch(&format!("dpt-parity-{name}")).join("features.safetensors");
-    let mut args = vec!["encode", "--weights", dir.to_str().unwrap(), "--out", out.to_str().unwrap()];
-    args.extend(images.iter().map(|p| p.to_str().unwrap()));
-    let output = cambrian(&args);
-    assert!(output.status.success(), "cambrian encode failed: {}", stderr(&output));
-    let file = read_tensors(&out);
-    let diff = max_abs_diff(&file.tensors["features"].values, &expected.values);
-    println!("{name}: cambrian encode from files, max |Δ| = {diff:.2e}");
-    assert!(diff <= FROM_FILE_TOLERANCE, "{name}: encode from files differs by {diff}");
-    let grid: Vec<f32> = reference.metadata["grid"].split(',').map(|v| v.trim().parse().unwrap()).collect();
-    assert_eq!(file.tensors["grid"].values, grid, "{name}: grid");
 }
 
 #[test]

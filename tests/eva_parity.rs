@@ -9,69 +9,14 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use cambrian::encoders::registry::{preset, resolve};
 use cambrian::encoders::{Encoder, Family, WeightsSource};
-use common::{Array, cambrian, fixtures, image, max_abs_diff, read_tensors, scratch, stderr};
-
-const SAME_PIXELS_TOLERANCE: f32 = 1e-4;
-const FROM_FILE_TOLERANCE: f32 = 1e-3;
-const PIXEL_TOLERANCE: f32 = 1e-5;
-
-fn case_dir(name: &str) -> PathBuf {
-    fixtures().join("encoders").join(name)
-}
-
-fn encoder(dir: &std::path::Path, device: &Device) -> Encoder {
-    let spec = dir.join("spec.toml");
-    let resolved = resolve(Some(spec.to_str().unwrap()), None).expect("resolve spec");
-    let weights = dir.join(resolved.spec.weights_file.as_deref().expect("fixture spec names its weights"));
-    Encoder::build(resolved.spec, WeightsSource::Path(&weights), device).expect("load fixture")
-}
-
-fn forward(encoder: &Encoder, pixels: &Array, layer: Option<i64>, device: &Device) -> (Vec<f32>, Vec<usize>) {
-    let shape: [usize; 4] = pixels.shape.clone().try_into().unwrap();
-    let input = Tensor::<4>::from_data(TensorData::new(pixels.values.clone(), shape), device);
-    let out = encoder.forward(input, layer).expect("forward");
-    let dims = out.tokens.dims().to_vec();
-    (out.tokens.into_data().convert::<f32>().try_into_vec::<f32>().unwrap(), dims)
-}
+use common::encoder_case::{Case, SAME_PIXELS_TOLERANCE, forward};
+use common::{fixtures, max_abs_diff};
 
 fn check(name: &str) {
-    let dir = case_dir(name);
-    let device = Device::flex();
-    let reference = read_tensors(&dir.join("reference.safetensors"));
-    let pixels = &reference.tensors["pixels"];
-    let expected = &reference.tensors["features"];
-    let encoder = encoder(&dir, &device);
-
-    let (ours, shape) = forward(&encoder, pixels, None, &device);
-    assert_eq!(shape, expected.shape, "{name}: feature shape");
-    let diff = max_abs_diff(&ours, &expected.values);
-    println!("{name}: same pixels, max |Δ| = {diff:.2e}");
-    assert!(diff <= SAME_PIXELS_TOLERANCE, "{name}: features differ by {diff} on identical pixels");
-
-    let images: Vec<PathBuf> = reference.metadata["images"].split(',').map(image).collect();
-    let our_pixels = cambrian::encoders::encode::preprocess_files(&encoder.spec.preprocess, &images).unwrap();
-    let pixel_diff = max_abs_diff(&our_pixels.concat(), &pixels.values);
-    println!("{name}: preprocessing, max |Δ| = {pixel_diff:.2e}");
-    assert!(pixel_diff <= PIXEL_TOLERANCE, "{name}: preprocessing differs by {pixel_diff}");
-
-    let out = scratch(&format!("eva-parity-{name}")).join("features.safetensors");
-    let spec = dir.join("spec.toml");
-    let mut args = vec!["encode", "--encoder", spec.to_str().unwrap(), "--out", out.to_str().unwrap()];
-    args.extend(images.iter().map(|p| p.to_str().unwrap()));
-    let output = cambrian(&args);
-    assert!(output.status.success(), "cambrian encode failed: {}", stderr(&output));
-    let file = read_tensors(&out);
-    let diff = max_abs_diff(&file.tensors["features"].values, &expected.values);
-    println!("{name}: cambrian encode from files, max |Δ| = {diff:.2e}");
-    assert!(diff <= FROM_FILE_TOLERANCE, "{name}: encode from files differs by {diff}");
-    let grid: Vec<usize> = reference.metadata["grid"].split(',').map(|v| v.trim().parse().unwrap()).collect();
-    let our_grid: Vec<usize> = file.tensors["grid"].values.iter().map(|v| *v as usize).collect();
-    assert_eq!(our_grid, grid, "{name}: grid");
+    Case::open(name).check();
 }
 
 /// open_clip's fp16 `open_clip_model.safetensors` with the trunk under `visual.trunk.`.
@@ -99,12 +44,10 @@ fn dinov3_with_qv_biases_and_swiglu() {
 /// `layer = 1` is block 1's output without the final norm (timm `forward_intermediates`).
 #[test]
 fn eva02_clip_intermediate_layer() {
-    let dir = case_dir("eva02-clip");
+    let case = Case::open("eva02-clip");
     let device = Device::flex();
-    let reference = read_tensors(&dir.join("reference.safetensors"));
-    let encoder = encoder(&dir, &device);
-    let (ours, _) = forward(&encoder, &reference.tensors["pixels"], Some(1), &device);
-    let diff = max_abs_diff(&ours, &reference.tensors["features_layer1"].values);
+    let (ours, _) = forward(&case.encoder(&device), &case.reference.tensors["pixels"], Some(1), &device);
+    let diff = max_abs_diff(&ours, &case.reference.tensors["features_layer1"].values);
     println!("eva02-clip: layer 1, max |Δ| = {diff:.2e}");
     assert!(diff <= SAME_PIXELS_TOLERANCE, "layer 1 differs by {diff}");
 }
@@ -113,8 +56,9 @@ fn eva02_clip_intermediate_layer() {
 /// LayerScale, absent from PE).
 #[test]
 fn a_checkpoint_of_another_variant_is_rejected_by_name() {
-    let dir = case_dir("pe-core");
-    let mut spec = resolve(Some(case_dir("dinov3").join("spec.toml").to_str().unwrap()), None).unwrap().spec;
+    let dir = fixtures().join("encoders/pe-core");
+    let dinov3 = fixtures().join("encoders/dinov3/spec.toml");
+    let mut spec = resolve(Some(dinov3.to_str().unwrap()), None).unwrap().spec;
     spec.weights_file = None;
     let err = Encoder::build(spec, WeightsSource::Path(&dir.join("model.safetensors")), &Device::flex())
         .err()

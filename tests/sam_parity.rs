@@ -8,82 +8,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
-use burn::tensor::{Device, Tensor, TensorData};
-use cambrian::encoders::encode::preprocess_files;
-use cambrian::encoders::registry::{preset, resolve};
-use cambrian::encoders::{Encoder, WeightsSource};
-use common::{Array, cambrian, fixtures, image, max_abs_diff, read_tensors, scratch, stderr};
-
-const SAME_PIXELS_TOLERANCE: f32 = 1e-4;
-const FROM_FILE_TOLERANCE: f32 = 1e-3;
-/// Our preprocessing vs the reference's, in normalised pixel units (f32 rounding).
-const PIXEL_TOLERANCE: f32 = 1e-5;
-
-fn case_dir(name: &str) -> PathBuf {
-    fixtures().join("encoders").join(name)
-}
-
-fn encoder(dir: &Path, device: &Device) -> Encoder {
-    let spec = dir.join("spec.toml");
-    let resolved = resolve(Some(spec.to_str().unwrap()), None).expect("resolve spec");
-    let weights = dir.join(resolved.spec.weights_file.as_deref().expect("fixture names its weights"));
-    Encoder::build(resolved.spec, WeightsSource::Path(&weights), device).expect("load fixture")
-}
-
-fn forward(encoder: &Encoder, pixels: &Array, layer: Option<i64>, device: &Device) -> (Vec<f32>, Vec<usize>) {
-    let shape: [usize; 4] = pixels.shape.clone().try_into().unwrap();
-    let input = Tensor::<4>::from_data(TensorData::new(pixels.values.clone(), shape), device);
-    let out = encoder.forward(input, layer).expect("forward");
-    let dims = out.tokens.dims().to_vec();
-    (out.tokens.into_data().convert::<f32>().try_into_vec::<f32>().unwrap(), dims)
-}
-
-fn images(reference: &common::TensorFile) -> Vec<PathBuf> {
-    reference.metadata["images"].split(',').map(image).collect()
-}
-
-/// `cambrian encode --encoder spec.toml` on the image files; returns the features file.
-fn encode_cli(dir: &Path, images: &[PathBuf], extra: &[&str]) -> common::TensorFile {
-    let name = dir.file_name().unwrap().to_string_lossy();
-    let out = scratch(&format!("sam-{name}-{}", extra.join("_"))).join("features.safetensors");
-    let spec = dir.join("spec.toml");
-    let mut args = vec!["encode", "--encoder", spec.to_str().unwrap(), "--out", out.to_str().unwrap()];
-    args.extend(extra);
-    args.extend(images.iter().map(|p| p.to_str().unwrap()));
-    let output = cambrian(&args);
-    assert!(output.status.success(), "cambrian encode failed: {}", stderr(&output));
-    read_tensors(&out)
-}
+use burn::tensor::{Device, Tensor};
+use cambrian::encoders::registry::preset;
+use common::encoder_case::{Case, FROM_FILE_TOLERANCE};
+use common::{cambrian, fixtures, image, max_abs_diff, scratch, stderr};
 
 fn check(name: &str) {
-    let dir = case_dir(name);
-    let device = Device::flex();
-    let reference = read_tensors(&dir.join("reference.safetensors"));
-    let pixels = &reference.tensors["pixels"];
-    let expected = &reference.tensors["features"];
-    let encoder = encoder(&dir, &device);
-
-    let (ours, shape) = forward(&encoder, pixels, None, &device);
-    assert_eq!(shape, expected.shape, "{name}: feature shape");
-    let diff = max_abs_diff(&ours, &expected.values);
-    println!("{name}: same pixels, max |Δ| = {diff:.2e}");
-    assert!(diff <= SAME_PIXELS_TOLERANCE, "{name}: features differ by {diff} on identical pixels");
-
-    let images = images(&reference);
-    let our_pixels = preprocess_files(&encoder.spec.preprocess, &images).unwrap();
-    let pixel_diff = max_abs_diff(&our_pixels.concat(), &pixels.values);
-    println!("{name}: preprocessing, max |Δ| = {pixel_diff:.2e}");
-    assert!(pixel_diff <= PIXEL_TOLERANCE, "{name}: preprocessing differs by {pixel_diff}");
-
-    let file = encode_cli(&dir, &images, &[]);
-    let diff = max_abs_diff(&file.tensors["features"].values, &expected.values);
-    println!("{name}: cambrian encode from files, max |Δ| = {diff:.2e}");
-    assert!(diff <= FROM_FILE_TOLERANCE, "{name}: encode from files differs by {diff}");
-    let grid: Vec<usize> = reference.metadata["grid"].split(',').map(|v| v.trim().parse().unwrap()).collect();
-    let our_grid: Vec<usize> = file.tensors["grid"].values.iter().map(|v| *v as usize).collect();
-    assert_eq!(our_grid, grid, "{name}: grid");
+    Case::open(name).check();
 }
 
 /// Windowed blocks pad the 4×4 grid to 6×6; the checkpoint is a whole `Sam` state dict.
@@ -102,10 +33,9 @@ fn sam_relative_tables_resized_for_another_grid() {
 /// `--layer 2` is the output of the second block.
 #[test]
 fn sam_layer_selection() {
-    let dir = case_dir("sam-tiny");
-    let reference = read_tensors(&dir.join("reference.safetensors"));
-    let file = encode_cli(&dir, &images(&reference), &["--layer", "2"]);
-    let diff = max_abs_diff(&file.tensors["features"].values, &reference.tensors["features_layer2"].values);
+    let case = Case::open("sam-tiny");
+    let file = case.encode_cli(&["--layer", "2"]);
+    let diff = max_abs_diff(&file.tensors["features"].values, &case.reference.tensors["features_layer2"].values);
     println!("sam-tiny --layer 2: max |Δ| = {diff:.2e}");
     assert!(diff <= FROM_FILE_TOLERANCE, "--layer 2: differs by {diff}");
 }
@@ -113,7 +43,7 @@ fn sam_layer_selection() {
 /// A spec deeper than the checkpoint: the first block the file lacks is named, prefix included.
 #[test]
 fn sam_missing_block_is_named() {
-    let dir = case_dir("sam-tiny");
+    let dir = fixtures().join("encoders/sam-tiny");
     let scratch_dir = scratch("sam-missing-block");
     let spec = std::fs::read_to_string(dir.join("spec.toml")).unwrap().replace("depth = 4", "depth = 5");
     let spec_path = scratch_dir.join("spec.toml");
@@ -138,9 +68,8 @@ fn sam_missing_block_is_named() {
 /// an error, not silently different features.
 #[test]
 fn sam_with_absolute_positions_rejects_another_resolution() {
-    let dir = case_dir("sam-tiny");
     let device = Device::flex();
-    let encoder = encoder(&dir, &device);
+    let encoder = Case::open("sam-tiny").encoder(&device);
     let err = encoder.forward(Tensor::<4>::zeros([1, 3, 48, 48], &device), None).err().expect("48 px must fail");
     assert!(err.to_string().contains("covers a 4×4 grid"), "{err}");
 }

@@ -9,6 +9,8 @@ use std::process::Output;
 
 use safetensors::SafeTensors;
 
+pub mod encoder_case;
+
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
