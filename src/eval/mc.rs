@@ -110,8 +110,13 @@ pub fn evaluate(
         let prompt = item.full_prompt();
         let turn = |answer: String| Turn { prompt: prompt.clone(), answer };
 
+        // The image is encoded once, for both scorers.
+        let vision = match images.is_empty() {
+            true => None,
+            false => Some(model.image_embeddings(&images, options.features, device)?),
+        };
         let prefix = encode(tokenizer, options.template, &[turn(String::new())], shown.is_some())?;
-        let inputs = model.assemble(&[Example { encoded: &prefix, image: shown }], &images, options.features, options.max_length, device)?;
+        let inputs = model.splice(&[Example { encoded: &prefix, image: shown }], vision.as_ref(), options.max_length, device);
         let hook = model.aggregation(&inputs);
         let hook = hook.as_ref().map(|h| h as &dyn LayerHook);
         let generated = greedy_from_embeddings(&model.llm, inputs.embeds.clone(), hook, options.max_new_tokens, eos_token_ids, device)?;
@@ -122,7 +127,7 @@ pub fn evaluate(
             .map(|j| encode(tokenizer, options.template, &[turn(letter(j).to_string())], shown.is_some()))
             .collect::<Result<Vec<_>, _>>()?;
         let examples: Vec<Example> = answered.iter().map(|encoded| Example { encoded, image: shown }).collect();
-        let inputs = model.assemble(&examples, &images, options.features, options.max_length, device)?;
+        let inputs = model.splice(&examples, vision.as_ref(), options.max_length, device);
         let nll: Vec<f64> = model.target_nll(&inputs).into_data().convert::<f64>().try_into_vec::<f64>().expect("f64 after convert");
         let log_likelihoods: Vec<f64> = nll.iter().map(|v| -v).collect();
         let best = (0..log_likelihoods.len()).fold(0, |best, j| if log_likelihoods[j] > log_likelihoods[best] { j } else { best });

@@ -7,7 +7,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use image::RgbImage;
 
 use super::conversation::Encoded;
-use super::{Mllm, MllmError};
+use super::{ImageEmbeddings, Mllm, MllmError};
 use crate::connectors::SvaContext;
 use crate::connectors::sva::aggregate::ImageSpan;
 use crate::features::FeatureSource;
@@ -74,13 +74,20 @@ impl Mllm {
         max_length: usize,
         device: &Device,
     ) -> Result<Inputs, MllmError> {
+        let vision = match images.is_empty() {
+            true => None,
+            false => Some(self.image_embeddings(images, features, device)?),
+        };
+        Ok(self.splice(examples, vision.as_ref(), max_length, device))
+    }
+
+    /// Builds the inputs of `examples` from images already embedded ([`Mllm::image_embeddings`]),
+    /// so that several batches over the same images encode them once.
+    pub fn splice(&self, examples: &[Example], vision: Option<&ImageEmbeddings>, max_length: usize, device: &Device) -> Inputs {
         let image_tokens = self.connector.image_tokens();
-        let (image_embeds, vision) = match images.is_empty() {
-            true => (None, None),
-            false => {
-                let (embeds, vision) = self.image_embeddings(images, features, device)?;
-                (Some(embeds), vision)
-            }
+        let (image_embeds, vision) = match vision {
+            Some((embeds, context)) => (Some(embeds), context.clone()),
+            None => (None, None),
         };
         let mut spans = Vec::new();
         let layouts: Vec<Vec<Slot>> =
@@ -106,7 +113,7 @@ impl Mllm {
             let row = text.clone().narrow(0, b, 1);
             let text_len = layout.iter().filter(|s| matches!(s, Slot::Text(..))).count();
             let mut pieces = Vec::new();
-            match (example.encoded.image_at, example.image, &image_embeds) {
+            match (example.encoded.image_at, example.image, image_embeds) {
                 (Some(at), Some(k), Some(embeds)) => {
                     let before = at.min(text_len);
                     let shown = layout.len() - text_len;
@@ -139,7 +146,7 @@ impl Mllm {
             }
             targets.push(layout.iter().skip(1).filter(|s| matches!(s, Slot::Text(_, true))).count());
         }
-        Ok(Inputs {
+        Inputs {
             embeds: Tensor::cat(rows, 0),
             next_ids: Tensor::from_data(TensorData::new(next_ids, [batch, positions]), device),
             next_mask: Tensor::from_data(TensorData::new(next_mask, [batch, positions]), device),
@@ -147,6 +154,6 @@ impl Mllm {
             positions: layouts.iter().map(Vec::len).sum(),
             vision,
             spans,
-        })
+        }
     }
 }

@@ -29,6 +29,10 @@ pub enum MllmError {
     Connector(#[from] SvaError),
 }
 
+/// Images as the LLM takes them [images, image tokens, hidden], and for the SVA what its
+/// in-LLM samplers re-query.
+pub type ImageEmbeddings = (Tensor<3>, Option<SvaContext>);
+
 pub struct Mllm {
     pub encoders: Vec<Encoder>,
     pub connector: Connector,
@@ -45,7 +49,7 @@ impl Mllm {
         images: &[&RgbImage],
         features: &dyn FeatureSource,
         device: &Device,
-    ) -> Result<(Tensor<3>, Option<SvaContext>), MllmError> {
+    ) -> Result<ImageEmbeddings, MllmError> {
         let features = features.features(&self.encoders, images, device)?;
         let sizes: Vec<[usize; 2]> = images.iter().map(|image| [image.width() as usize, image.height() as usize]).collect();
         Ok(self.connector.forward(features, &sizes)?)
