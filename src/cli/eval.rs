@@ -1,13 +1,12 @@
 //! `cambrian eval`: a trained run on a benchmark, per image mode; writes
 //! `RUN/eval/NAME.MODE.json` (scores, per-question answers) and prints the scores.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use burn::tensor::Device;
 
 use super::args::EvalArgs;
 use super::bar::Bar;
-use crate::data::benchmark::Scoring;
-use crate::data::cvbench::load::{cvbench, jsonl};
+use crate::data::cvbench::load::benchmark;
 use crate::eval::mc::{Options, evaluate, report_file};
 use crate::train::checkpoint::write_json;
 use crate::train::load_run;
@@ -17,11 +16,7 @@ pub fn run(args: &EvalArgs, device: &Device, quiet: bool) -> anyhow::Result<()> 
         Some(name) => name.clone(),
         None => args.benchmark.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "benchmark".into()),
     };
-    let benchmark = match (args.benchmark.is_dir(), args.category) {
-        (true, _) => cvbench(&args.benchmark, &name)?,
-        (false, Some(category)) => jsonl(&args.benchmark, &name, category, Scoring::Accuracy)?,
-        (false, None) => bail!("{}: a JSONL benchmark needs --category", args.benchmark.display()),
-    };
+    let benchmark = benchmark(&args.benchmark, &name, args.category).context("loading the benchmark (a JSONL needs --category)")?;
     let run = load_run(&args.run, device).with_context(|| format!("loading the run in {}", args.run.display()))?;
     let bar = Bar::new(quiet);
     println!("{:<16} {:<12} {:>10} {:>10} {:>8}", "benchmark", "vision", "generation", "likelihood", "chance");

@@ -63,7 +63,7 @@ impl Item {
 }
 
 /// A score in [0, 1] with its named parts (per type and source for CV-Bench).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Score {
     pub value: f64,
     pub parts: Vec<(String, f64)>,

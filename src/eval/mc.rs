@@ -9,7 +9,7 @@
 //! image cannot be read is scored wrong by both scorers and listed in `unreadable`.
 
 use burn::tensor::Device;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::data::benchmark::{Benchmark, Category, Score, letter, read_answer};
 use crate::data::llava::Turn;
@@ -32,7 +32,7 @@ pub struct Options<'a> {
     pub features: &'a dyn FeatureSource,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ItemResult {
     pub id: String,
     /// The right letter.
@@ -45,7 +45,7 @@ pub struct ItemResult {
     pub log_likelihoods: Vec<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub benchmark: String,
     pub category: Category,

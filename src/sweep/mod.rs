@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 
-use crate::data::benchmark::{Benchmark, Scoring};
-use crate::data::cvbench::load::{cvbench, jsonl};
+use crate::data::benchmark::Benchmark;
+use crate::data::cvbench::load::benchmark;
 use crate::eval::mc::{Options, evaluate, report_file};
 use crate::progress::Progress;
 use crate::train::checkpoint::write_json;
@@ -143,15 +143,7 @@ impl Sweep {
         self.spec
             .benchmarks
             .iter()
-            .map(|b| {
-                let path = paths.resolve(&b.path);
-                let loaded = match (path.is_dir(), b.category) {
-                    (true, _) => cvbench(&path, &b.name)?,
-                    (false, Some(category)) => jsonl(&path, &b.name, category, Scoring::Accuracy)?,
-                    (false, None) => return Err(SweepError::Spec { path, message: format!("benchmark `{}`: a JSONL needs a category", b.name) }),
-                };
-                Ok(loaded)
-            })
+            .map(|b| Ok(benchmark(&paths.resolve(&b.path), &b.name, b.category)?))
             .collect()
     }
 

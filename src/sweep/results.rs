@@ -4,37 +4,13 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
-
 use super::spec::Cell;
 use super::{Sweep, SweepError};
-use crate::data::benchmark::Category;
 use crate::data::vision::ImageMode;
 use crate::encoders::registry;
-use crate::eval::mc::report_file;
+use crate::eval::mc::{Report, report_file};
+use crate::train::StageSummary;
 use crate::results::ResultRow;
-
-/// The parts of an evaluation report that results.csv takes.
-#[derive(Deserialize)]
-struct Scores {
-    category: Category,
-    questions: u64,
-    chance: f64,
-    generation: Value,
-    likelihood: Value,
-}
-
-#[derive(Deserialize)]
-struct Value {
-    value: f64,
-}
-
-#[derive(Deserialize)]
-struct StageLine {
-    stage: u8,
-    examples: u64,
-    train_secs: f64,
-}
 
 fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, SweepError> {
     let bytes = std::fs::read(path).map_err(SweepError::io(path))?;
@@ -72,15 +48,15 @@ impl Sweep {
             names.push(spec.name);
             families.push(spec.family.to_string());
         }
-        let stages: Vec<StageLine> = read(&run.join("summary.json"))?;
-        let examples = |stage: u8| stages.iter().find(|s| s.stage == stage).map_or(0, |s| s.examples);
+        let stages: Vec<StageSummary> = read(&run.join("summary.json"))?;
+        let examples = |stage: u8| stages.iter().find(|s| s.stage == stage).map_or(0, |s| s.examples as u64);
         let config = &cell.config;
         let trainable = [&config.stage1, &config.stage2].into_iter().flatten().any(|s| s.encoder_lr.is_some());
         let mut rows = Vec::new();
         for spec in &self.spec.benchmarks {
-            let seeing: Scores = read(&run.join("eval").join(report_file(&spec.name, ImageMode::Image)))?;
+            let seeing: Report = read(&run.join("eval").join(report_file(&spec.name, ImageMode::Image)))?;
             let blind_path = run.join("eval").join(report_file(&spec.name, ImageMode::NoImage));
-            let blind: Option<Scores> = if blind_path.is_file() { Some(read(&blind_path)?) } else { None };
+            let blind: Option<Report> = if blind_path.is_file() { Some(read(&blind_path)?) } else { None };
             rows.push(ResultRow {
                 sweep: self.spec.name().to_string(),
                 run: cell.id.clone(),
@@ -94,7 +70,7 @@ impl Sweep {
                 seed: config.seed,
                 benchmark: spec.name.clone(),
                 category: seeing.category,
-                questions: seeing.questions,
+                questions: seeing.questions as u64,
                 chance: seeing.chance,
                 generation: seeing.generation.value,
                 likelihood: seeing.likelihood.value,

@@ -17,7 +17,7 @@ pub mod stage;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::encoders::EncoderError;
 use crate::features::{CachedFeatures, Compute, FeatureError, FeatureSource};
@@ -61,7 +61,7 @@ impl TrainError {
 }
 
 /// What `summary.json` says of each stage.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StageSummary {
     pub stage: u8,
     pub steps: u64,

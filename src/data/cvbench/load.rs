@@ -21,6 +21,16 @@ use crate::data::DataError;
 use crate::data::benchmark::{Benchmark, Category, Item, Scoring, lettered, parse_letter};
 
 /// Reads a CV-Bench folder; its items score by CV-Bench's formula, category Vision-Centric.
+/// A benchmark as `eval` and sweeps name it: a CV-Bench folder (vision-centric), or a
+/// multiple-choice JSONL of the given category, scored by accuracy.
+pub fn benchmark(path: &Path, name: &str, category: Option<Category>) -> Result<Benchmark, DataError> {
+    match (path.is_dir(), category) {
+        (true, _) => cvbench(path, name),
+        (false, Some(category)) => jsonl(path, name, category, Scoring::Accuracy),
+        (false, None) => Err(DataError::invalid(path, "a multiple-choice JSONL needs a category")),
+    }
+}
+
 pub fn cvbench(dir: &Path, name: &str) -> Result<Benchmark, DataError> {
     let files: Vec<_> = ["test_2d.jsonl", "test_3d.jsonl"].iter().map(|f| dir.join(f)).filter(|p| p.is_file()).collect();
     let files = if files.is_empty() { vec![dir.join("test.jsonl")] } else { files };
