@@ -31,6 +31,9 @@ pub enum LlmError {
     Generation(String),
     #[error(transparent)]
     Weights(#[from] WeightsError),
+    /// Writing a model folder (`init-llm`).
+    #[error(transparent)]
+    Output(#[from] crate::data::DataError),
 }
 
 /// A model folder loaded: configuration and weights.

@@ -15,6 +15,7 @@ use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::{AddedToken, PreTokenizedString, PreTokenizer, Tokenizer};
 
 use super::chat::{Template, Turn};
+use crate::data::staging::Staging;
 use super::{LlmConfig, LlmError, LlmModel};
 
 pub const UNK: &str = "<unk>";
@@ -71,15 +72,8 @@ pub fn create(out: &Path, corpus: &[PathBuf], shape: &Shape, seed: u64, device: 
         "torch_dtype": "float32",
     });
 
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if out.exists() {
-        return Err(LlmError::Config { path: out.to_path_buf(), message: "already exists; choose another folder".into() });
-    }
-    let staged = parent.join(format!(".{}.partial", out.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
-    if staged.exists() {
-        std::fs::remove_dir_all(&staged).map_err(io(&staged))?;
-    }
-    std::fs::create_dir_all(&staged).map_err(io(&staged))?;
+    let staging = Staging::new(out)?;
+    let staged = staging.path();
     let config_path = staged.join("config.json");
     std::fs::write(&config_path, serde_json::to_vec_pretty(&config).expect("json")).map_err(io(&config_path))?;
     let tokenizer_path = staged.join("tokenizer.json");
@@ -87,7 +81,7 @@ pub fn create(out: &Path, corpus: &[PathBuf], shape: &Shape, seed: u64, device: 
         .save(&tokenizer_path, true)
         .map_err(|err| LlmError::Tokenizer { path: tokenizer_path.clone(), message: err.to_string() })?;
 
-    let llm_config = LlmConfig::from_dir(&staged)?;
+    let llm_config = LlmConfig::from_dir(staged)?;
     device.seed(seed);
     let model = LlmModel::new(&llm_config, device);
     let weights = staged.join("model.safetensors");
@@ -97,7 +91,7 @@ pub fn create(out: &Path, corpus: &[PathBuf], shape: &Shape, seed: u64, device: 
     model
         .save_into(&mut store)
         .map_err(|err| LlmError::Config { path: weights.clone(), message: format!("cannot write: {err:?}") })?;
-    std::fs::rename(&staged, out).map_err(io(out))
+    Ok(staging.commit()?)
 }
 
 /// A word-level tokenizer over `text`'s words and punctuation runs (the `Whitespace`
