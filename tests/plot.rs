@@ -14,7 +14,7 @@ use common::{cambrian, fixtures, scratch, stderr};
 /// Every figure the fixture supports, with its size in pixels.
 const FIGURES: [(&str, (u32, u32)); 6] = [
     ("encoders", (1600, 642)),
-    ("combinations", (1600, 642)),
+    ("combinations", (1600, 680)),
     ("recipes", (1600, 900)),
     ("vision", (1600, 672)),
     ("benchmarks", (1600, 900)),
@@ -85,12 +85,14 @@ fn the_report_ranks_by_average_and_embeds_every_figure() {
         .filter(|l| l.starts_with("| ") && l.contains('`'))
         .map(|l| l.trim_matches('|').split(" | ").map(str::trim).collect())
         .collect();
-    // 9 single encoders and 2 combinations under the main recipe, 6 other recipes
-    assert_eq!(rows.len(), 17, "{report}");
+    // 9 single encoders and 2 combinations under the main recipe, 7 other recipes
+    assert_eq!(rows.len(), 18, "{report}");
     let averages: Vec<f64> =
         rows.iter().map(|r| r.last().unwrap().split(' ').next().unwrap().parse().unwrap()).collect();
     assert!(averages.windows(2).all(|w| w[0] >= w[1]), "not ranked by average: {averages:?}");
+    // the SVA above the same three encoders concatenated, as in Cambrian-1's Table 1
     assert_eq!(rows[0][1], "`siglip-so400m-14-384+dinov2-vit-l-14-518+convnext-xxl-1024`");
+    assert_eq!((rows[0][3], rows[1][1], rows[1][3]), ("sva", rows[0][1], "main"));
     assert_eq!(rows.last().unwrap()[1], "`sam-vit-h-1024`");
     // the header names the categories and the average, in the study's order
     assert!(report.contains("| General | Knowledge | OCR & Chart | Vision-Centric | Average |"), "{report}");
@@ -98,6 +100,22 @@ fn the_report_ranks_by_average_and_embeds_every_figure() {
     let siglip = rows.iter().find(|r| r[1] == "`siglip-so400m-14-384`" && r[3] == "main").unwrap();
     assert_eq!(siglip[4], "2");
     assert!(siglip.last().unwrap().contains(" ± "), "{siglip:?}");
+}
+
+/// The SVA run of three encoders sits in one group with their concatenation, each named by
+/// its connector, above the members trained alone (with the projector).
+#[test]
+fn a_combination_groups_its_connectors_over_its_members() {
+    let out = scratch("plot-combinations");
+    let output = plot(&study(), &out);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let svg = std::fs::read_to_string(out.join("combinations.svg")).unwrap();
+    let labels: Vec<&str> = svg.split("<text").skip(1).filter_map(|t| t.split_once('>')?.1.split_once("</text>").map(|(l, _)| l.trim())).collect();
+    let heading = "siglip-so400m-14-384 + dinov2-vit-l-14-518 + convnext-xxl-1024";
+    assert_eq!(labels.iter().filter(|l| **l == heading).count(), 1, "one group for both connectors: {labels:?}");
+    // the row labels, top to bottom (the headings are drawn after them)
+    let group = ["combination, mlp2x_gelu", "combination, sva", "siglip-so400m-14-384, mlp2x_gelu", "dinov2-vit-l-14-518, mlp2x_gelu", "convnext-xxl-1024, mlp2x_gelu"];
+    assert!(labels.windows(group.len()).any(|w| w == group), "{labels:?}");
 }
 
 #[test]
