@@ -2,7 +2,7 @@
 //! binaries built with their Cargo feature; asking for one that is not compiled in names the
 //! feature to build with.
 
-use burn::tensor::Device;
+use burn::tensor::{DType, Device, FloatDType};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DeviceArg {
@@ -29,6 +29,70 @@ impl DeviceArg {
             DeviceArg::Metal => "metal",
         }
     }
+}
+
+/// The float type of weights and activations, chosen with `--dtype`. Training keeps f32
+/// (weights, gradients, optimizer state): burn has no mixed precision, so a half-precision
+/// model would have half-precision master weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DtypeArg {
+    F32,
+    Bf16,
+    F16,
+}
+
+impl DtypeArg {
+    pub fn name(self) -> &'static str {
+        match self {
+            DtypeArg::F32 => "f32",
+            DtypeArg::Bf16 => "bf16",
+            DtypeArg::F16 => "f16",
+        }
+    }
+
+    fn float(self) -> FloatDType {
+        match self {
+            DtypeArg::F32 => FloatDType::F32,
+            DtypeArg::Bf16 => FloatDType::BF16,
+            DtypeArg::F16 => FloatDType::F16,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DtypeError {
+    #[error("the {device} backend does not compute in {dtype} (burn 0.22's Vulkan and wgpu backends store bf16 but have no bf16 arithmetic); use --dtype f32{}", if *.dtype == "bf16" { " or f16" } else { "" })]
+    Unsupported { device: &'static str, dtype: &'static str },
+    #[error("`{command}` trains or writes weights, and runs in f32 (burn has no mixed precision); --dtype {dtype} is for encode, llm and the inference benchmarks")]
+    TrainingIsF32 { command: &'static str, dtype: &'static str },
+    #[error("setting the {device} device's float type to {dtype}: {message}")]
+    Configure { device: &'static str, dtype: &'static str, message: String },
+}
+
+/// The device, computing in `dtype`: every float tensor it makes from here on (weights as
+/// they load or initialise, activations) has that type. Reductions inside norms and
+/// softmax are burn's and ours (RMSNorm widens to f32, as transformers does).
+pub fn open_in(arg: DeviceArg, dtype: DtypeArg) -> anyhow::Result<Device> {
+    let mut device = open(arg)?;
+    if dtype == DtypeArg::F32 {
+        return Ok(device);
+    }
+    let float = dtype.float();
+    if !device.supports_dtype(DType::from(float)) {
+        return Err(DtypeError::Unsupported { device: arg.name(), dtype: dtype.name() }.into());
+    }
+    device
+        .configure(float)
+        .map_err(|err| DtypeError::Configure { device: arg.name(), dtype: dtype.name(), message: format!("{err:?}") })?;
+    Ok(device)
+}
+
+/// The device for a command that trains or writes weights: f32 only.
+pub fn open_f32(arg: DeviceArg, dtype: DtypeArg, command: &'static str) -> anyhow::Result<Device> {
+    if dtype != DtypeArg::F32 {
+        return Err(DtypeError::TrainingIsF32 { command, dtype: dtype.name() }.into());
+    }
+    Ok(open(arg)?)
 }
 
 pub fn open(arg: DeviceArg) -> Result<Device, NotCompiled> {

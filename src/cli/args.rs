@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::data::benchmark::Category;
 use crate::data::vision::ImageMode;
-use crate::device::DeviceArg;
+use crate::device::{DeviceArg, DtypeArg};
 use crate::encoders::Family;
 use crate::features::CacheDtype;
 use crate::llm::chat::Template;
@@ -17,6 +17,10 @@ pub struct Cli {
     /// Where tensors live and run.
     #[arg(long, global = true, value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
+    /// Float type of weights and activations for inference (encode, llm, bench encoders,
+    /// bench generate); training is f32.
+    #[arg(long, global = true, value_enum, default_value_t = DtypeArg::F32)]
+    pub dtype: DtypeArg,
     /// More log output (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::args::{BenchEncodersArgs, BenchOnceArgs};
 use crate::encoders::registry::{preset, presets, resolve};
+use crate::device::DtypeArg;
 use crate::encoders::{Encoder, WeightsSource};
 
 /// One side's figures, as both children print them (one JSON line on stdout).
@@ -36,7 +37,7 @@ pub struct Measurement {
     pub device: Option<String>,
 }
 
-pub fn run_encoders(args: &BenchEncodersArgs, device_name: &str) -> anyhow::Result<()> {
+pub fn run_encoders(args: &BenchEncodersArgs, device_name: &str, dtype: DtypeArg) -> anyhow::Result<()> {
     let names: Vec<String> = if args.encoder.is_empty() {
         presets().into_iter().map(|spec| spec.name).collect()
     } else {
@@ -44,16 +45,17 @@ pub fn run_encoders(args: &BenchEncodersArgs, device_name: &str) -> anyhow::Resu
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "device {device_name}, {threads} threads, batch {}, {} warm-up + {} timed passes",
+        "device {device_name}, {}, {threads} threads, batch {}, {} warm-up + {} timed passes",
+        dtype.name(),
         args.batch_size, args.warmup, args.iters
     );
     println!("{:<24} {:>5} {:>10} {:>9} {:>10} {:>9} {:>8}", "ENCODER", "RES", "OURS img/s", "OURS MiB", "TORCH img/s", "TORCH MiB", "RATIO");
     for name in names {
         let res = preset(&name)?.resolution();
-        let ours = measure_ours(&name, args, device_name);
+        let ours = measure_ours(&name, args, device_name, dtype);
         let torch = match (args.no_reference, reference_device(device_name)) {
             (true, _) => Err(anyhow::anyhow!("not run (--no-reference)")),
-            (false, Some(on)) => measure_torch(&name, args, on),
+            (false, Some(on)) => measure_torch(&name, args, on, dtype),
             (false, None) => Err(anyhow::anyhow!("not run: tools/bench/encoders.py measures on the CPU or a CUDA GPU only")),
         };
         let speed = |m: &anyhow::Result<Measurement>| m.as_ref().map_or("-".to_string(), |m| format!("{:.3}", m.images_per_sec));
@@ -96,17 +98,17 @@ pub(super) fn reference_device(ours: &str) -> Option<&'static str> {
     }
 }
 
-fn measure_ours(name: &str, args: &BenchEncodersArgs, device_name: &str) -> anyhow::Result<Measurement> {
+fn measure_ours(name: &str, args: &BenchEncodersArgs, device_name: &str, dtype: DtypeArg) -> anyhow::Result<Measurement> {
     let exe = std::env::current_exe().context("locating the cambrian binary")?;
     let output = Command::new(exe)
-        .args(["--device", device_name, "-q", "bench", "encoder-once", "--encoder", name])
+        .args(["--device", device_name, "--dtype", dtype.name(), "-q", "bench", "encoder-once", "--encoder", name])
         .args(["--batch-size", &args.batch_size.to_string(), "--warmup", &args.warmup.to_string(), "--iters", &args.iters.to_string()])
         .output()
         .context("running the measurement")?;
     parse_child(&output, "cambrian bench encoder-once")
 }
 
-fn measure_torch(name: &str, args: &BenchEncodersArgs, device: &str) -> anyhow::Result<Measurement> {
+fn measure_torch(name: &str, args: &BenchEncodersArgs, device: &str, dtype: DtypeArg) -> anyhow::Result<Measurement> {
     if !args.reference.is_file() {
         bail!("not run: {} not found (run from the repository root or pass --reference)", args.reference.display());
     }
@@ -115,7 +117,7 @@ fn measure_torch(name: &str, args: &BenchEncodersArgs, device: &str) -> anyhow::
         .arg(&args.reference)
         .args(["--spec", &spec.display().to_string()])
         .args(["--batch-size", &args.batch_size.to_string(), "--warmup", &args.warmup.to_string(), "--iters", &args.iters.to_string()])
-        .args(["--device", device])
+        .args(["--device", device, "--dtype", dtype.name()])
         .output()
         .with_context(|| format!("not run: cannot start `{}`", args.python))?;
     parse_child(&output, &args.reference.display().to_string())

@@ -11,6 +11,7 @@ use burn::tensor::Device;
 use serde::Deserialize;
 
 use super::args::BenchGenerateArgs;
+use crate::device::DtypeArg;
 use crate::llm::Llm;
 use crate::llm::generate::greedy;
 use crate::llm::new::{Shape, create};
@@ -22,15 +23,15 @@ struct Speed {
     peak_rss_mib: Option<f64>,
 }
 
-pub fn run(args: &BenchGenerateArgs, device: &Device, device_name: &str) -> anyhow::Result<()> {
+pub fn run(args: &BenchGenerateArgs, device: &Device, device_name: &str, dtype: DtypeArg) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("cambrian-bench-generate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let result = measure(args, device, device_name, &dir);
+    let result = measure(args, device, device_name, dtype, &dir);
     std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
     result
 }
 
-fn measure(args: &BenchGenerateArgs, device: &Device, device_name: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+fn measure(args: &BenchGenerateArgs, device: &Device, device_name: &str, dtype: DtypeArg, dir: &std::path::Path) -> anyhow::Result<()> {
     let corpus = dir.join("corpus.txt");
     let words: Vec<String> = (0..args.vocab).map(|i| format!("w{i}")).collect();
     std::fs::write(&corpus, words.join(" ")).with_context(|| format!("writing {}", corpus.display()))?;
@@ -48,8 +49,8 @@ fn measure(args: &BenchGenerateArgs, device: &Device, device_name: &str, dir: &s
     let vocab = llm.config.vocab_size as u32;
     let prompt: Vec<u32> = (0..args.prompt_tokens as u32).map(|i| 3 + (i * 7919) % (vocab - 3)).collect();
     println!(
-        "Llama {} layers, width {}, {} heads ({} key/value), vocabulary {vocab}; prompt {} tokens, {} new; device {device_name}",
-        args.layers, args.hidden_size, args.heads, args.kv_heads, args.prompt_tokens, args.new_tokens
+        "Llama {} layers, width {}, {} heads ({} key/value), vocabulary {vocab}; prompt {} tokens, {} new; device {device_name}, {}",
+        args.layers, args.hidden_size, args.heads, args.kv_heads, args.prompt_tokens, args.new_tokens, dtype.name()
     );
 
     let run = || greedy(&llm.model, &prompt, args.new_tokens as usize, &[], false, device);
@@ -70,7 +71,7 @@ fn measure(args: &BenchGenerateArgs, device: &Device, device_name: &str, dir: &s
     };
     let torch = match (args.no_reference, super::bench::reference_device(device_name)) {
         (true, _) => Err(anyhow::anyhow!("not run (--no-reference)")),
-        (false, Some(on)) => reference(args, &model_dir, &prompt, on),
+        (false, Some(on)) => reference(args, &model_dir, &prompt, on, dtype),
         (false, None) => Err(anyhow::anyhow!("not run: tools/bench/generate.py measures on the CPU or a CUDA GPU only")),
     };
     println!("{:<10} {:>16} {:>16}", "", "PREFILL tok/s", "DECODE tok/s");
@@ -91,7 +92,7 @@ fn measure(args: &BenchGenerateArgs, device: &Device, device_name: &str, dir: &s
     Ok(())
 }
 
-fn reference(args: &BenchGenerateArgs, model: &std::path::Path, prompt: &[u32], device: &str) -> anyhow::Result<Speed> {
+fn reference(args: &BenchGenerateArgs, model: &std::path::Path, prompt: &[u32], device: &str, dtype: DtypeArg) -> anyhow::Result<Speed> {
     if !args.reference.is_file() {
         bail!("not run: {} not found (run from the repository root or pass --reference)", args.reference.display());
     }
@@ -101,7 +102,7 @@ fn reference(args: &BenchGenerateArgs, model: &std::path::Path, prompt: &[u32], 
         .arg(&args.reference)
         .args(["--model", &model.display().to_string(), "--prompt-ids", &ids.join(",")])
         .args(["--new-tokens", &args.new_tokens.to_string(), "--warmup", &args.warmup.to_string(), "--iters", &args.iters.to_string()])
-        .args(["--threads", &threads.to_string(), "--device", device])
+        .args(["--threads", &threads.to_string(), "--device", device, "--dtype", dtype.name()])
         .output()
         .with_context(|| format!("not run: cannot start `{}`", args.python))?;
     if !output.status.success() {

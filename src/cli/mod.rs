@@ -21,38 +21,32 @@ pub use args::Cli;
 use args::{BenchCommand, Command};
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let inference = || crate::device::open_in(cli.device, cli.dtype);
+    let f32_only = |command| crate::device::open_f32(cli.device, cli.dtype, command);
+    let device_name = cli.device.name();
     match cli.command {
         Command::Encoders(args) => encoders::run(&args),
-        Command::Encode(args) => {
-            let device = crate::device::open(cli.device)?;
-            encode::run(&args, &device, cli.quiet > 0)
-        }
+        Command::Encode(args) => encode::run(&args, &inference()?, cli.quiet > 0),
         Command::Bench(BenchCommand::Encoders(args)) => {
-            crate::device::open(cli.device)?;
-            bench::run_encoders(&args, cli.device.name())
+            inference()?;
+            bench::run_encoders(&args, device_name, cli.dtype)
         }
-        Command::Bench(BenchCommand::Generate(args)) => {
-            let device = crate::device::open(cli.device)?;
-            bench_generate::run(&args, &device, cli.device.name())
-        }
-        Command::Bench(BenchCommand::EncoderOnce(args)) => {
-            let device = crate::device::open(cli.device)?;
-            bench::run_once(&args, &device)
-        }
-        Command::Bench(BenchCommand::FeatureCache(args)) => bench_cache::run(&args, &crate::device::open(cli.device)?),
-        Command::Bench(BenchCommand::Train(args)) => bench_train::run(&args, &crate::device::open(cli.device)?, cli.device.name()),
-        Command::Bench(BenchCommand::TrainOnce(args)) => bench_train::run_once(&args, &crate::device::open(cli.device)?),
-        Command::Llm(args) => {
-            let device = crate::device::open(cli.device)?;
-            llm::run(&args, &device)
-        }
+        Command::Bench(BenchCommand::Generate(args)) => bench_generate::run(&args, &inference()?, device_name, cli.dtype),
+        Command::Bench(BenchCommand::EncoderOnce(args)) => bench::run_once(&args, &inference()?),
+        Command::Bench(BenchCommand::FeatureCache(args)) => bench_cache::run(&args, &f32_only("bench feature-cache")?),
+        Command::Bench(BenchCommand::Train(args)) => bench_train::run(&args, &f32_only("bench train")?, device_name),
+        Command::Bench(BenchCommand::TrainOnce(args)) => bench_train::run_once(&args, &f32_only("bench train-once")?),
+        Command::Llm(args) => llm::run(&args, &inference()?),
         Command::Cvbench(args::CvbenchCommand::Build(args)) => cvbench::build(&args),
         Command::Synth(args) => synth::run(&args),
-        Command::InitLlm(args) => init_llm::run(&args, &crate::device::open(cli.device)?),
-        Command::Train(args) => train::run(&args, &crate::device::open(cli.device)?, cli.quiet > 0),
-        Command::Eval(args) => eval::run(&args, &crate::device::open(cli.device)?, cli.quiet > 0),
+        Command::InitLlm(args) => init_llm::run(&args, &f32_only("init-llm")?),
+        Command::Train(args) => train::run(&args, &f32_only("train")?, cli.quiet > 0),
+        Command::Eval(args) => eval::run(&args, &f32_only("eval")?, cli.quiet > 0),
         Command::Plot(args) => plot::run(&args),
-        Command::Sweep(args) => sweep::run(&args, cli.device, cli.quiet > 0),
+        Command::Sweep(args) => {
+            f32_only("sweep")?;
+            sweep::run(&args, cli.device, cli.quiet > 0)
+        }
     }
 }
 

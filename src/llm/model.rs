@@ -7,7 +7,9 @@
 
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
-use burn::tensor::activation::{silu, softmax};
+use burn::tensor::activation::silu;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::config::LlmConfig;
@@ -110,17 +112,20 @@ impl Attention {
         *cache = Some((k.clone(), v.clone()));
         let seen = k.dims()[2];
 
-        // Grouped-query attention: the `group` query heads sharing key/value head j are
-        // heads j·group .. (j+1)·group, so they stack along the token axis.
+        // Grouped-query attention: key/value head j serves query heads j·group .. (j+1)·group.
+        // [batch, kv_heads, seen, head_dim] → [batch, heads, seen, head_dim]
         let group = heads / kv_heads;
-        let q = q.reshape([batch, kv_heads, group * new, head_dim]);
-        // [batch, kv_heads, group × new, seen]
-        let scores = q.matmul(k.swap_dims(2, 3)) * (head_dim as f64).powf(-0.5);
+        let share = |t: Tensor<4>| match group {
+            1 => t,
+            _ => t.unsqueeze_dim::<5>(2).expand([batch, kv_heads, group, seen, head_dim]).reshape([batch, heads, seen, head_dim]),
+        };
+        // The mask holds causality, the sliding window and the cache offset; the default
+        // scale 1/sqrt(head_dim) keeps burn on its fused kernel (not under autodiff, where
+        // burn always takes the reference path).
         let mask = at.mask.clone().unsqueeze::<4>().expand([batch, heads, new, seen]);
-        let scores = scores.reshape([batch, heads, new, seen]).mask_fill(mask, f32::NEG_INFINITY);
-        let probs = softmax(scores, 3).reshape([batch, kv_heads, group * new, seen]);
-        // [batch, kv_heads, group × new, head_dim] → [batch, new, heads × head_dim]
-        let out = probs.matmul(v).reshape([batch, heads, new, head_dim]).swap_dims(1, 2);
+        let out = attention(q, share(k), share(v), Some(mask), None, AttentionModuleOptions::default());
+        // [batch, heads, new, head_dim] → [batch, new, heads × head_dim]
+        let out = out.swap_dims(1, 2);
         self.o_proj.forward(out.reshape([batch, new, heads * head_dim]))
     }
 }

@@ -1,25 +1,27 @@
 //! Strict loading: every parameter of the module must come from the checkpoint with the
 //! right shape, and every checkpoint tensor that a key-map row claims must land somewhere.
 //! Tensors no row claims (classification heads, text towers, ...) are listed at debug level.
-//! Half-precision checkpoints load into f32 parameters.
+//! Checkpoint tensors load in the module's float type (f32, or the `--dtype` the device
+//! computes in), whatever the file stores.
 
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::store::{FloatCastAdapter, ModuleAdapter, ModuleSnapshot, PyTorchToBurnAdapter};
 use burn::store::ApplyError;
-use burn::tensor::DType;
+use burn::tensor::{DType, Tensor};
 use tracing::debug;
 
 use super::WeightsError;
 use super::checkpoint::Checkpoint;
 use super::keymap::KeyMap;
 
-pub fn load_strict<M: ModuleSnapshot>(
+pub fn load_strict<M: Module + ModuleSnapshot>(
     module: &mut M,
     checkpoint: Checkpoint,
     map: &KeyMap,
 ) -> Result<(), WeightsError> {
     let origin = checkpoint.origin.clone();
     let renamed = map.rename(checkpoint)?;
-    let adapter = PyTorchToBurnAdapter.chain(FloatCastAdapter::to(DType::F32));
+    let adapter = PyTorchToBurnAdapter.chain(FloatCastAdapter::to(float_dtype(module)));
     let result = module.apply(renamed.tensors, None, Some(Box::new(adapter)), false);
 
     if let Some(error) = result.errors.first() {
@@ -55,6 +57,19 @@ pub fn load_strict<M: ModuleSnapshot>(
     }
     debug!("{origin}: {} tensors applied", result.applied.len());
     Ok(())
+}
+
+/// The type of the module's float parameters (the device's float type when it was built).
+fn float_dtype<M: Module>(module: &M) -> DType {
+    struct First(Option<DType>);
+    impl ModuleVisitor for First {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.get_or_insert_with(|| param.val().dtype());
+        }
+    }
+    let mut first = First(None);
+    module.visit(&mut first);
+    first.0.unwrap_or(DType::F32)
 }
 
 fn error_path(error: &ApplyError) -> String {

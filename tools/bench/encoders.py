@@ -227,6 +227,9 @@ def save_weights(model, path):
         save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, path)
 
 
+DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--spec", required=True)
@@ -234,6 +237,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--dtype", choices=list(DTYPES), default="f32", help="weights and activations, as ours")
     parser.add_argument(
         "--save-weights", metavar="PATH",
         help="write the random weights (the state dict, safetensors) to PATH and stop: "
@@ -257,7 +261,8 @@ def main():
     torch.manual_seed(0)
     with device:  # parameters are initialised on the device, not copied there
         model, forward = build(spec)
-    model.eval()
+    dtype = DTYPES[args.dtype]
+    model.eval().to(dtype)
     if args.save_weights:
         save_weights(model, args.save_weights)
         return
@@ -265,7 +270,7 @@ def main():
 
     def one_pass():
         # Reading the result back waits for the device, as ours does.
-        forward(torch.randn(args.batch_size, 3, side, side, device=device)).cpu()
+        forward(torch.randn(args.batch_size, 3, side, side, device=device, dtype=dtype)).cpu()
 
     with torch.inference_mode():
         if cuda:

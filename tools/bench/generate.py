@@ -1,7 +1,8 @@
 """The PyTorch side of `cambrian bench generate`: greedy decoding with transformers'
 LlamaForCausalLM from the model folder the command made, the same prompt ids, the same
 number of new tokens, the same loop as ours (one forward over the prompt with the KV cache,
-then one token at a time, argmax), eager, f32, SDPA attention. Prints one JSON line:
+then one token at a time, argmax), eager, SDPA attention, in the dtype ours ran in (f32 by
+default). Prints one JSON line:
 prefill_tokens_per_sec, decode_tokens_per_sec, peak_rss_mib, device.
 
     python3 tools/bench/generate.py --model DIR --prompt-ids 5,6,7 --new-tokens 64 --iters 3
@@ -25,12 +26,14 @@ def main():
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--dtype", default="f32", choices=["f32", "bf16", "f16"])
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False
-    model = transformers.LlamaForCausalLM.from_pretrained(args.model, torch_dtype=torch.float32, attn_implementation="sdpa")
+    dtype = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}[args.dtype]
+    model = transformers.LlamaForCausalLM.from_pretrained(args.model, dtype=dtype, attn_implementation="sdpa")
     model = model.to(args.device).eval()
     prompt = torch.tensor([[int(i) for i in args.prompt_ids.split(",")]], device=args.device)
 
