@@ -171,9 +171,9 @@ pub struct BenchCacheArgs {
     /// Examples per step.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_size: u64,
-    /// How the cache stores features.
+    /// How the cache stores features (the run config's `feature_cache_dtype`).
     #[arg(long, value_enum, default_value_t = CacheDtype::F32)]
-    pub dtype: CacheDtype,
+    pub cache_dtype: CacheDtype,
     /// Folder for the data, LLM, cache and runs, kept afterwards (must not exist). Default: a
     /// temporary folder, removed afterwards.
     #[arg(long)]
@@ -440,4 +440,26 @@ pub struct PlotArgs {
     /// Output folder. Default: plots/<the sweep folder's name>.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// A subcommand flag named like a global one (`--device`, `--dtype`, ...) would shadow it.
+    #[test]
+    fn no_subcommand_flag_shadows_a_global_one() {
+        let root = super::Cli::command();
+        let globals: Vec<&str> = root.get_arguments().filter(|a| a.is_global_set()).filter_map(|a| a.get_long()).collect();
+        fn walk(command: &clap::Command, globals: &[&str], path: String) {
+            for sub in command.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                for arg in sub.get_arguments().filter(|a| !a.is_global_set()) {
+                    assert!(!arg.get_long().is_some_and(|l| globals.contains(&l)), "`{path}` --{} shadows the global flag", arg.get_long().unwrap_or_default());
+                }
+                walk(sub, globals, path);
+            }
+        }
+        walk(&root, &globals, "cambrian".into());
+    }
 }

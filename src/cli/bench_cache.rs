@@ -50,7 +50,7 @@ fn measure(args: &BenchCacheArgs, work: &Path, device: &Device) -> anyhow::Resul
     synth::write(&config, &data, &Silent).with_context(|| format!("writing {}", data.display()))?;
     init_llm(&data.join("train/pretrain.json"), &work.join("llm"))?;
 
-    let dtype = serde_json::to_value(args.dtype)?.as_str().unwrap_or_default().to_string();
+    let dtype = serde_json::to_value(args.cache_dtype)?.as_str().unwrap_or_default().to_string();
     println!(
         "{} (random weights, frozen) → mlp2x_gelu → tiny LLM (init-llm defaults); stage 1, {} steps of {} new {IMAGE_PX} px images; cache entries {dtype}",
         args.encoder, args.steps, args.batch_size
@@ -93,7 +93,7 @@ fn init_llm(corpus: &Path, out: &Path) -> anyhow::Result<()> {
 }
 
 fn write_run_config(work: &Path, name: &str, cached: bool, args: &BenchCacheArgs) -> anyhow::Result<PathBuf> {
-    let cache = match (cached, args.dtype) {
+    let cache = match (cached, args.cache_dtype) {
         (false, _) => String::new(),
         (true, CacheDtype::F32) => "feature_cache = \"cache\"\n".to_string(),
         (true, CacheDtype::F16) => "feature_cache = \"cache\"\nfeature_cache_dtype = \"f16\"\n".to_string(),
