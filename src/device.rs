@@ -61,8 +61,8 @@ impl DtypeArg {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DtypeError {
-    #[error("the {device} backend does not compute in {dtype} (burn 0.22's Vulkan and wgpu backends store bf16 but have no bf16 arithmetic); use --dtype f32{}", if *.dtype == "bf16" { " or f16" } else { "" })]
-    Unsupported { device: &'static str, dtype: &'static str },
+    #[error("the {device} backend does not compute in {dtype} on this machine{hint}; use --dtype f32")]
+    Unsupported { device: &'static str, dtype: &'static str, hint: &'static str },
     #[error("`{command}` trains or writes weights, and runs in f32 (burn has no mixed precision); --dtype {dtype} is for encode, llm and the inference benchmarks")]
     TrainingIsF32 { command: &'static str, dtype: &'static str },
     #[error("setting the {device} device's float type to {dtype}: {message}")]
@@ -79,7 +79,13 @@ pub fn open_in(arg: DeviceArg, dtype: DtypeArg) -> anyhow::Result<Device> {
     }
     let float = dtype.float();
     if !device.supports_dtype(DType::from(float)) {
-        return Err(DtypeError::Unsupported { device: arg.name(), dtype: dtype.name() }.into());
+        let hint = match (arg, dtype) {
+            (DeviceArg::Wgpu | DeviceArg::Vulkan, DtypeArg::Bf16) => {
+                " (burn 0.22's wgpu and Vulkan backends store bf16 but have no bf16 arithmetic; f16 may work)"
+            }
+            _ => "",
+        };
+        return Err(DtypeError::Unsupported { device: arg.name(), dtype: dtype.name(), hint }.into());
     }
     device
         .configure(float)
