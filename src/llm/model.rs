@@ -112,20 +112,19 @@ impl Attention {
         *cache = Some((k.clone(), v.clone()));
         let seen = k.dims()[2];
 
-        // Grouped-query attention: key/value head j serves query heads j·group .. (j+1)·group.
-        // [batch, kv_heads, seen, head_dim] → [batch, heads, seen, head_dim]
+        // Grouped-query attention: the `group` query heads sharing key/value head j are
+        // heads j·group .. (j+1)·group, so they stack along the token axis (no copy of the
+        // keys and values), each with its query position's row of the mask.
         let group = heads / kv_heads;
-        let share = |t: Tensor<4>| match group {
-            1 => t,
-            _ => t.unsqueeze_dim::<5>(2).expand([batch, kv_heads, group, seen, head_dim]).reshape([batch, heads, seen, head_dim]),
-        };
-        // The mask holds causality, the sliding window and the cache offset; the default
-        // scale 1/sqrt(head_dim) keeps burn on its fused kernel (not under autodiff, where
-        // burn always takes the reference path).
-        let mask = at.mask.clone().unsqueeze::<4>().expand([batch, heads, new, seen]);
-        let out = attention(q, share(k), share(v), Some(mask), None, AttentionModuleOptions::default());
-        // [batch, heads, new, head_dim] → [batch, new, heads × head_dim]
-        let out = out.swap_dims(1, 2);
+        let q = q.reshape([batch, kv_heads, group * new, head_dim]);
+        // [new, seen] → [batch, kv_heads, group × new, seen]: causality, the sliding window
+        // and the cache offset.
+        let mask = at.mask.clone().repeat_dim(0, group).unsqueeze::<4>().expand([batch, kv_heads, group * new, seen]);
+        // The default scale 1/sqrt(head_dim) keeps burn on its fused kernel (not under
+        // autodiff, where burn always takes the reference path).
+        let out = attention(q, k, v, Some(mask), None, AttentionModuleOptions::default());
+        // [batch, kv_heads, group × new, head_dim] → [batch, new, heads × head_dim]
+        let out = out.reshape([batch, heads, new, head_dim]).swap_dims(1, 2);
         self.o_proj.forward(out.reshape([batch, new, heads * head_dim]))
     }
 }
