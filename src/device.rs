@@ -93,11 +93,17 @@ pub fn open_in(arg: DeviceArg, dtype: DtypeArg) -> anyhow::Result<Device> {
     Ok(device)
 }
 
+/// Refuses half precision for a command that trains or writes weights.
+pub fn require_f32(dtype: DtypeArg, command: &'static str) -> Result<(), DtypeError> {
+    match dtype {
+        DtypeArg::F32 => Ok(()),
+        _ => Err(DtypeError::TrainingIsF32 { command, dtype: dtype.name() }),
+    }
+}
+
 /// The device for a command that trains or writes weights: f32 only.
 pub fn open_f32(arg: DeviceArg, dtype: DtypeArg, command: &'static str) -> anyhow::Result<Device> {
-    if dtype != DtypeArg::F32 {
-        return Err(DtypeError::TrainingIsF32 { command, dtype: dtype.name() }.into());
-    }
+    require_f32(dtype, command)?;
     Ok(open(arg)?)
 }
 

@@ -29,6 +29,14 @@ fn plot(sweep: &Path, out: &Path) -> Output {
     cambrian(&["plot", sweep.to_str().unwrap(), "--out", out.to_str().unwrap()])
 }
 
+/// The fixture sweep plotted into a fresh folder `name`; the plot must succeed.
+fn plot_study(name: &str) -> (PathBuf, Output) {
+    let out = scratch(name);
+    let output = plot(&study(), &out);
+    assert!(output.status.success(), "{}", stderr(&output));
+    (out, output)
+}
+
 /// The PNG decodes, has the expected size, is not blank, and has dark text pixels in its
 /// title (top left), which only the bundled font can have drawn.
 fn check_png(path: &Path, size: (u32, u32)) {
@@ -51,9 +59,7 @@ fn check_svg(path: &Path, title: &str) {
 
 #[test]
 fn every_figure_renders_from_the_fixture() {
-    let out = scratch("plot-study");
-    let output = plot(&study(), &out);
-    assert!(output.status.success(), "{}", stderr(&output));
+    let (out, output) = plot_study("plot-study");
     let titles = [
         "Vision encoders by family",
         "Encoder combinations against their members",
@@ -73,9 +79,7 @@ fn every_figure_renders_from_the_fixture() {
 
 #[test]
 fn the_report_ranks_by_average_and_embeds_every_figure() {
-    let out = scratch("plot-report");
-    let output = plot(&study(), &out);
-    assert!(output.status.success(), "{}", stderr(&output));
+    let (out, _) = plot_study("plot-report");
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     for (name, _) in FIGURES {
         assert!(report.contains(&format!("]({name}.png)")), "{name} not embedded:\n{report}");
@@ -106,9 +110,7 @@ fn the_report_ranks_by_average_and_embeds_every_figure() {
 /// its connector, above the members trained alone (with the projector).
 #[test]
 fn a_combination_groups_its_connectors_over_its_members() {
-    let out = scratch("plot-combinations");
-    let output = plot(&study(), &out);
-    assert!(output.status.success(), "{}", stderr(&output));
+    let (out, _) = plot_study("plot-combinations");
     let svg = std::fs::read_to_string(out.join("combinations.svg")).unwrap();
     let labels: Vec<&str> = svg.split("<text").skip(1).filter_map(|t| t.split_once('>')?.1.split_once("</text>").map(|(l, _)| l.trim())).collect();
     let heading = "siglip-so400m-14-384 + dinov2-vit-l-14-518 + convnext-xxl-1024";

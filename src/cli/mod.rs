@@ -44,7 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(&args, &f32_only("eval")?, cli.quiet > 0),
         Command::Plot(args) => plot::run(&args),
         Command::Sweep(args) => {
-            f32_only("sweep")?;
+            crate::device::require_f32(cli.dtype, "sweep")?;
             sweep::run(&args, cli.device, cli.quiet > 0)
         }
     }

@@ -10,6 +10,7 @@ use plotters::prelude::*;
 
 use super::bars::{BarRow, Bars, Mark};
 use super::layout::{Entry, Swatch};
+use super::recipes::Axis;
 use super::render::{DrawResult, Figure};
 use super::style::{COMBINATION, FAMILIES, INK, family_colour};
 use super::sweep::{Column, Setting, Sweep, recipe_difference};
@@ -21,18 +22,11 @@ pub struct Combinations {
     bars: Bars,
 }
 
-/// The recipe with its connector left out: what a group's runs share.
-fn but_connector(recipe: &Recipe) -> Recipe {
-    Recipe {
-        connector: String::new(),
-        ..recipe.clone()
-    }
-}
-
 /// A combination's encoders under one recipe but for the connector.
 struct Group<'s, 'a> {
     encoder: &'a str,
     families: &'a [Family],
+    /// The recipe, its connector blank.
     recipe: Recipe,
     /// One per connector, in order of first appearance.
     combinations: Vec<&'s Setting<'a>>,
@@ -41,7 +35,7 @@ struct Group<'s, 'a> {
 fn groups<'s, 'a>(settings: &'s [Setting<'a>]) -> Vec<Group<'s, 'a>> {
     let mut groups: Vec<Group> = Vec::new();
     for setting in settings.iter().filter(|s| s.families.len() > 1) {
-        let recipe = but_connector(setting.recipe);
+        let recipe = Axis::Connector.rest(setting.recipe);
         match groups
             .iter_mut()
             .find(|g| g.encoder == setting.encoder && g.recipe == recipe)
@@ -66,7 +60,7 @@ impl Combinations {
         if groups.is_empty() {
             return Err("no encoder combinations in this sweep".into());
         }
-        let main = sweep.main_recipe().map(but_connector);
+        let main = sweep.main_recipe().map(|m| Axis::Connector.rest(m));
         let columns = sweep.columns();
         let values = |setting: Option<&Setting>| {
             columns
@@ -112,7 +106,7 @@ impl Combinations {
                 // Alone with a connector of the group's combinations, else with any other.
                 let candidates: Vec<&Setting> = settings
                     .iter()
-                    .filter(|s| s.encoder == name && but_connector(s.recipe) == group.recipe)
+                    .filter(|s| s.encoder == name && Axis::Connector.rest(s.recipe) == group.recipe)
                     .collect();
                 let alone = connectors
                     .iter()

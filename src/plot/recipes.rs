@@ -16,7 +16,7 @@ use super::sweep::{Column, Setting, Sweep, recipe_difference, samples};
 use crate::results::Recipe;
 
 #[derive(Clone, Copy)]
-enum Axis {
+pub(super) enum Axis {
     Trainable,
     Stage1,
     Connector,
@@ -46,7 +46,7 @@ impl Axis {
     }
 
     /// The recipe with this setting blanked: what must be equal for two runs to pair.
-    fn rest(self, recipe: &Recipe) -> Recipe {
+    pub(super) fn rest(self, recipe: &Recipe) -> Recipe {
         let mut rest = recipe.clone();
         match self {
             Axis::Trainable => rest.encoder_trainable = false,
