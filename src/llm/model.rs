@@ -5,8 +5,8 @@
 //! Module fields carry the checkpoint's names (`self_attn.q_proj`, `mlp.gate_proj`, ...), so
 //! the key table in `keys` only strips `model.`.
 
-use burn::module::Module;
-use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::module::{Module, Param};
+use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
 use burn::tensor::activation::silu;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
@@ -78,18 +78,25 @@ struct Positions {
     mask: Tensor<2, Bool>,
 }
 
-fn linear(d_in: usize, d_out: usize, bias: bool, device: &Device) -> Linear {
-    LinearConfig::new(d_in, d_out).with_bias(bias).init(device)
+/// As transformers' `_init_weights`: weights from N(0, std²), biases zero.
+fn linear(d_in: usize, d_out: usize, bias: bool, std: f64, device: &Device) -> Linear {
+    let mut linear = LinearConfig::new(d_in, d_out).with_bias(bias).with_initializer(normal(std)).init(device);
+    linear.bias = linear.bias.map(|_| Param::from_tensor(Tensor::zeros([d_out], device)));
+    linear
+}
+
+fn normal(std: f64) -> Initializer {
+    Initializer::Normal { mean: 0.0, std }
 }
 
 impl Attention {
     fn new(c: &LlmConfig, device: &Device) -> Self {
-        let (q, kv) = (c.heads * c.head_dim, c.kv_heads * c.head_dim);
+        let (q, kv, std) = (c.heads * c.head_dim, c.kv_heads * c.head_dim, c.initializer_range);
         Self {
-            q_proj: linear(c.hidden_size, q, c.qkv_bias, device),
-            k_proj: linear(c.hidden_size, kv, c.qkv_bias, device),
-            v_proj: linear(c.hidden_size, kv, c.qkv_bias, device),
-            o_proj: linear(q, c.hidden_size, c.o_bias, device),
+            q_proj: linear(c.hidden_size, q, c.qkv_bias, std, device),
+            k_proj: linear(c.hidden_size, kv, c.qkv_bias, std, device),
+            v_proj: linear(c.hidden_size, kv, c.qkv_bias, std, device),
+            o_proj: linear(q, c.hidden_size, c.o_bias, std, device),
             heads: c.heads,
             kv_heads: c.kv_heads,
             head_dim: c.head_dim,
@@ -131,10 +138,11 @@ impl Attention {
 
 impl SwiGlu {
     fn new(c: &LlmConfig, device: &Device) -> Self {
+        let std = c.initializer_range;
         Self {
-            gate_proj: linear(c.hidden_size, c.intermediate_size, c.mlp_bias, device),
-            up_proj: linear(c.hidden_size, c.intermediate_size, c.mlp_bias, device),
-            down_proj: linear(c.intermediate_size, c.hidden_size, c.mlp_bias, device),
+            gate_proj: linear(c.hidden_size, c.intermediate_size, c.mlp_bias, std, device),
+            up_proj: linear(c.hidden_size, c.intermediate_size, c.mlp_bias, std, device),
+            down_proj: linear(c.intermediate_size, c.hidden_size, c.mlp_bias, std, device),
         }
     }
 
@@ -161,13 +169,24 @@ impl DecoderLayer {
 }
 
 impl LlmModel {
-    /// Randomly initialised; load a checkpoint with [`super::keys::load`].
+    /// Randomly initialised as transformers initialises the model from its config (weights
+    /// from N(0, initializer_range²), biases and the padding row zero, norms one); load a
+    /// checkpoint with [`super::keys::load`].
     pub fn new(c: &LlmConfig, device: &Device) -> Self {
+        let embedding = EmbeddingConfig::new(c.vocab_size, c.hidden_size).with_initializer(normal(c.initializer_range));
+        let mut embed_tokens = embedding.init(device);
+        if let Some(pad) = c.pad_token_id {
+            let pad = pad as usize;
+            let zeros = Tensor::zeros([1, c.hidden_size], device);
+            let weight = embed_tokens.weight.val().slice_assign([pad..pad + 1, 0..c.hidden_size], zeros);
+            // Detached: a parameter must be a leaf of the autodiff graph.
+            embed_tokens.weight = Param::from_tensor(weight.detach());
+        }
         Self {
-            embed_tokens: EmbeddingConfig::new(c.vocab_size, c.hidden_size).init(device),
+            embed_tokens,
             layers: (0..c.layers).map(|_| DecoderLayer::new(c, device)).collect(),
             norm: RmsNorm::new(c.hidden_size, c.rms_norm_eps, device),
-            lm_head: (!c.tie_word_embeddings).then(|| linear(c.hidden_size, c.vocab_size, false, device)),
+            lm_head: (!c.tie_word_embeddings).then(|| linear(c.hidden_size, c.vocab_size, false, c.initializer_range, device)),
             rope: Rope::new(c.head_dim, c.rope_theta, c.rope_scaling.as_ref()),
             sliding_window: c.sliding_window,
         }

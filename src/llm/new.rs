@@ -1,4 +1,5 @@
-//! A new, randomly initialised Llama-architecture model as a transformers folder
+//! A new Llama-architecture model, randomly initialised as transformers initialises one
+//! (`LlmModel::new`), as a transformers folder
 //! (`config.json`, `tokenizer.json`, `model.safetensors` in transformers' key names and
 //! layouts), with a word-level tokenizer built from a corpus: the small LLM that tests and
 //! the quick-start train from scratch, since no pretrained LLM can be downloaded there.
@@ -69,6 +70,7 @@ pub fn create(out: &Path, corpus: &[PathBuf], shape: &Shape, seed: u64, device: 
         "bos_token_id": id(BOS),
         "eos_token_id": id(EOS),
         "pad_token_id": id(UNK),
+        "initializer_range": 0.02,
         "torch_dtype": "float32",
     });
 
@@ -125,4 +127,39 @@ fn word_tokenizer(text: &str) -> Result<Tokenizer, String> {
     tokenizer.with_pre_tokenizer(Some(Whitespace)).with_post_processor(Some(post));
     tokenizer.add_special_tokens(&specials.map(|s| AddedToken::from(s, true)));
     Ok(tokenizer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The written weights are transformers' initialisation: N(0, 0.02²) matrices, the
+    /// padding row zero, norms one.
+    #[test]
+    fn a_new_model_is_initialised_as_transformers_initialises_one() {
+        let dir = std::env::temp_dir().join(format!("cambrian-new-llm-{}", std::process::id()));
+        let corpus = dir.join("corpus.txt");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&corpus, "a red square on a grey floor and a blue cube in front").unwrap();
+        let shape = Shape { hidden_size: 64, intermediate_size: 128, layers: 1, heads: 4, kv_heads: 2, max_positions: 64 };
+        let out = dir.join("llm");
+        create(&out, &[corpus], &shape, 0, &Device::flex()).unwrap();
+        let bytes = std::fs::read(out.join("model.safetensors")).unwrap();
+        let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let values = |name: &str| -> Vec<f32> {
+            let view = file.tensor(name).unwrap();
+            view.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
+        };
+        let std = |v: &[f32]| (v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+        for name in ["model.layers.0.self_attn.q_proj.weight", "model.layers.0.mlp.down_proj.weight", "lm_head.weight"] {
+            let s = std(&values(name));
+            assert!((0.018..0.022).contains(&s), "{name}: std {s}");
+        }
+        let embed = values("model.embed_tokens.weight");
+        assert!(embed[..64].iter().all(|v| *v == 0.0), "the padding row (<unk>, id 0) is zero");
+        let s = std(&embed[64..]);
+        assert!((0.018..0.022).contains(&s), "embeddings: std {s}");
+        assert!(values("model.norm.weight").iter().all(|v| *v == 1.0));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
