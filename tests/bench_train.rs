@@ -59,3 +59,30 @@ fn bench_train_reports_our_rates_on_the_workload_it_gives_pytorch() {
     assert!(!refused.status.success());
     assert!(stderr(&refused).contains("a measurement trains a fresh run"), "{}", stderr(&refused));
 }
+
+/// With `--feature-cache` the measured run reads every feature from the cache that an untimed
+/// first run filled (the command checks that it wrote nothing), and the workload names, for
+/// each image, the entry the PyTorch side is to load.
+#[test]
+fn bench_train_with_the_feature_cache_names_each_image_s_entry() {
+    let work = scratch("bench-train-cached").join("work");
+    let (spec, work_arg) = (fixtures().join("mllm/tiny-vit.toml").display().to_string(), work.display().to_string());
+    let tiny = ["--hidden-size", "32", "--intermediate-size", "64", "--layers", "1", "--heads", "2", "--kv-heads", "2"];
+    let mut args = vec!["bench", "train", "--no-reference", "--feature-cache", "--encoder", &spec, "--work", &work_arg];
+    args.extend(tiny);
+    args.extend(["--batch-size", "2", "--warmup", "1", "--steps", "1"]);
+    let out = cambrian(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("read from a warm feature cache"));
+
+    let workload: Value = serde_json::from_slice(&std::fs::read(work.join("workload.json")).unwrap()).unwrap();
+    let examples: Vec<&Value> = workload["steps"].as_array().unwrap().iter().flat_map(|s| s.as_array().unwrap()).collect();
+    assert_eq!(examples.len(), 4);
+    for example in examples {
+        let entry = std::path::PathBuf::from(example["features"].as_str().expect("an entry per image"));
+        assert!(entry.starts_with(work.join("cache")) && entry.is_file(), "{}", entry.display());
+        let bytes = std::fs::read(&entry).unwrap();
+        let tokens = safetensors::SafeTensors::deserialize(&bytes).unwrap().tensor("tokens").unwrap().shape().to_vec();
+        assert_eq!(tokens, [16, 32], "4 × 4 tokens of width 32");
+    }
+}

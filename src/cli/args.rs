@@ -257,6 +257,11 @@ pub struct BenchTrainArgs {
     /// Measure ours only.
     #[arg(long)]
     pub no_reference: bool,
+    /// Take the frozen encoder's features from a warm feature cache instead of encoding the
+    /// images: ours from the run's cache (filled by an untimed first run), PyTorch from the
+    /// same safetensors entries.
+    #[arg(long)]
+    pub feature_cache: bool,
 }
 
 #[derive(Args)]

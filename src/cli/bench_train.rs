@@ -10,6 +10,9 @@
 //! step as metrics.csv records it. The PyTorch side reads `workload.json`: every step's
 //! examples in the run's data order, as token ids, answer marks and the image's place, so
 //! both sides forward the same positions; the command checks that they did, step by step.
+//! With `--feature-cache` neither side encodes: an untimed first run of ours fills the run's
+//! feature cache, the timed one reads it, and the PyTorch side loads the same entries
+//! (`features` per example) with safetensors.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,9 +24,11 @@ use serde_json::json;
 
 use super::args::{BenchTrainArgs, BenchTrainOnceArgs};
 use super::bench::{parse_child, peak_rss_mib};
-use crate::data::{llava, synth};
-use crate::encoders::registry;
+use crate::data::{llava, open_rgb, synth};
 use crate::encoders::spec::EncoderSpec;
+use crate::encoders::{WeightsSource, registry};
+use crate::features::key::{EncoderKey, ImageId};
+use crate::features::{CacheDtype, FeatureCache};
 use crate::llm::LlmConfig;
 use crate::llm::new::{Shape, create};
 use crate::llm::tokenizer::LlmTokenizer;
@@ -102,6 +107,8 @@ struct StepExample {
     targets: Vec<bool>,
     /// The image's tokens go before `ids[image_at]`.
     image_at: Option<usize>,
+    /// With `--feature-cache`: the cache entry holding the image's features.
+    features: Option<PathBuf>,
 }
 
 /// The work folder; a temporary one is removed when dropped.
@@ -148,12 +155,19 @@ pub fn run(args: &BenchTrainArgs, device: &Device, device_name: &str) -> anyhow:
     );
     println!("  encoder   {}: {rows}×{cols} tokens of width {}, random weights", spec.title, spec.hidden_size());
     println!("  connector mlp2x_gelu and a newline after each row: {} positions per image", rows * (cols + 1));
+    if args.feature_cache {
+        println!("  features  read from a warm feature cache (f32 safetensors entries) by both sides, not encoded");
+    }
     println!(
         "  LLM       Llama: {} layers, width {}, {} heads ({} key/value), MLP {}, vocabulary {}, random weights",
         llm.layers, llm.hidden_size, llm.heads, llm.kv_heads, llm.intermediate_size, llm.vocab_size
     );
 
-    let ours = measure_ours(&work.path, device_name, threads).map_err(|err| format!("{err:#}"));
+    let ours = match args.feature_cache {
+        true => measure_ours_cached(&work.path, device_name, threads),
+        false => measure_ours(&work.path, device_name, threads, "run"),
+    }
+    .map_err(|err| format!("{err:#}"));
     let torch = if args.no_reference {
         Err("not run (--no-reference)".to_string())
     } else if device_name != "cpu" {
@@ -187,7 +201,7 @@ fn generate(args: &BenchTrainArgs, spec: &EncoderSpec, work: &Path, device: &Dev
 
     // One stage, stage 2, whose defaults train the connector and the LLM with the encoder
     // frozen; only what differs from the recipe's defaults (train::config) is given.
-    let config: RunConfig = serde_json::from_value(json!({
+    let mut config: RunConfig = serde_json::from_value(json!({
         "seed": SEED,
         "encoders": [{"name": spec_path, "init": "random"}],
         "connector": {"projector": "mlp2x_gelu"},
@@ -201,6 +215,9 @@ fn generate(args: &BenchTrainArgs, spec: &EncoderSpec, work: &Path, device: &Dev
             "lr": 2e-5,
         },
     }))?;
+    if args.feature_cache {
+        config.feature_cache = Some(work.join("cache"));
+    }
     config.validate().map_err(anyhow::Error::msg)?;
     write(&work.join("run.toml"), &toml::to_string(&config)?)?;
 
@@ -215,16 +232,25 @@ fn generate(args: &BenchTrainArgs, spec: &EncoderSpec, work: &Path, device: &Dev
         max_length: config.max_length,
         lr: stage.lr,
         max_grad_norm: stage.max_grad_norm,
-        steps: step_examples(&config, total_steps)?,
+        steps: step_examples(&config, total_steps, device)?,
     };
     write(&work.join("workload.json"), &serde_json::to_string(&workload)?)?;
     Ok(config)
 }
 
 /// The examples of each step as the stage reads them: step s takes positions s·batch ..
-/// (s+1)·batch of the stage's data order (train::order), encoded with the stage's template.
-fn step_examples(config: &RunConfig, steps: u64) -> anyhow::Result<Vec<Vec<StepExample>>> {
+/// (s+1)·batch of the stage's data order (train::order), encoded with the stage's template;
+/// with a feature cache, where each image's entry lies (the key built as training builds it).
+fn step_examples(config: &RunConfig, steps: u64, device: &Device) -> anyhow::Result<Vec<Vec<StepExample>>> {
     let stage = config.stage2.as_ref().context("the run has a stage 2")?;
+    let cache = match &config.feature_cache {
+        Some(root) => {
+            let spec = registry::resolve(Some(&config.encoders[0].name), None)?.spec;
+            let key = EncoderKey::new(&spec, &WeightsSource::Random { seed: config.seed }, CacheDtype::F32, device)?;
+            Some((FeatureCache::new(root.clone(), CacheDtype::F32), key))
+        }
+        None => None,
+    };
     let template = stage.template.unwrap_or(config.template);
     let data = llava::load(&stage.data, &stage.images)?;
     let tokenizer = LlmTokenizer::from_dir(&config.llm)?;
@@ -236,7 +262,12 @@ fn step_examples(config: &RunConfig, steps: u64) -> anyhow::Result<Vec<Vec<StepE
         for position in step * batch..(step + 1) * batch {
             let sample = &data.samples[order.at(position)];
             let encoded = encode(&tokenizer, template, &sample.turns, sample.image.is_some())?;
-            examples.push(StepExample { image: sample.image.clone(), ids: encoded.ids, targets: encoded.targets, image_at: encoded.image_at });
+            let features = match (&cache, &sample.image) {
+                (Some((cache, key)), Some(image)) => Some(cache.entry_path(key, &ImageId::of(&open_rgb(image)?))),
+                _ => None,
+            };
+            let (ids, targets, image_at) = (encoded.ids, encoded.targets, encoded.image_at);
+            examples.push(StepExample { image: sample.image.clone(), ids, targets, image_at, features });
         }
         all.push(examples);
     }
@@ -247,7 +278,8 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
-fn measure_ours(work: &Path, device_name: &str, threads: u64) -> anyhow::Result<Steps> {
+/// `bench train-once` on the run into `work/<run>`.
+fn measure_ours(work: &Path, device_name: &str, threads: u64, run: &str) -> anyhow::Result<Steps> {
     let exe = std::env::current_exe().context("locating the cambrian binary")?;
     let output = Command::new(exe)
         .env("RAYON_NUM_THREADS", threads.to_string())
@@ -255,10 +287,39 @@ fn measure_ours(work: &Path, device_name: &str, threads: u64) -> anyhow::Result<
         .arg("--config")
         .arg(work.join("run.toml"))
         .arg("--out")
-        .arg(work.join("run"))
+        .arg(work.join(run))
         .output()
         .context("running the measurement")?;
     parse_child(&output, "cambrian bench train-once")
+}
+
+/// A first run fills the cache (untimed); the measured second run must then find every
+/// entry the workload names and leave the cache as it was, so that it read them all.
+fn measure_ours_cached(work: &Path, device_name: &str, threads: u64) -> anyhow::Result<Steps> {
+    measure_ours(work, device_name, threads, "fill-cache").context("filling the feature cache")?;
+    let workload: serde_json::Value = serde_json::from_slice(&std::fs::read(work.join("workload.json"))?)?;
+    let named = workload["steps"].as_array().into_iter().flatten().flat_map(|s| s.as_array().into_iter().flatten());
+    for entry in named.filter_map(|e| e["features"].as_str()) {
+        ensure!(Path::new(entry).is_file(), "the first run left no cache entry {entry}: the workload's cache keys are not training's");
+    }
+    let before = cache_stamps(&work.join("cache"))?;
+    let steps = measure_ours(work, device_name, threads, "run")?;
+    ensure!(cache_stamps(&work.join("cache"))? == before, "the measured run wrote cache entries: it did not read them all");
+    Ok(steps)
+}
+
+/// Every file under `dir` with its modification time, sorted.
+fn cache_stamps(dir: &Path) -> anyhow::Result<Vec<(PathBuf, std::time::SystemTime)>> {
+    let mut stamps = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = entry?.path();
+        match path.is_dir() {
+            true => stamps.extend(cache_stamps(&path)?),
+            false => stamps.push((path.clone(), std::fs::metadata(&path)?.modified()?)),
+        }
+    }
+    stamps.sort();
+    Ok(stamps)
 }
 
 fn measure_torch(args: &BenchTrainArgs, work: &Path, threads: u64) -> anyhow::Result<Steps> {

@@ -12,7 +12,10 @@ after each row, and transformers' LlamaForCausalLM loaded from the folder `cambr
 wrote. A step: load and preprocess the images, encode, project, splice the image tokens into
 the text embeddings at the placeholder, right-pad with zeros, the causal-LM loss over the
 answer tokens (labels -100 elsewhere), backward, clip_grad_norm_(max_grad_norm), AdamW
-(PyTorch's defaults, weight decay 0), zero_grad. Needs torch, transformers, timm, Pillow.
+(PyTorch's defaults, weight decay 0), zero_grad. With a feature cache (`features` per
+example: the safetensors entry ours filled, its `tokens` [tokens, channels]) a step loads
+those files instead of loading and encoding the images. Needs torch, transformers, timm,
+Pillow, safetensors.
 """
 
 import argparse
@@ -26,6 +29,7 @@ import torch
 import torch.nn.functional as F
 import transformers as tf
 from PIL import Image
+from safetensors.torch import load_file
 
 from encoders import REFERENCES
 
@@ -115,13 +119,18 @@ def main():
     optimizer = torch.optim.AdamW(params, lr=work["lr"], weight_decay=0.0)
     embed = llm.get_input_embeddings()
 
+    cached = all(e.get("features") for step in work["steps"] for e in step if e["image_at"] is not None)
     step_secs, positions = [], []
     for examples in work["steps"]:
         start = time.perf_counter()
-        with torch.no_grad():
-            pixels = torch.stack([load_image(e["image"], spec["preprocess"]) for e in examples if e["image_at"] is not None])
-            # The encoders' tokens as ours hands them on: the grid, without class or register tokens.
-            features = encode(pixels)[:, -rows * cols :]
+        shown = [e for e in examples if e["image_at"] is not None]
+        if cached:
+            features = torch.stack([load_file(e["features"])["tokens"] for e in shown])
+        else:
+            with torch.no_grad():
+                pixels = torch.stack([load_image(e["image"], spec["preprocess"]) for e in shown])
+                # The encoders' tokens as ours hands them on: the grid, without class or register tokens.
+                features = encode(pixels)[:, -rows * cols :]
         embeds, labels, count = splice(examples, connector(features), embed, work["max_length"])
         loss = llm(inputs_embeds=embeds, labels=labels).loss
         loss.backward()
@@ -135,6 +144,7 @@ def main():
     about = (
         f"torch {torch.__version__}, transformers {tf.__version__}, threads {torch.get_num_threads()}, "
         f"attention {llm.config._attn_implementation}, encoder {type(vision).__module__}.{type(vision).__name__}"
+        + (", features from the cache" if cached else "")
     )
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(json.dumps({"step_secs": step_secs, "positions": positions, "peak_rss_mib": peak_mib, "about": about}))
