@@ -2,7 +2,8 @@
 //! tiny LLM made by `init-llm`, `train` (stage 1 on captions, stage 2 on questions), `eval`
 //! with both scorers and with vision disabled. The task: name the colour of a square at a
 //! random place on a noisy background, four choices in a fixed order, balanced colours, so
-//! text alone gives chance (0.25) and only the image tells.
+//! text alone gives chance (0.25) and only the image tells; or, for a spatial question, say
+//! which half of the image a red square is in (two choices, chance 0.5).
 
 mod common;
 
@@ -20,19 +21,49 @@ const COLOURS: [(&str, [u8; 3]); 4] = [("red", [220, 40, 40]), ("green", [40, 19
 const QUESTION: &str = "What colour is the square?";
 const SUFFIX: &str = "Answer with the option's letter from the given choices directly.";
 
-fn lettered() -> String {
-    let choices: Vec<String> = COLOURS.iter().enumerate().map(|(i, (c, _))| format!("({}) {c}", (b'A' + i as u8) as char)).collect();
-    format!("{QUESTION} Select from the following choices.\n{}", choices.join("\n"))
+/// What the questions ask about the square.
+#[derive(Clone, Copy, PartialEq)]
+enum Ask {
+    /// Its colour, one of four.
+    Colour,
+    /// Which half of the image it is in: left or right.
+    Half,
 }
 
-/// A 32×32 grey noisy image with a square of colour `colour` somewhere.
-fn picture(colour: usize, rng: &mut ChaCha8Rng) -> RgbImage {
+impl Ask {
+    fn question(self) -> &'static str {
+        match self {
+            Ask::Colour => QUESTION,
+            Ask::Half => "Where is the square?",
+        }
+    }
+
+    fn choices(self) -> Vec<&'static str> {
+        match self {
+            Ask::Colour => COLOURS.iter().map(|c| c.0).collect(),
+            Ask::Half => vec!["left", "right"],
+        }
+    }
+}
+
+fn lettered(ask: Ask) -> String {
+    let choices: Vec<String> = ask.choices().iter().enumerate().map(|(i, c)| format!("({}) {c}", (b'A' + i as u8) as char)).collect();
+    format!("{} Select from the following choices.\n{}", ask.question(), choices.join("\n"))
+}
+
+/// A 32×32 grey noisy image with a square of colour `colour` somewhere, or wholly in the
+/// left (0) or right (1) half when `half` is given.
+fn picture(colour: usize, half: Option<u32>, rng: &mut ChaCha8Rng) -> RgbImage {
     let mut img = RgbImage::from_fn(32, 32, |_, _| {
         let v = rng.random_range(100..156);
         Rgb([v, v, v])
     });
     let side = rng.random_range(10..16);
-    let (x0, y0) = (rng.random_range(0..32 - side), rng.random_range(0..32 - side));
+    let x0 = match half {
+        Some(h) => 16 * h + rng.random_range(0..=16 - side),
+        None => rng.random_range(0..32 - side),
+    };
+    let y0 = rng.random_range(0..32 - side);
     for y in y0..y0 + side {
         for x in x0..x0 + side {
             img.put_pixel(x, y, Rgb(COLOURS[colour].1));
@@ -42,26 +73,32 @@ fn picture(colour: usize, rng: &mut ChaCha8Rng) -> RgbImage {
 }
 
 /// Writes `images/`, `captions.json` and `questions.json` (LLaVA format, `train` records each)
-/// and `bench.jsonl` (`test` items) into `dir`.
-fn write_task(dir: &Path, train: usize, test: usize) {
+/// and `bench.jsonl` (`test` items) into `dir`; answers are balanced.
+fn write_task(dir: &Path, ask: Ask, train: usize, test: usize) {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     std::fs::create_dir_all(dir.join("images")).unwrap();
     let (mut captions, mut questions, mut bench) = (Vec::new(), Vec::new(), String::new());
+    let choices = ask.choices();
     for i in 0..train + test {
-        let colour = i % COLOURS.len();
+        let answer = i % choices.len();
+        let (colour, half) = match ask {
+            Ask::Colour => (answer, None),
+            Ask::Half => (0, Some(answer as u32)),
+        };
         let name = format!("images/{i:04}.png");
-        picture(colour, &mut rng).save(dir.join(&name)).unwrap();
-        let letter = ((b'A' + colour as u8) as char).to_string();
+        picture(colour, half, &mut rng).save(dir.join(&name)).unwrap();
+        let letter = ((b'A' + answer as u8) as char).to_string();
         if i < train {
+            let where_ = half.map_or("", |h| [" on the left", " on the right"][h as usize]);
             captions.push(json!({"id": i, "image": name, "conversations": [
                 {"from": "human", "value": "<image>\nDescribe the image."},
-                {"from": "gpt", "value": format!("A {} square on a grey background.", COLOURS[colour].0)}]}));
+                {"from": "gpt", "value": format!("A {} square{where_} on a grey background.", COLOURS[colour].0)}]}));
             questions.push(json!({"id": i, "image": name, "conversations": [
-                {"from": "human", "value": format!("<image>\n{}\n{SUFFIX}", lettered())},
+                {"from": "human", "value": format!("<image>\n{}\n{SUFFIX}", lettered(ask))},
                 {"from": "gpt", "value": letter}]}));
         } else {
-            let choices: Vec<&str> = COLOURS.iter().map(|c| c.0).collect();
-            let item = json!({"id": i, "image": name, "question": QUESTION, "choices": choices, "answer": format!("({letter})"), "task": "Colour", "source": "test"});
+            let task = if ask == Ask::Colour { "Colour" } else { "Half" };
+            let item = json!({"id": i, "image": name, "question": ask.question(), "choices": choices, "answer": format!("({letter})"), "task": task, "source": "test"});
             bench.push_str(&format!("{item}\n"));
         }
     }
@@ -110,12 +147,20 @@ checkpoint_every = {checkpoint_every}
 
 /// The task's data, a tiny LLM over its words, and the run config, in a fresh folder.
 fn setup(name: &str, train: usize, checkpoint_every: u64, stage2_epochs: u64) -> (PathBuf, PathBuf) {
-    setup_with(name, train, &concat_model(), "", checkpoint_every, stage2_epochs)
+    setup_with(name, Ask::Colour, train, &concat_model(), "", checkpoint_every, stage2_epochs)
 }
 
-fn setup_with(name: &str, train: usize, model: &str, stage1_extra: &str, checkpoint_every: u64, stage2_epochs: u64) -> (PathBuf, PathBuf) {
+fn setup_with(
+    name: &str,
+    ask: Ask,
+    train: usize,
+    model: &str,
+    stage1_extra: &str,
+    checkpoint_every: u64,
+    stage2_epochs: u64,
+) -> (PathBuf, PathBuf) {
     let dir = scratch(name);
-    write_task(&dir, train, 40);
+    write_task(&dir, ask, train, 40);
     let corpus = ["captions.json", "questions.json", "bench.jsonl"].map(|f| dir.join(f).display().to_string());
     let out = dir.join("llm").display().to_string();
     let made = cambrian(&["init-llm", "--corpus", &corpus[0], &corpus[1], &corpus[2], "--seed", "1", "--out", &out]);
@@ -169,6 +214,23 @@ fn a_tiny_mllm_learns_a_visual_question_above_chance() {
     assert_eq!(metrics.lines().count(), 1 + 12 + 144, "12 stage-1 and 144 stage-2 steps");
 }
 
+/// Where things are reaches the LLM: which half of the image the square is in, told by the
+/// image tokens' places alone (every token of a 4 × 4 map sees one 8 × 8 patch).
+#[test]
+fn a_tiny_mllm_learns_where_the_square_is_above_chance() {
+    let (dir, config) = setup_with("mllm-learns-where", Ask::Half, 192, &concat_model(), "", 0, 12);
+    let run = dir.join("run");
+    let out = train(&config, &run);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let [seeing, blind] = &evaluate(&dir, &run)[..] else { unreachable!() };
+    let score = |report: &Value| report["likelihood"]["value"].as_f64().unwrap();
+    println!("left or right, with the image: {:.3}; without: {:.3}; chance 0.5", score(seeing), score(blind));
+    assert!((seeing["chance"].as_f64().unwrap() - 0.5).abs() < 1e-9);
+    // 40 questions: 29 right or more happens by chance with probability below 0.3%.
+    assert!(score(seeing) >= 0.725, "with the image {:.3}", score(seeing));
+    assert!(score(blind) <= 0.6, "without the image {:.3}", score(blind));
+}
+
 /// Two tiny ViTs (4×4 and 8×8 maps) through the SVA on a 4×4 grid, with one sampler inside
 /// the LLM; stage 1 trains the samplers and queries at their own learning rate.
 fn sva_model() -> String {
@@ -199,7 +261,7 @@ start_of_vision_sampler_layers = 0
 
 #[test]
 fn a_tiny_mllm_with_the_sva_over_two_encoders_learns_above_chance() {
-    let (dir, config) = setup_with("mllm-sva-learns", 192, &sva_model(), "sva_lr = 1e-3", 0, 12);
+    let (dir, config) = setup_with("mllm-sva-learns", Ask::Colour, 192, &sva_model(), "sva_lr = 1e-3", 0, 12);
     let run = dir.join("run");
     let started = Instant::now();
     let out = train(&config, &run);
