@@ -87,7 +87,8 @@ pub struct SweepArgs {
 
 #[derive(Args)]
 pub struct InitLlmArgs {
-    /// Text files whose words make the vocabulary (LLaVA JSON, benchmark JSONL, ...).
+    /// Text files whose words make the vocabulary: of LLaVA JSON the conversations, of a
+    /// benchmark JSONL the questions, choices and prompts, of anything else the whole text.
     #[arg(long, required = true, num_args = 1..)]
     pub corpus: Vec<PathBuf>,
     #[arg(long, default_value_t = 64)]

@@ -9,13 +9,14 @@ use std::path::{Path, PathBuf};
 
 use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokenizers::models::wordlevel::WordLevel;
 use tokenizers::pre_tokenizers::whitespace::Whitespace;
 use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::{AddedToken, PreTokenizedString, PreTokenizer, Tokenizer};
 
 use super::chat::{Template, Turn};
+use crate::data::benchmark::LETTER_SUFFIX;
 use crate::data::staging::Staging;
 use super::{LlmConfig, LlmError, LlmModel};
 
@@ -33,8 +34,9 @@ pub struct Shape {
 }
 
 /// Writes the model folder `out` (which must not exist yet: it appears complete or not at
-/// all). The vocabulary is every word and punctuation run of `corpus` (any text files: LLaVA
-/// JSON, benchmark JSONL) and of the conversation templates, most frequent first.
+/// all). The vocabulary is every word and punctuation run of the text the model will read
+/// in `corpus` ([`model_text`]), of the conversation templates and of the benchmark answer
+/// instruction, most frequent first.
 pub fn create(out: &Path, corpus: &[PathBuf], shape: &Shape, seed: u64, device: &Device) -> Result<(), LlmError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -42,12 +44,13 @@ pub fn create(out: &Path, corpus: &[PathBuf], shape: &Shape, seed: u64, device: 
     };
     let mut text = String::new();
     for path in corpus {
-        text.push_str(&std::fs::read_to_string(path).map_err(io(path))?);
+        text.push_str(&model_text(&std::fs::read_to_string(path).map_err(io(path))?));
         text.push('\n');
     }
     for template in [Template::VicunaV1, Template::Llama3, Template::Chatml, Template::Plain] {
         text.push_str(&template.render(&[Turn { user: "", assistant: Some("") }]));
     }
+    text.push_str(&format!("\n(A) (B) (C) (D) (E) (F)\n{LETTER_SUFFIX}\n"));
     let tokenizer = word_tokenizer(&text).map_err(|message| LlmError::Tokenizer { path: out.join("tokenizer.json"), message })?;
     let vocab_size = tokenizer.get_vocab_size(true);
     let id = |token| tokenizer.token_to_id(token).expect("a special token of the vocabulary");
@@ -94,6 +97,32 @@ pub fn create(out: &Path, corpus: &[PathBuf], shape: &Shape, seed: u64, device: 
         .save_into(&mut store)
         .map_err(|err| LlmError::Config { path: weights.clone(), message: format!("cannot write: {err:?}") })?;
     Ok(staging.commit()?)
+}
+
+/// What a model reads of a corpus file: the turns of a LLaVA JSON file (`conversations[*].value`),
+/// the questions, choices and prompts of a benchmark JSONL, or else the whole text. Ids, image
+/// paths and boxes stay out of the vocabulary.
+fn model_text(file: &str) -> String {
+    let strings = |value: &Value, key: &str| -> Vec<String> {
+        match &value[key] {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(items) => items.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).collect(),
+            _ => Vec::new(),
+        }
+    };
+    if let Ok(Value::Array(records)) = serde_json::from_str::<Value>(file) {
+        let turns = records.iter().flat_map(|r| r["conversations"].as_array().into_iter().flatten());
+        return turns.flat_map(|turn| strings(turn, "value")).collect::<Vec<_>>().join("\n");
+    }
+    let lines: Option<Vec<Value>> = file.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).ok()).collect();
+    match lines {
+        Some(items) if !items.is_empty() && items.iter().all(Value::is_object) => items
+            .iter()
+            .flat_map(|item| ["question", "choices", "prompt"].into_iter().flat_map(|key| strings(item, key)))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => file.to_string(),
+    }
 }
 
 /// A word-level tokenizer over `text`'s words and punctuation runs (the `Whitespace`
@@ -161,5 +190,18 @@ mod tests {
         assert!((0.018..0.022).contains(&s), "embeddings: std {s}");
         assert!(values("model.norm.weight").iter().all(|v| *v == 1.0));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Ids, image paths and boxes are not words the model reads.
+    #[test]
+    fn the_vocabulary_holds_what_the_model_reads() {
+        let llava = r#"[{"id": "x-000017", "image": "train/000017.png", "conversations": [{"from": "human", "value": "<image>\nWhat colour?"}, {"from": "gpt", "value": "Red."}]}]"#;
+        let text = model_text(llava);
+        assert!(text.contains("What colour?") && text.contains("Red.") && !text.contains("000017"), "{text}");
+        let bench = "{\"idx\": 9, \"image\": \"img/2D/count/ade_9.png\", \"question\": \"How many chairs?\", \"choices\": [2, \"three\"], \"bbox\": [[1.5, 2.5]]}\n";
+        let text = model_text(bench);
+        assert!(text.contains("How many chairs?") && text.contains("three") && text.contains('2'), "{text}");
+        assert!(!text.contains("ade_9") && !text.contains("1.5"), "{text}");
+        assert_eq!(model_text("plain words here"), "plain words here");
     }
 }
