@@ -145,7 +145,7 @@ pub fn run(args: &BenchTrainArgs, device: &Device, device_name: &str) -> anyhow:
         Some(name) => registry::resolve(Some(name), None)?.spec,
         None => EncoderSpec::from_toml(VIT_S16, "the default ViT-S/16")?,
     };
-    let config = generate(args, &spec, &work.path, device)?;
+    let (config, entries) = generate(args, &spec, &work.path, device)?;
     let llm = LlmConfig::from_dir(&config.llm)?;
     let [rows, cols] = spec.output_grid()?;
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u64));
@@ -164,7 +164,7 @@ pub fn run(args: &BenchTrainArgs, device: &Device, device_name: &str) -> anyhow:
     );
 
     let ours = match args.feature_cache {
-        true => measure_ours_cached(&work.path, device_name, threads),
+        true => measure_ours_cached(&work.path, device_name, threads, &entries),
         false => measure_ours(&work.path, device_name, threads, "run"),
     }
     .map_err(|err| format!("{err:#}"));
@@ -179,8 +179,9 @@ pub fn run(args: &BenchTrainArgs, device: &Device, device_name: &str) -> anyhow:
     report(args.warmup as usize, &ours, &torch)
 }
 
-/// Writes the scenes, the LLM, the encoder spec, `run.toml` and `workload.json` into `work`.
-fn generate(args: &BenchTrainArgs, spec: &EncoderSpec, work: &Path, device: &Device) -> anyhow::Result<RunConfig> {
+/// Writes the scenes, the LLM, the encoder spec, `run.toml` and `workload.json` into `work`;
+/// returns the run and the feature-cache entries the workload names (none without a cache).
+fn generate(args: &BenchTrainArgs, spec: &EncoderSpec, work: &Path, device: &Device) -> anyhow::Result<(RunConfig, Vec<PathBuf>)> {
     let total_steps = args.warmup + args.steps;
     let scenes = synth::Config { samples: 1, train_samples: args.batch_size * total_steps, size: SCENE_PX, seed: SEED };
     let synth_dir = work.join("synth");
@@ -235,7 +236,8 @@ fn generate(args: &BenchTrainArgs, spec: &EncoderSpec, work: &Path, device: &Dev
         steps: step_examples(&config, total_steps, device)?,
     };
     write(&work.join("workload.json"), &serde_json::to_string(&workload)?)?;
-    Ok(config)
+    let entries = workload.steps.into_iter().flatten().filter_map(|e| e.features).collect();
+    Ok((config, entries))
 }
 
 /// The examples of each step as the stage reads them: step s takes positions s·batch ..
@@ -294,13 +296,11 @@ fn measure_ours(work: &Path, device_name: &str, threads: u64, run: &str) -> anyh
 }
 
 /// A first run fills the cache (untimed); the measured second run must then find every
-/// entry the workload names and leave the cache as it was, so that it read them all.
-fn measure_ours_cached(work: &Path, device_name: &str, threads: u64) -> anyhow::Result<Steps> {
+/// entry the workload names (`entries`) and leave the cache as it was, so that it read them all.
+fn measure_ours_cached(work: &Path, device_name: &str, threads: u64, entries: &[PathBuf]) -> anyhow::Result<Steps> {
     measure_ours(work, device_name, threads, "fill-cache").context("filling the feature cache")?;
-    let workload: serde_json::Value = serde_json::from_slice(&std::fs::read(work.join("workload.json"))?)?;
-    let named = workload["steps"].as_array().into_iter().flatten().flat_map(|s| s.as_array().into_iter().flatten());
-    for entry in named.filter_map(|e| e["features"].as_str()) {
-        ensure!(Path::new(entry).is_file(), "the first run left no cache entry {entry}: the workload's cache keys are not training's");
+    for entry in entries {
+        ensure!(entry.is_file(), "the first run left no cache entry {}: the workload's cache keys are not training's", entry.display());
     }
     let before = cache_stamps(&work.join("cache"))?;
     let steps = measure_ours(work, device_name, threads, "run")?;

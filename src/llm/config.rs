@@ -78,7 +78,6 @@ struct HfConfig {
     sliding_window: Option<Option<usize>>,
     use_sliding_window: Option<bool>,
     eos_token_id: Option<TokenIds>,
-    pad_token_id: Option<u32>,
     initializer_range: Option<f64>,
 }
 
@@ -112,9 +111,6 @@ pub struct LlmConfig {
     pub sliding_window: Option<usize>,
     /// Generation stops after any of these.
     pub eos_token_ids: Vec<u32>,
-    /// The embedding row that a random initialisation leaves at zero (transformers'
-    /// `padding_idx`).
-    pub pad_token_id: Option<u32>,
     /// Standard deviation of a random initialisation's weights (transformers' default 0.02).
     pub initializer_range: f64,
 }
@@ -195,7 +191,6 @@ impl HfConfig {
             mlp_bias: self.mlp_bias.unwrap_or(false),
             sliding_window,
             eos_token_ids: self.eos_token_id.map(TokenIds::into_vec).unwrap_or_default(),
-            pad_token_id: self.pad_token_id.filter(|id| (*id as usize) < self.vocab_size),
             initializer_range: self.initializer_range.unwrap_or(0.02),
         })
     }

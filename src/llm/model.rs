@@ -170,26 +170,29 @@ impl DecoderLayer {
 
 impl LlmModel {
     /// Randomly initialised as transformers initialises the model from its config (weights
-    /// from N(0, initializer_range²), biases and the padding row zero, norms one); load a
-    /// checkpoint with [`super::keys::load`].
+    /// from N(0, initializer_range²), biases zero, norms one), the weights drawn lazily so that
+    /// loading a checkpoint with [`super::keys::load`] draws none.
     pub fn new(c: &LlmConfig, device: &Device) -> Self {
         let embedding = EmbeddingConfig::new(c.vocab_size, c.hidden_size).with_initializer(normal(c.initializer_range));
-        let mut embed_tokens = embedding.init(device);
-        if let Some(pad) = c.pad_token_id {
-            let pad = pad as usize;
-            let zeros = Tensor::zeros([1, c.hidden_size], device);
-            let weight = embed_tokens.weight.val().slice_assign([pad..pad + 1, 0..c.hidden_size], zeros);
-            // Detached: a parameter must be a leaf of the autodiff graph.
-            embed_tokens.weight = Param::from_tensor(weight.detach());
-        }
         Self {
-            embed_tokens,
+            embed_tokens: embedding.init(device),
             layers: (0..c.layers).map(|_| DecoderLayer::new(c, device)).collect(),
             norm: RmsNorm::new(c.hidden_size, c.rms_norm_eps, device),
             lm_head: (!c.tie_word_embeddings).then(|| linear(c.hidden_size, c.vocab_size, false, c.initializer_range, device)),
             rope: Rope::new(c.head_dim, c.rope_theta, c.rope_scaling.as_ref()),
             sliding_window: c.sliding_window,
         }
+    }
+
+    /// Sets embedding row `row` to zero, as transformers does for the padding token of a new
+    /// model (`padding_idx`).
+    pub fn zero_embedding_row(mut self, row: usize) -> Self {
+        let weight = self.embed_tokens.weight.val();
+        let hidden = weight.dims()[1];
+        let zeros = Tensor::zeros([1, hidden], &weight.device());
+        // Detached: a parameter must be a leaf of the autodiff graph.
+        self.embed_tokens.weight = Param::from_tensor(weight.slice_assign([row..row + 1, 0..hidden], zeros).detach());
+        self
     }
 
     /// An empty cache for this model.

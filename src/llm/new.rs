@@ -16,7 +16,7 @@ use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::{AddedToken, PreTokenizedString, PreTokenizer, Tokenizer};
 
 use super::chat::{Template, Turn};
-use crate::data::benchmark::LETTER_SUFFIX;
+use crate::data::benchmark::{LETTER_SUFFIX, letter};
 use crate::data::staging::Staging;
 use super::{LlmConfig, LlmError, LlmModel};
 
@@ -50,7 +50,8 @@ pub fn create(out: &Path, corpus: &[PathBuf], shape: &Shape, seed: u64, device: 
     for template in [Template::VicunaV1, Template::Llama3, Template::Chatml, Template::Plain] {
         text.push_str(&template.render(&[Turn { user: "", assistant: Some("") }]));
     }
-    text.push_str(&format!("\n(A) (B) (C) (D) (E) (F)\n{LETTER_SUFFIX}\n"));
+    let letters: Vec<String> = (0..6).map(|i| format!("({})", letter(i))).collect();
+    text.push_str(&format!("\n{}\n{LETTER_SUFFIX}\n", letters.join(" ")));
     let tokenizer = word_tokenizer(&text).map_err(|message| LlmError::Tokenizer { path: out.join("tokenizer.json"), message })?;
     let vocab_size = tokenizer.get_vocab_size(true);
     let id = |token| tokenizer.token_to_id(token).expect("a special token of the vocabulary");
@@ -88,7 +89,7 @@ pub fn create(out: &Path, corpus: &[PathBuf], shape: &Shape, seed: u64, device: 
 
     let llm_config = LlmConfig::from_dir(staged)?;
     device.seed(seed);
-    let model = LlmModel::new(&llm_config, device);
+    let model = LlmModel::new(&llm_config, device).zero_embedding_row(id(UNK) as usize);
     let weights = staged.join("model.safetensors");
     let mut store = SafetensorsStore::from_file(&weights)
         .with_to_adapter(BurnToPyTorchAdapter)
