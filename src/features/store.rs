@@ -156,10 +156,19 @@ mod tests {
         EncoderKey { text: text.into(), hash: "0123456789abcdef0123456789abcdef".into(), grid: [2, 2], hidden: 3 }
     }
 
-    fn scratch(name: &str) -> PathBuf {
+    /// A fresh folder under the system's temporary one, removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn scratch(name: &str) -> Scratch {
         let dir = std::env::temp_dir().join(format!("cambrian-cache-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        dir
+        Scratch(dir)
     }
 
     fn image() -> ImageId {
@@ -173,7 +182,8 @@ mod tests {
 
     #[test]
     fn cache_f32_entries_round_trip_exactly() {
-        let cache = FeatureCache::new(scratch("f32"), CacheDtype::F32);
+        let dir = scratch("f32");
+        let cache = FeatureCache::new(dir.0.clone(), CacheDtype::F32);
         let (key, image) = (key("k"), image());
         assert!(matches!(cache.read(&key, &image).unwrap(), Lookup::Missing));
         assert_eq!(cache.write(&key, &image, &values()).unwrap(), values());
@@ -184,7 +194,8 @@ mod tests {
 
     #[test]
     fn cache_f16_entries_hold_the_rounded_features() {
-        let cache = FeatureCache::new(scratch("f16"), CacheDtype::F16);
+        let dir = scratch("f16");
+        let cache = FeatureCache::new(dir.0.clone(), CacheDtype::F16);
         let (key, image) = (key("k"), image());
         let stored = cache.write(&key, &image, &values()).unwrap();
         assert_ne!(stored, values(), "rounded");
@@ -197,7 +208,8 @@ mod tests {
 
     #[test]
     fn cache_damaged_or_foreign_entries_are_refused() {
-        let cache = FeatureCache::new(scratch("damaged"), CacheDtype::F32);
+        let dir = scratch("damaged");
+        let cache = FeatureCache::new(dir.0.clone(), CacheDtype::F32);
         let (key, image) = (key("k"), image());
         cache.write(&key, &image, &values()).unwrap();
         let path = cache.entry_path(&key, &image);

@@ -1,0 +1,121 @@
+//! The SVA learns from `cambrian synth`'s rendered scenes: a tiny random MLLM with the SVA
+//! over two encoders, trained through the CLI on the training set's Depth questions (which of
+//! two boxed objects is nearer the camera), scores the benchmark's Depth questions above
+//! chance with the image and near chance without it.
+//!
+//! The settings are the ones under which the SVA's image signal survives at tiny sizes
+//! (measured in the issue's notes): encoders whose 8 × 8 maps match the 8 × 8 query grid (one
+//! token per window, so no window position table), three stacked layers (the released 8B
+//! model's `connector_depth`), the plain template (the image first, no system prompt), batch
+//! 4 at lr 1e-3 for 2,000 steps. Five connector seeds scored 0.78–0.96 there.
+
+mod common;
+
+use std::path::Path;
+
+use common::{cambrian, fixtures, scratch, stderr};
+use serde_json::Value;
+
+/// How every Depth question opens (`rules::depth_question`).
+const DEPTH: &str = "Which object is closer to the camera";
+
+/// The training set's Depth questions, each its first exchange (the question, the letter).
+fn depth_training(synth: &Path) -> Vec<Value> {
+    let records: Vec<Value> = serde_json::from_slice(&std::fs::read(synth.join("train/instruct.json")).unwrap()).unwrap();
+    records
+        .into_iter()
+        .filter(|r| r["conversations"][0]["value"].as_str().unwrap().contains(DEPTH))
+        .map(|mut r| {
+            let first: Vec<Value> = r["conversations"].as_array().unwrap()[..2].to_vec();
+            r["conversations"] = Value::Array(first);
+            r
+        })
+        .collect()
+}
+
+/// The benchmark's Depth items as a CV-Bench folder of their own, with their images.
+fn depth_benchmark(synth: &Path, out: &Path) {
+    let items = std::fs::read_to_string(synth.join("test_3d.jsonl")).unwrap();
+    let mut depth = String::new();
+    for line in items.lines().filter(|l| serde_json::from_str::<Value>(l).unwrap()["task"] == "Depth") {
+        let image = serde_json::from_str::<Value>(line).unwrap()["image"].as_str().unwrap().to_string();
+        std::fs::create_dir_all(out.join(&image).parent().unwrap()).unwrap();
+        std::fs::copy(synth.join(&image), out.join(&image)).unwrap();
+        depth.push_str(line);
+        depth.push('\n');
+    }
+    std::fs::write(out.join("test_2d.jsonl"), "").unwrap();
+    std::fs::write(out.join("test_3d.jsonl"), depth).unwrap();
+}
+
+fn config(synth: &Path) -> String {
+    let spec = |name: &str| fixtures().join("mllm").join(name).display().to_string();
+    format!(
+        r#"seed = 3
+llm = "llm"
+template = "plain"
+max_length = 256
+
+[[encoders]]
+name = "{}"
+init = "random"
+
+[[encoders]]
+name = "{}"
+init = "random"
+
+[connector]
+kind = "sva"
+
+[connector.sva]
+image_token_len = 64
+vision_hidden_size = 32
+connector_depth = 3
+
+[stage2]
+data = "depth.json"
+images = "{}"
+batch_size = 4
+lr = 1e-3
+epochs = 4
+"#,
+        spec("patch-vit-w32.toml"),
+        spec("patch-vit-w16.toml"),
+        synth.display()
+    )
+}
+
+#[test]
+fn a_tiny_mllm_with_the_sva_over_two_encoders_beats_chance_on_the_synthetic_benchmark() {
+    let dir = scratch("sva-synth");
+    let synth = dir.join("synth");
+    let path = |p: &Path| p.display().to_string();
+    let made = cambrian(&["synth", "--samples", "400", "--train-samples", "8000", "--size", "64", "--seed", "5", "--out", &path(&synth)]);
+    assert!(made.status.success(), "{}", stderr(&made));
+
+    let training = depth_training(&synth);
+    assert_eq!(training.len(), 2000, "every fourth scene asks Depth");
+    std::fs::write(dir.join("depth.json"), serde_json::to_vec(&training).unwrap()).unwrap();
+    let bench = dir.join("depth");
+    depth_benchmark(&synth, &bench);
+    let corpus = [path(&dir.join("depth.json")), path(&bench.join("test_3d.jsonl"))];
+    let llm = cambrian(&["init-llm", "--corpus", &corpus[0], &corpus[1], "--seed", "1", "--out", &path(&dir.join("llm"))]);
+    assert!(llm.status.success(), "{}", stderr(&llm));
+    std::fs::write(dir.join("run.toml"), config(&synth)).unwrap();
+
+    let run = dir.join("run");
+    let trained = cambrian(&["-q", "train", &path(&dir.join("run.toml")), "--out", &path(&run)]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let args = ["-q", "eval", "--run", &path(&run), "--benchmark", &path(&bench), "--vision", "image", "--vision", "no-image"];
+    let scored = cambrian(&args);
+    assert!(scored.status.success(), "{}", stderr(&scored));
+    let report = |mode: &str| -> Value { serde_json::from_slice(&std::fs::read(run.join(format!("eval/depth.{mode}.json"))).unwrap()).unwrap() };
+    let (seeing, blind) = (report("image"), report("no-image"));
+    let score = |r: &Value| r["likelihood"]["value"].as_f64().unwrap();
+    println!("Depth, with the image: {:.3}; without: {:.3}; chance 0.5", score(&seeing), score(&blind));
+    assert_eq!(seeing["questions"], 100);
+    assert!((seeing["chance"].as_f64().unwrap() - 0.5).abs() < 1e-9);
+    // 100 two-way questions: 65 right or more happens by chance with probability below 0.2%.
+    assert!(score(&seeing) >= 0.65, "with the image {:.3}", score(&seeing));
+    assert!(score(&blind) <= 0.6, "without the image {:.3}", score(&blind));
+}
