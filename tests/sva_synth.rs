@@ -1,8 +1,8 @@
 //! The SVA learns from `cambrian synth`'s rendered scenes: a tiny random MLLM with the SVA
-//! over two encoders, before the LLM and inside it (one sampler after layer 0), trained through the CLI on the training set's Depth questions (which of
-//! two boxed objects is nearer the camera; the red-boxed one is always choice A, so the image
-//! alone answers), scores the benchmark's Depth questions above chance with the image and
-//! near chance without it.
+//! over two encoders, before the LLM and inside it (one sampler after layer 0), trained
+//! through the CLI on the training set's Depth questions (which of two boxed objects is nearer
+//! the camera; the red-boxed one is always choice A, so the image alone answers), scores the
+//! benchmark's Depth questions above chance with the image and near chance without it.
 //!
 //! At these sizes the SVA's output is mostly what every cell shares (the repeated query, the
 //! global context, the LayerNorm'd mix of both), so the image reaches a random LLM faintly
