@@ -242,29 +242,9 @@ fn a_tiny_mllm_learns_where_the_square_is_above_chance() {
 /// Two tiny ViTs (4×4 and 8×8 maps) through the SVA on a 4×4 grid, with one sampler inside
 /// the LLM; stage 1 trains the samplers and queries at their own learning rate.
 fn sva_model() -> String {
-    let spec = |name: &str| fixtures().join("mllm").join(name).display().to_string();
-    format!(
-        r#"[[encoders]]
-name = "{}"
-init = "random"
-
-[[encoders]]
-name = "{}"
-init = "random"
-
-[connector]
-kind = "sva"
-
-[connector.sva]
-image_token_len = 16
-vision_hidden_size = 32
-connector_only = false
-num_of_vision_sampler_layers = 1
-start_of_vision_sampler_layers = 0
-"#,
-        spec("tiny-vit.toml"),
-        spec("tiny-vit-p4.toml")
-    )
+    let settings = "image_token_len = 16\nvision_hidden_size = 32\nconnector_only = false\n\
+                    num_of_vision_sampler_layers = 1\nstart_of_vision_sampler_layers = 0\n";
+    common::sva_model(&["tiny-vit.toml", "tiny-vit-p4.toml"], settings)
 }
 
 #[test]

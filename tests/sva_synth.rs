@@ -26,7 +26,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{cambrian, fixtures, scratch, stderr};
+use common::{cambrian, scratch, stderr};
 use serde_json::Value;
 
 /// How every Depth question opens (`rules::depth_question`).
@@ -62,42 +62,24 @@ fn depth_benchmark(synth: &Path, out: &Path) {
 }
 
 fn config(synth: &Path) -> String {
-    let spec = |name: &str| fixtures().join("mllm").join(name).display().to_string();
+    let settings = "image_token_len = 64\nvision_hidden_size = 32\nconnector_depth = 3\nconnector_only = false\n\
+                    num_of_vision_sampler_layers = 1\nstart_of_vision_sampler_layers = 0\n";
+    let model = common::sva_model(&["patch-vit-w32.toml", "patch-vit-w16.toml"], settings);
+    let images = synth.display();
     format!(
         r#"seed = 3
 llm = "llm"
 template = "plain"
 max_length = 256
 
-[[encoders]]
-name = "{}"
-init = "random"
-
-[[encoders]]
-name = "{}"
-init = "random"
-
-[connector]
-kind = "sva"
-
-[connector.sva]
-image_token_len = 64
-vision_hidden_size = 32
-connector_depth = 3
-connector_only = false
-num_of_vision_sampler_layers = 1
-start_of_vision_sampler_layers = 0
-
+{model}
 [stage2]
 data = "depth.json"
-images = "{}"
+images = "{images}"
 batch_size = 4
 lr = 1e-3
 epochs = 4
-"#,
-        spec("patch-vit-w32.toml"),
-        spec("patch-vit-w16.toml"),
-        synth.display()
+"#
     )
 }
 

@@ -82,3 +82,13 @@ pub fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// A run config's model: random-init encoders from `tests/fixtures/mllm` (file names) and the
+/// SVA connector with `settings` (lines of `[connector.sva]`).
+pub fn sva_model(specs: &[&str], settings: &str) -> String {
+    let encoders: String = specs
+        .iter()
+        .map(|name| format!("[[encoders]]\nname = \"{}\"\ninit = \"random\"\n\n", fixtures().join("mllm").join(name).display()))
+        .collect();
+    format!("{encoders}[connector]\nkind = \"sva\"\n\n[connector.sva]\n{settings}")
+}
