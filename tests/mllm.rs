@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use cambrian::data::benchmark::{LETTER_SUFFIX, letter};
 use common::{cambrian, fixtures, scratch, stderr};
 use image::{Rgb, RgbImage};
 use rand::{Rng, SeedableRng};
@@ -19,7 +20,6 @@ use serde_json::{Value, json};
 
 const COLOURS: [(&str, [u8; 3]); 4] = [("red", [220, 40, 40]), ("green", [40, 190, 60]), ("blue", [40, 70, 220]), ("yellow", [230, 210, 40])];
 const QUESTION: &str = "What colour is the square?";
-const SUFFIX: &str = "Answer with the option's letter from the given choices directly.";
 
 /// What the questions ask about the square.
 #[derive(Clone, Copy, PartialEq)]
@@ -55,7 +55,7 @@ impl Ask {
 }
 
 fn lettered(ask: Ask) -> String {
-    let choices: Vec<String> = ask.choices().iter().enumerate().map(|(i, c)| format!("({}) {c}", (b'A' + i as u8) as char)).collect();
+    let choices: Vec<String> = ask.choices().iter().enumerate().map(|(i, c)| format!("({}) {c}", letter(i))).collect();
     format!("{} Select from the following choices.\n{}", ask.question(), choices.join("\n"))
 }
 
@@ -95,18 +95,18 @@ fn write_task(dir: &Path, ask: Ask, train: usize, test: usize) {
         };
         let name = format!("images/{i:04}.png");
         picture(colour, half, &mut rng).save(dir.join(&name)).unwrap();
-        let letter = ((b'A' + answer as u8) as char).to_string();
+        let answer_letter = letter(answer);
         if i < train {
             let where_ = half.map_or("", |h| [" on the left", " on the right"][h as usize]);
             captions.push(json!({"id": i, "image": name, "conversations": [
                 {"from": "human", "value": "<image>\nDescribe the image."},
                 {"from": "gpt", "value": format!("A {} square{where_} on a grey background.", COLOURS[colour].0)}]}));
             questions.push(json!({"id": i, "image": name, "conversations": [
-                {"from": "human", "value": format!("<image>\n{}\n{SUFFIX}", lettered(ask))},
-                {"from": "gpt", "value": letter}]}));
+                {"from": "human", "value": format!("<image>\n{}\n{LETTER_SUFFIX}", lettered(ask))},
+                {"from": "gpt", "value": answer_letter.to_string()}]}));
         } else {
             let task = if ask == Ask::Colour { "Colour" } else { "Half" };
-            let item = json!({"id": i, "image": name, "question": ask.question(), "choices": choices, "answer": format!("({letter})"), "task": task, "source": "test"});
+            let item = json!({"id": i, "image": name, "question": ask.question(), "choices": choices, "answer": format!("({answer_letter})"), "task": task, "source": "test"});
             bench.push_str(&format!("{item}\n"));
         }
     }

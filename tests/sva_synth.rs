@@ -26,18 +26,19 @@ mod common;
 
 use std::path::Path;
 
+use cambrian::data::cvbench::rules;
 use common::{cambrian, scratch, stderr};
 use serde_json::Value;
 
-/// How every Depth question opens (`rules::depth_question`).
-const DEPTH: &str = "Which object is closer to the camera";
-
 /// The training set's Depth questions, each its first exchange (the question, the letter).
 fn depth_training(synth: &Path) -> Vec<Value> {
+    // How every Depth question opens: its wording up to the first object named.
+    let wording = rules::depth_question("", "");
+    let opening = wording.split(", the").next().unwrap();
     let records: Vec<Value> = serde_json::from_slice(&std::fs::read(synth.join("train/instruct.json")).unwrap()).unwrap();
     records
         .into_iter()
-        .filter(|r| r["conversations"][0]["value"].as_str().unwrap().contains(DEPTH))
+        .filter(|r| r["conversations"][0]["value"].as_str().unwrap().contains(opening))
         .map(|mut r| {
             let first: Vec<Value> = r["conversations"].as_array().unwrap()[..2].to_vec();
             r["conversations"] = Value::Array(first);
