@@ -63,7 +63,9 @@ impl DtypeArg {
 pub enum DtypeError {
     #[error("the {device} backend does not compute in {dtype} on this machine{hint}; use --dtype f32")]
     Unsupported { device: &'static str, dtype: &'static str, hint: &'static str },
-    #[error("`{command}` trains or writes weights, and runs in f32 (burn has no mixed precision); --dtype {dtype} is for encode, llm and the inference benchmarks")]
+    #[error(
+        "`{command}` trains or writes weights, and runs in f32 (burn has no mixed precision); --dtype {dtype} is for encode, llm and the inference benchmarks"
+    )]
     TrainingIsF32 { command: &'static str, dtype: &'static str },
     #[error("setting the {device} device's float type to {dtype}: {message}")]
     Configure { device: &'static str, dtype: &'static str, message: String },
@@ -87,9 +89,11 @@ pub fn open_in(arg: DeviceArg, dtype: DtypeArg) -> anyhow::Result<Device> {
         };
         return Err(DtypeError::Unsupported { device: arg.name(), dtype: dtype.name(), hint }.into());
     }
-    device
-        .configure(float)
-        .map_err(|err| DtypeError::Configure { device: arg.name(), dtype: dtype.name(), message: format!("{err:?}") })?;
+    device.configure(float).map_err(|err| DtypeError::Configure {
+        device: arg.name(),
+        dtype: dtype.name(),
+        message: format!("{err:?}"),
+    })?;
     Ok(device)
 }
 

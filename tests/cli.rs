@@ -197,7 +197,8 @@ fn usage_errors_exit_with_code_2() {
 #[test]
 #[cfg(not(feature = "wgpu"))]
 fn a_backend_not_compiled_in_names_its_feature() {
-    let output = cambrian(&["--device", "wgpu", "encode", "--encoder", "mae-vit-l-16", "--init", "random", "--out", "x", &demo_image()]);
+    let output =
+        cambrian(&["--device", "wgpu", "encode", "--encoder", "mae-vit-l-16", "--init", "random", "--out", "x", &demo_image()]);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("built without the `wgpu` backend; rebuild with `cargo build --release --features wgpu`"));
 }
@@ -226,7 +227,8 @@ fn random_init_encodes_a_bundled_image() {
 
 #[test]
 fn bench_encoders_measures_ours_in_a_child_process() {
-    let output = cambrian(&["bench", "encoders", "--encoder", "moco-v3-vit-b-16", "--iters", "1", "--warmup", "0", "--no-reference"]);
+    let output =
+        cambrian(&["bench", "encoders", "--encoder", "moco-v3-vit-b-16", "--iters", "1", "--warmup", "0", "--no-reference"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}", stderr(&output));
     let row = stdout.lines().find(|l| l.starts_with("moco-v3-vit-b-16")).expect("a row for the encoder");

@@ -201,7 +201,14 @@ fn cli_builds_refuses_an_existing_folder_and_leaves_nothing_on_bad_input() {
     std::fs::write(&broken, "{\"images\": [").unwrap();
     let bad_out = root.join("bad");
     let bad = cambrian(&[
-        "cvbench", "build", "--coco", broken.to_str().unwrap(), "--images", &images, "--out", bad_out.to_str().unwrap(),
+        "cvbench",
+        "build",
+        "--coco",
+        broken.to_str().unwrap(),
+        "--images",
+        &images,
+        "--out",
+        bad_out.to_str().unwrap(),
     ]);
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("broken.json: not valid JSON"), "{}", stderr(&bad));

@@ -108,7 +108,12 @@ fn cambrian_encode_from_image_files_matches_the_reference() {
     assert!(output.status.success(), "cambrian encode failed: {}", stderr(&output));
     let file = read_tensors(&out);
     let expected = &reference.tensors["features"];
-    compare("cambrian encode", (file.tensors["features"].values.clone(), file.tensors["features"].shape.clone()), expected, FROM_FILE_TOLERANCE);
+    compare(
+        "cambrian encode",
+        (file.tensors["features"].values.clone(), file.tensors["features"].shape.clone()),
+        expected,
+        FROM_FILE_TOLERANCE,
+    );
     assert_eq!(file.tensors["grid"].values, [4.0, 4.0]);
 }
 
@@ -127,13 +132,17 @@ fn a_folder_unlike_the_spec_is_refused() {
     let dir = scratch("diffusion-mismatch");
     copy_dir(&case_dir(), &dir);
     let config_path = dir.join("unet/config.json");
-    let config = std::fs::read_to_string(&config_path).unwrap().replace("\"cross_attention_dim\": 8", "\"cross_attention_dim\": 16");
+    let config =
+        std::fs::read_to_string(&config_path).unwrap().replace("\"cross_attention_dim\": 8", "\"cross_attention_dim\": 16");
     std::fs::write(&config_path, config).unwrap();
     let err = load(&dir, &Device::flex()).err().expect("a mismatched folder must be refused");
     assert!(err.to_string().contains("`cross_attention_dim` is 16, the spec's [architecture.unet] says 8"), "{err}");
 
     let vae_path = dir.join("unet/config.json");
-    let config = std::fs::read_to_string(&vae_path).unwrap().replace("\"cross_attention_dim\": 16", "\"cross_attention_dim\": 8").replace("\"use_linear_projection\": true", "\"use_linear_projection\": false");
+    let config = std::fs::read_to_string(&vae_path)
+        .unwrap()
+        .replace("\"cross_attention_dim\": 16", "\"cross_attention_dim\": 8")
+        .replace("\"use_linear_projection\": true", "\"use_linear_projection\": false");
     std::fs::write(&vae_path, config).unwrap();
     let err = load(&dir, &Device::flex()).err().expect("a conv projection must be refused");
     assert!(err.to_string().contains("`use_linear_projection` is false"), "{err}");

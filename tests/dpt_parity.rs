@@ -12,9 +12,9 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};
+use cambrian::encoders::encode::preprocess_files;
 use cambrian::encoders::registry::{preset, resolve};
 use cambrian::encoders::{Encoder, EncoderModel, EncoderSpec, Family, WeightsSource};
-use cambrian::encoders::encode::preprocess_files;
 use common::encoder_case::{Case, PIXEL_TOLERANCE, SAME_PIXELS_TOLERANCE};
 use common::{Array, fixtures, image, max_abs_diff, read_tensors, scratch};
 
@@ -103,9 +103,8 @@ fn resolve_error(dir: &Path) -> String {
 fn unsupported_dpt_configurations_are_named() {
     let hybrid = edited_copy("hf-dpt", "config.json", |c| c["is_hybrid"] = true.into());
     assert!(resolve_error(&hybrid).contains("DPT-Hybrid"), "{}", resolve_error(&hybrid));
-    let shared = edited_copy("hf-dpt-beit", "config.json", |c| {
-        c["backbone_config"]["use_shared_relative_position_bias"] = true.into()
-    });
+    let shared =
+        edited_copy("hf-dpt-beit", "config.json", |c| c["backbone_config"]["use_shared_relative_position_bias"] = true.into());
     assert!(resolve_error(&shared).contains("use_shared_relative_position_bias"), "{}", resolve_error(&shared));
     let aspect = edited_copy("hf-dpt", "preprocessor_config.json", |c| c["keep_aspect_ratio"] = true.into());
     assert!(resolve_error(&aspect).contains("keep_aspect_ratio"), "{}", resolve_error(&aspect));

@@ -35,7 +35,8 @@ fn write_task(dir: &Path, train: usize, test: usize) {
         picture.save(dir.join(&name)).unwrap();
         let letter = ((b'A' + colour as u8) as char).to_string();
         if i < train {
-            let turns = |q: &str, a: String| json!([{"from": "human", "value": format!("<image>\n{q}")}, {"from": "gpt", "value": a}]);
+            let turns =
+                |q: &str, a: String| json!([{"from": "human", "value": format!("<image>\n{q}")}, {"from": "gpt", "value": a}]);
             captions.push(json!({"id": i, "image": name, "conversations": turns("Describe the image.", format!("A {} square.", COLOURS[colour]))}));
             questions.push(json!({"id": i, "image": name, "conversations": turns("What colour is the square? (A) red (B) green (C) blue (D) yellow", letter)}));
         } else {
@@ -112,7 +113,20 @@ fn losses(run: &Path) -> Vec<String> {
 /// The reports of `eval` with the image and with its mean colour; and its stderr.
 fn evaluate(dir: &Path, run: &Path) -> (Vec<Value>, String) {
     let (bench, run_arg) = (dir.join("bench.jsonl").display().to_string(), run.display().to_string());
-    let args = ["-v", "eval", "--run", &run_arg, "--benchmark", &bench, "--category", "vision-centric", "--vision", "image", "--vision", "mean-colour"];
+    let args = [
+        "-v",
+        "eval",
+        "--run",
+        &run_arg,
+        "--benchmark",
+        &bench,
+        "--category",
+        "vision-centric",
+        "--vision",
+        "image",
+        "--vision",
+        "mean-colour",
+    ];
     let out = cambrian(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     let read = |mode: &str| serde_json::from_slice(&std::fs::read(run.join(format!("eval/bench.{mode}.json"))).unwrap()).unwrap();
@@ -137,7 +151,8 @@ fn entries(folder: &Path) -> Vec<PathBuf> {
 
 /// The encoder folders of a cache (one per key).
 fn key_folders(cache: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(cache).unwrap().flatten().map(|e| e.path()).filter(|p| p.join("key.json").is_file()).collect();
+    let mut found: Vec<PathBuf> =
+        std::fs::read_dir(cache).unwrap().flatten().map(|e| e.path()).filter(|p| p.join("key.json").is_file()).collect();
     found.sort();
     found
 }
@@ -184,7 +199,12 @@ fn changing_the_seed_the_layer_or_the_preprocessing_makes_new_entries() {
     let layer = variant("vit-layer", spec.replace("[architecture]", "feature_layer = 1\n\n[architecture]"));
     let preprocess = variant("vit-mean", spec.replace("mean = [0.5, 0.5, 0.5]", "mean = [0.5, 0.5, 0.4]"));
     let cache = dir.join("cache");
-    let runs = [("base", "seed = 3", tiny_vit()), ("seed", "seed = 4", tiny_vit()), ("layer", "seed = 3", layer), ("preprocess", "seed = 3", preprocess)];
+    let runs = [
+        ("base", "seed = 3", tiny_vit()),
+        ("seed", "seed = 4", tiny_vit()),
+        ("layer", "seed = 3", layer),
+        ("preprocess", "seed = 3", preprocess),
+    ];
     let mut folders = Vec::new();
     for (name, seed, spec) in runs {
         let config = run_config(&dir, name, &format!("{seed}\nfeature_cache = \"cache\""), &spec);
@@ -219,7 +239,12 @@ fn a_damaged_entry_is_recomputed_with_a_warning() {
     assert!(log.contains("unreadable"), "{log}");
     assert!(log.contains("checksum mismatch"), "{log}");
     assert!(log.contains("`image` is not this entry's"), "{log}");
-    assert!(log.contains("stage 1: image features 13 read from the cache, 3 computed and stored (3 of them replacing damaged or stale entries)"), "{log}");
+    assert!(
+        log.contains(
+            "stage 1: image features 13 read from the cache, 3 computed and stored (3 of them replacing damaged or stale entries)"
+        ),
+        "{log}"
+    );
     assert_eq!(losses(&dir.join("second")), losses(&dir.join("first")));
     let log = train(&config, &dir.join("third"));
     assert!(log.contains("stage 1: image features 16 read from the cache, 0 computed"), "repaired: {log}");
@@ -278,7 +303,9 @@ fn tokens(path: &Path) -> Vec<f32> {
     let view = file.tensor("tokens").unwrap();
     match view.dtype() {
         safetensors::Dtype::F32 => view.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),
-        safetensors::Dtype::F16 => view.data().chunks_exact(2).map(|b| f16::from_le_bytes(b.try_into().unwrap()).to_f32()).collect(),
+        safetensors::Dtype::F16 => {
+            view.data().chunks_exact(2).map(|b| f16::from_le_bytes(b.try_into().unwrap()).to_f32()).collect()
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -317,7 +344,14 @@ fn bench_feature_cache_measures_three_runs_that_agree() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let rows: Vec<Vec<&str>> = ["none", "cold", "warm"]
         .iter()
-        .map(|name| stdout.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {stdout}")).split_whitespace().collect())
+        .map(|name| {
+            stdout
+                .lines()
+                .find(|l| l.starts_with(name))
+                .unwrap_or_else(|| panic!("{name}: {stdout}"))
+                .split_whitespace()
+                .collect()
+        })
         .collect();
     for row in &rows {
         assert!(row[1].parse::<f64>().unwrap() > 0.0, "steps/s: {row:?}");

@@ -55,7 +55,13 @@ fn a_token_count_that_is_not_square_is_an_error() {
     let out = scratch("tokens10").join("features.safetensors");
     let weights = fixtures().join("encoders/hf-clip-vision");
     let output = cambrian(&[
-        "encode", "--weights", weights.to_str().unwrap(), "--tokens", "10", "--out", out.to_str().unwrap(),
+        "encode",
+        "--weights",
+        weights.to_str().unwrap(),
+        "--tokens",
+        "10",
+        "--out",
+        out.to_str().unwrap(),
         image("scene-61x47.png").to_str().unwrap(),
     ]);
     assert_eq!(output.status.code(), Some(1));

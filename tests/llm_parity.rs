@@ -168,8 +168,7 @@ fn wrong_tensor_shape_is_named() {
     // The config claims a wider MLP than the checkpoint holds.
     let dir = broken_copy("llm-shape", "qwen2-bias-tied");
     let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
-    std::fs::write(dir.join("config.json"), config.replace("\"intermediate_size\": 48", "\"intermediate_size\": 40"))
-        .unwrap();
+    std::fs::write(dir.join("config.json"), config.replace("\"intermediate_size\": 48", "\"intermediate_size\": 40")).unwrap();
     let err = llm_error(&dir);
     assert!(err.contains("model.layers.0.mlp.") && err.contains("has shape"), "{err}");
 }

@@ -18,7 +18,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
-const COLOURS: [(&str, [u8; 3]); 4] = [("red", [220, 40, 40]), ("green", [40, 190, 60]), ("blue", [40, 70, 220]), ("yellow", [230, 210, 40])];
+const COLOURS: [(&str, [u8; 3]); 4] =
+    [("red", [220, 40, 40]), ("green", [40, 190, 60]), ("blue", [40, 70, 220]), ("yellow", [230, 210, 40])];
 const QUESTION: &str = "What colour is the square?";
 
 /// What the questions ask about the square.
@@ -185,7 +186,20 @@ fn train(config: &Path, run: &Path) -> std::process::Output {
 fn evaluate(dir: &Path, run: &Path) -> Vec<Value> {
     let bench = dir.join("bench.jsonl").display().to_string();
     let run_arg = run.display().to_string();
-    let args = ["-q", "eval", "--run", &run_arg, "--benchmark", &bench, "--category", "vision-centric", "--vision", "image", "--vision", "no-image"];
+    let args = [
+        "-q",
+        "eval",
+        "--run",
+        &run_arg,
+        "--benchmark",
+        &bench,
+        "--category",
+        "vision-centric",
+        "--vision",
+        "image",
+        "--vision",
+        "no-image",
+    ];
     let out = cambrian(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     ["image", "no-image"]
@@ -300,7 +314,9 @@ fn newest_checkpoint(dir: &Path, stage: u8) -> Option<u64> {
 }
 
 fn has_entry(dir: &Path, prefix: &str) -> bool {
-    std::fs::read_dir(dir).map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with(prefix))).unwrap_or(false)
+    std::fs::read_dir(dir)
+        .map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with(prefix)))
+        .unwrap_or(false)
 }
 
 /// metrics.csv without its timing columns (tokens_per_sec, secs).
@@ -352,9 +368,7 @@ fn bad_records_are_skipped_and_counted() {
     let mut records: Vec<Value> = serde_json::from_slice(&std::fs::read(dir.join("questions.json")).unwrap()).unwrap();
     let png = std::fs::read(dir.join("images/0000.png")).unwrap();
     std::fs::write(dir.join("images/truncated.png"), &png[..png.len() / 2]).unwrap();
-    let question = |image: &str, prompt: &str, answer: &str| {
-        json!({"image": image, "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": answer}]})
-    };
+    let question = |image: &str, prompt: &str, answer: &str| json!({"image": image, "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": answer}]});
     records.push(question("images/missing.png", "<image>\nWhat colour?", "A"));
     records.push(question("images/0001.png", "What colour?", "A"));
     records.push(question("images/0002.png", "<image>\nWhat colour?", " "));
@@ -372,7 +386,8 @@ fn bad_records_are_skipped_and_counted() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("skipped 3 records and 1 examples"), "{stdout}");
     let state: Value = serde_json::from_slice(&std::fs::read(run.join("stage2/state.json")).unwrap()).unwrap();
-    let reasons = |key: &str| state[key].as_array().unwrap().iter().map(|s| s["reason"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let reasons =
+        |key: &str| state[key].as_array().unwrap().iter().map(|s| s["reason"].as_str().unwrap().to_string()).collect::<Vec<_>>();
     let records = reasons("skipped_records");
     assert!(records[0].contains("missing.png"), "{records:?}");
     assert!(records[1].contains("no prompt has <image>"), "{records:?}");

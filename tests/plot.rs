@@ -91,8 +91,7 @@ fn the_report_ranks_by_average_and_embeds_every_figure() {
         .collect();
     // 9 single encoders and 2 combinations under the main recipe, 7 other recipes
     assert_eq!(rows.len(), 18, "{report}");
-    let averages: Vec<f64> =
-        rows.iter().map(|r| r.last().unwrap().split(' ').next().unwrap().parse().unwrap()).collect();
+    let averages: Vec<f64> = rows.iter().map(|r| r.last().unwrap().split(' ').next().unwrap().parse().unwrap()).collect();
     assert!(averages.windows(2).all(|w| w[0] >= w[1]), "not ranked by average: {averages:?}");
     // the SVA above the same three encoders concatenated, as in Cambrian-1's Table 1
     assert_eq!(rows[0][1], "`siglip-so400m-14-384+dinov2-vit-l-14-518+convnext-xxl-1024`");
@@ -112,11 +111,18 @@ fn the_report_ranks_by_average_and_embeds_every_figure() {
 fn a_combination_groups_its_connectors_over_its_members() {
     let (out, _) = plot_study("plot-combinations");
     let svg = std::fs::read_to_string(out.join("combinations.svg")).unwrap();
-    let labels: Vec<&str> = svg.split("<text").skip(1).filter_map(|t| t.split_once('>')?.1.split_once("</text>").map(|(l, _)| l.trim())).collect();
+    let labels: Vec<&str> =
+        svg.split("<text").skip(1).filter_map(|t| t.split_once('>')?.1.split_once("</text>").map(|(l, _)| l.trim())).collect();
     let heading = "siglip-so400m-14-384 + dinov2-vit-l-14-518 + convnext-xxl-1024";
     assert_eq!(labels.iter().filter(|l| **l == heading).count(), 1, "one group for both connectors: {labels:?}");
     // the row labels, top to bottom (the headings are drawn after them)
-    let group = ["combination, mlp2x_gelu", "combination, sva", "siglip-so400m-14-384, mlp2x_gelu", "dinov2-vit-l-14-518, mlp2x_gelu", "convnext-xxl-1024, mlp2x_gelu"];
+    let group = [
+        "combination, mlp2x_gelu",
+        "combination, sva",
+        "siglip-so400m-14-384, mlp2x_gelu",
+        "dinov2-vit-l-14-518, mlp2x_gelu",
+        "convnext-xxl-1024, mlp2x_gelu",
+    ];
     assert!(labels.windows(group.len()).any(|w| w == group), "{labels:?}");
 }
 
@@ -171,22 +177,18 @@ fn a_sweep_still_running_plots_what_exists_with_notes() {
     )
     .unwrap();
     let clip = sweep.join("clip-vit-l-14-336_mlp2x_gelu-338ac373");
-    std::fs::write(clip.join("metrics.csv"), "stage,step,loss,lr,grad_norm,tokens_per_sec,secs\n1,0,6.1,1e-4\n")
-        .unwrap();
+    std::fs::write(clip.join("metrics.csv"), "stage,step,loss,lr,grad_norm,tokens_per_sec,secs\n1,0,6.1,1e-4\n").unwrap();
 
     let output = plot(&sweep, &out);
     let notes = stderr(&output);
     assert!(output.status.success(), "{notes}");
     assert!(
-        notes.contains(
-            "note: Encoder combinations against their members (combinations) skipped: no encoder combinations"
-        ),
+        notes.contains("note: Encoder combinations against their members (combinations) skipped: no encoder combinations"),
         "{notes}"
     );
     assert!(notes.contains("has no results yet for 6 of 8 benchmarks"), "{notes}");
     assert!(
-        notes.contains("Training curve of run clip-vit-l-14-336_mlp2x_gelu-338ac373 left out:")
-            && notes.contains("line 2"),
+        notes.contains("Training curve of run clip-vit-l-14-336_mlp2x_gelu-338ac373 left out:") && notes.contains("line 2"),
         "{notes}"
     );
     assert!(!out.join("combinations.png").exists() && !out.join("combinations.svg").exists(), "stale figure kept");

@@ -64,7 +64,8 @@ fn compare_masks(reference: &TensorFile, masks: &[Tensor<3, Bool>]) {
     for (i, mask) in masks.iter().enumerate() {
         let expected = &reference.tensors[&format!("masks_{i}")];
         assert_eq!(mask.dims().to_vec(), expected.shape, "masks_{i}");
-        let found: Vec<f32> = mask.clone().into_data().try_to_vec::<bool>().unwrap().into_iter().map(|m| f32::from(u8::from(m))).collect();
+        let found: Vec<f32> =
+            mask.clone().into_data().try_to_vec::<bool>().unwrap().into_iter().map(|m| f32::from(u8::from(m))).collect();
         assert_eq!(found, expected.values, "masks_{i}");
     }
 }

@@ -89,7 +89,19 @@ fn a_tiny_mllm_with_the_sva_over_two_encoders_beats_chance_on_the_synthetic_benc
     let dir = scratch("sva-synth");
     let synth = dir.join("synth");
     let path = |p: &Path| p.display().to_string();
-    let made = cambrian(&["synth", "--samples", "400", "--train-samples", "8000", "--size", "64", "--seed", "5", "--out", &path(&synth)]);
+    let made = cambrian(&[
+        "synth",
+        "--samples",
+        "400",
+        "--train-samples",
+        "8000",
+        "--size",
+        "64",
+        "--seed",
+        "5",
+        "--out",
+        &path(&synth),
+    ]);
     assert!(made.status.success(), "{}", stderr(&made));
 
     let training = depth_training(&synth);
@@ -108,7 +120,9 @@ fn a_tiny_mllm_with_the_sva_over_two_encoders_beats_chance_on_the_synthetic_benc
     let args = ["-q", "eval", "--run", &path(&run), "--benchmark", &path(&bench), "--vision", "image", "--vision", "no-image"];
     let scored = cambrian(&args);
     assert!(scored.status.success(), "{}", stderr(&scored));
-    let report = |mode: &str| -> Value { serde_json::from_slice(&std::fs::read(run.join(format!("eval/depth.{mode}.json"))).unwrap()).unwrap() };
+    let report = |mode: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(run.join(format!("eval/depth.{mode}.json"))).unwrap()).unwrap()
+    };
     let (seeing, blind) = (report("image"), report("no-image"));
     let score = |r: &Value| r["likelihood"]["value"].as_f64().unwrap();
     println!("Depth, with the image: {:.3}; without: {:.3}; chance 0.5", score(&seeing), score(&blind));

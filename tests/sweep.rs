@@ -53,14 +53,26 @@ fn the_matrix_results_and_slurm_script() {
     assert!(listing.contains("vit+clip_mlp2x_gelu_s0-"), "{listing}");
 
     let script = dir.join("array.sbatch");
-    let emitted = cambrian(&["sweep", &spec(), "--results", "shared/results", "--emit-slurm", &script.display().to_string(), "--shards", "3"]);
+    let emitted = cambrian(&[
+        "sweep",
+        &spec(),
+        "--results",
+        "shared/results",
+        "--emit-slurm",
+        &script.display().to_string(),
+        "--shards",
+        "3",
+    ]);
     assert!(emitted.status.success(), "{}", stderr(&emitted));
     let text = std::fs::read_to_string(&script).unwrap();
     assert!(text.contains("#SBATCH --array=0-2"), "{text}");
     assert!(text.contains("--shard \"${SLURM_ARRAY_TASK_ID}/3\""), "{text}");
 
     let rows = uninterrupted();
-    assert_eq!(rows[0], "sweep,run,encoder,family,connector,stage1_samples,stage2_samples,encoder_trainable,llm,seed,benchmark,category,questions,chance,generation,likelihood,generation_blind,likelihood_blind");
+    assert_eq!(
+        rows[0],
+        "sweep,run,encoder,family,connector,stage1_samples,stage2_samples,encoder_trainable,llm,seed,benchmark,category,questions,chance,generation,likelihood,generation_blind,likelihood_blind"
+    );
     assert_eq!(rows.len(), 1 + 3, "{rows:?}");
     assert!(rows[3].starts_with("tiny,vit+clip_mlp2x_gelu_s0-"), "{}", rows[3]);
     assert!(rows[3].contains(",tiny-vit-test+tiny-vit-clip,self-supervised+language-supervised,mlp2x_gelu,32,32,false,llm,0,synth,Vision-Centric,16,"), "{}", rows[3]);
@@ -119,7 +131,8 @@ fn shards_run_together_give_the_results_of_one_process() {
 fn a_run_folder_from_another_config_is_refused() {
     let dir = scratch("sweep-refuse");
     let listing = cambrian(&["sweep", &spec(), "--results", &dir.display().to_string(), "--dry-run"]);
-    let first_run = String::from_utf8_lossy(&listing.stdout).lines().nth(1).unwrap().split_whitespace().nth(1).unwrap().to_string();
+    let first_run =
+        String::from_utf8_lossy(&listing.stdout).lines().nth(1).unwrap().split_whitespace().nth(1).unwrap().to_string();
     let run: PathBuf = dir.join("tiny").join(first_run);
     std::fs::create_dir_all(&run).unwrap();
     std::fs::write(run.join("config.toml"), "seed = 99\n").unwrap();
@@ -135,7 +148,8 @@ fn the_shipped_sweeps_expand() {
     let dir = scratch("sweep-shipped");
     let sweeps = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sweeps");
     for (file, runs) in [("quickstart.toml", 10), ("cambrian-encoders.toml", 23), ("cambrian-combos.toml", 8)] {
-        let out = cambrian(&["sweep", &sweeps.join(file).display().to_string(), "--results", &dir.display().to_string(), "--dry-run"]);
+        let out =
+            cambrian(&["sweep", &sweeps.join(file).display().to_string(), "--results", &dir.display().to_string(), "--dry-run"]);
         assert!(out.status.success(), "{file}: {}", stderr(&out));
         let listing = String::from_utf8_lossy(&out.stdout);
         assert!(listing.starts_with(&format!("{runs} runs of sweep")), "{file}: {listing}");
@@ -147,7 +161,10 @@ fn the_shipped_sweeps_expand() {
 fn a_none_axis_value_leaves_the_key_out() {
     let dir = scratch("sweep-none-axis");
     let text = std::fs::read_to_string(fixtures().join("sweeps/tiny.toml")).unwrap();
-    let spec = text.replace(r#"encoders = [["vit"], ["clip"], ["vit", "clip"]]"#, "encoders = [[\"vit\"]]\n\"stage2.encoder_lr\" = [\"none\", 1e-5]");
+    let spec = text.replace(
+        r#"encoders = [["vit"], ["clip"], ["vit", "clip"]]"#,
+        "encoders = [[\"vit\"]]\n\"stage2.encoder_lr\" = [\"none\", 1e-5]",
+    );
     let spec = spec.replace("../mllm/", &format!("{}/", fixtures().join("mllm").display()));
     let spec = spec.replace("../../../sweeps/", &format!("{}/sweeps/", env!("CARGO_MANIFEST_DIR")));
     let path = dir.join("frozen-unfrozen.toml");

@@ -172,7 +172,10 @@ fn cli_writes_a_loadable_benchmark_and_llava_training_files() {
     let root = scratch("synth-cli");
     let out = root.join("synth");
     let run = |extra: &[&str]| {
-        cambrian(&[&["synth", "--samples", "8", "--train-samples", "4", "--seed", "2", "--out"][..], &[out.to_str().unwrap()], extra].concat())
+        cambrian(
+            &[&["synth", "--samples", "8", "--train-samples", "4", "--seed", "2", "--out"][..], &[out.to_str().unwrap()], extra]
+                .concat(),
+        )
     };
     let ok = run(&["--size", "64"]);
     assert!(ok.status.success(), "{}", stderr(&ok));
@@ -186,8 +189,7 @@ fn cli_writes_a_loadable_benchmark_and_llava_training_files() {
     assert!(img.pixels().any(|p| p.0 == [255, 0, 0]) && img.pixels().any(|p| p.0 == [0, 0, 255]), "box prompts drawn");
 
     for file in ["pretrain.json", "instruct.json"] {
-        let rows: Vec<serde_json::Value> =
-            serde_json::from_slice(&std::fs::read(out.join("train").join(file)).unwrap()).unwrap();
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(out.join("train").join(file)).unwrap()).unwrap();
         assert_eq!(rows.len(), 4);
         for row in &rows {
             assert!(out.join(row["image"].as_str().unwrap()).is_file());

@@ -461,7 +461,11 @@ mod tests {
             for sub in command.get_subcommands() {
                 let path = format!("{path} {}", sub.get_name());
                 for arg in sub.get_arguments().filter(|a| !a.is_global_set()) {
-                    assert!(!arg.get_long().is_some_and(|l| globals.contains(&l)), "`{path}` --{} shadows the global flag", arg.get_long().unwrap_or_default());
+                    assert!(
+                        !arg.get_long().is_some_and(|l| globals.contains(&l)),
+                        "`{path}` --{} shadows the global flag",
+                        arg.get_long().unwrap_or_default()
+                    );
                 }
                 walk(sub, globals, path);
             }

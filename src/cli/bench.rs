@@ -16,8 +16,8 @@ use burn::tensor::{Device, Distribution, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::args::{BenchEncodersArgs, BenchOnceArgs};
-use crate::encoders::registry::{preset, presets, resolve};
 use crate::device::DtypeArg;
+use crate::encoders::registry::{preset, presets, resolve};
 use crate::encoders::{Encoder, WeightsSource};
 
 /// One side's figures, as both children print them (one JSON line on stdout).
@@ -38,18 +38,20 @@ pub struct Measurement {
 }
 
 pub fn run_encoders(args: &BenchEncodersArgs, device_name: &str, dtype: DtypeArg) -> anyhow::Result<()> {
-    let names: Vec<String> = if args.encoder.is_empty() {
-        presets().into_iter().map(|spec| spec.name).collect()
-    } else {
-        args.encoder.clone()
-    };
+    let names: Vec<String> =
+        if args.encoder.is_empty() { presets().into_iter().map(|spec| spec.name).collect() } else { args.encoder.clone() };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "device {device_name}, {}, {threads} threads, batch {}, {} warm-up + {} timed passes",
         dtype.name(),
-        args.batch_size, args.warmup, args.iters
+        args.batch_size,
+        args.warmup,
+        args.iters
     );
-    println!("{:<24} {:>5} {:>10} {:>9} {:>10} {:>9} {:>8}", "ENCODER", "RES", "OURS img/s", "OURS MiB", "TORCH img/s", "TORCH MiB", "RATIO");
+    println!(
+        "{:<24} {:>5} {:>10} {:>9} {:>10} {:>9} {:>8}",
+        "ENCODER", "RES", "OURS img/s", "OURS MiB", "TORCH img/s", "TORCH MiB", "RATIO"
+    );
     for name in names {
         let res = preset(&name)?.resolution();
         let ours = measure_ours(&name, args, device_name, dtype);
@@ -66,7 +68,13 @@ pub fn run_encoders(args: &BenchEncodersArgs, device_name: &str, dtype: DtypeArg
             (Ok(o), Ok(t)) if o.device == t.device => format!("{:.2}×", o.images_per_sec / t.images_per_sec),
             _ => "-".to_string(),
         };
-        println!("{name:<24} {res:>5} {:>10} {:>9} {:>10} {:>9} {ratio:>8}", speed(&ours), mib(&ours), speed(&torch), mib(&torch));
+        println!(
+            "{name:<24} {res:>5} {:>10} {:>9} {:>10} {:>9} {ratio:>8}",
+            speed(&ours),
+            mib(&ours),
+            speed(&torch),
+            mib(&torch)
+        );
         for (side, result) in [("ours", &ours), ("torch", &torch)] {
             match result {
                 Err(err) => println!("  {side}: {err:#}"),
@@ -102,7 +110,14 @@ fn measure_ours(name: &str, args: &BenchEncodersArgs, device_name: &str, dtype: 
     let exe = std::env::current_exe().context("locating the cambrian binary")?;
     let output = Command::new(exe)
         .args(["--device", device_name, "--dtype", dtype.name(), "-q", "bench", "encoder-once", "--encoder", name])
-        .args(["--batch-size", &args.batch_size.to_string(), "--warmup", &args.warmup.to_string(), "--iters", &args.iters.to_string()])
+        .args([
+            "--batch-size",
+            &args.batch_size.to_string(),
+            "--warmup",
+            &args.warmup.to_string(),
+            "--iters",
+            &args.iters.to_string(),
+        ])
         .output()
         .context("running the measurement")?;
     parse_child(&output, "cambrian bench encoder-once")
@@ -116,7 +131,14 @@ fn measure_torch(name: &str, args: &BenchEncodersArgs, device: &str, dtype: Dtyp
     let output = Command::new(&args.python)
         .arg(&args.reference)
         .args(["--spec", &spec.display().to_string()])
-        .args(["--batch-size", &args.batch_size.to_string(), "--warmup", &args.warmup.to_string(), "--iters", &args.iters.to_string()])
+        .args([
+            "--batch-size",
+            &args.batch_size.to_string(),
+            "--warmup",
+            &args.warmup.to_string(),
+            "--iters",
+            &args.iters.to_string(),
+        ])
         .args(["--device", device, "--dtype", dtype.name()])
         .output()
         .with_context(|| format!("not run: cannot start `{}`", args.python))?;

@@ -72,7 +72,10 @@ fn measure(args: &BenchCacheArgs, work: &Path, device: &Device) -> anyhow::Resul
         println!("{:<6} {rate:>9.3} {:>10.3} {speedup:>8.2}× {loss:>18}", row.name, 1.0 / rate);
     }
     let (entries, bytes) = entries_size(&work.join("cache"))?;
-    println!("cache: {entries} entries, {:.1} MiB; SPEED-UP is steps/s over the run without the cache", bytes as f64 / (1024.0 * 1024.0));
+    println!(
+        "cache: {entries} entries, {:.1} MiB; SPEED-UP is steps/s over the run without the cache",
+        bytes as f64 / (1024.0 * 1024.0)
+    );
     Ok(())
 }
 

@@ -31,7 +31,13 @@ pub fn run(args: &BenchGenerateArgs, device: &Device, device_name: &str, dtype: 
     result
 }
 
-fn measure(args: &BenchGenerateArgs, device: &Device, device_name: &str, dtype: DtypeArg, dir: &std::path::Path) -> anyhow::Result<()> {
+fn measure(
+    args: &BenchGenerateArgs,
+    device: &Device,
+    device_name: &str,
+    dtype: DtypeArg,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
     let corpus = dir.join("corpus.txt");
     let words: Vec<String> = (0..args.vocab).map(|i| format!("w{i}")).collect();
     std::fs::write(&corpus, words.join(" ")).with_context(|| format!("writing {}", corpus.display()))?;
@@ -50,7 +56,13 @@ fn measure(args: &BenchGenerateArgs, device: &Device, device_name: &str, dtype: 
     let prompt: Vec<u32> = (0..args.prompt_tokens as u32).map(|i| 3 + (i * 7919) % (vocab - 3)).collect();
     println!(
         "Llama {} layers, width {}, {} heads ({} key/value), vocabulary {vocab}; prompt {} tokens, {} new; device {device_name}, {}",
-        args.layers, args.hidden_size, args.heads, args.kv_heads, args.prompt_tokens, args.new_tokens, dtype.name()
+        args.layers,
+        args.hidden_size,
+        args.heads,
+        args.kv_heads,
+        args.prompt_tokens,
+        args.new_tokens,
+        dtype.name()
     );
 
     let run = || greedy(&llm.model, &prompt, args.new_tokens as usize, &[], false, device);
@@ -92,7 +104,13 @@ fn measure(args: &BenchGenerateArgs, device: &Device, device_name: &str, dtype: 
     Ok(())
 }
 
-fn reference(args: &BenchGenerateArgs, model: &std::path::Path, prompt: &[u32], device: &str, dtype: DtypeArg) -> anyhow::Result<Speed> {
+fn reference(
+    args: &BenchGenerateArgs,
+    model: &std::path::Path,
+    prompt: &[u32],
+    device: &str,
+    dtype: DtypeArg,
+) -> anyhow::Result<Speed> {
     if !args.reference.is_file() {
         bail!("not run: {} not found (run from the repository root or pass --reference)", args.reference.display());
     }
@@ -101,13 +119,24 @@ fn reference(args: &BenchGenerateArgs, model: &std::path::Path, prompt: &[u32], 
     let output = Command::new(&args.python)
         .arg(&args.reference)
         .args(["--model", &model.display().to_string(), "--prompt-ids", &ids.join(",")])
-        .args(["--new-tokens", &args.new_tokens.to_string(), "--warmup", &args.warmup.to_string(), "--iters", &args.iters.to_string()])
+        .args([
+            "--new-tokens",
+            &args.new_tokens.to_string(),
+            "--warmup",
+            &args.warmup.to_string(),
+            "--iters",
+            &args.iters.to_string(),
+        ])
         .args(["--threads", &threads.to_string(), "--device", device, "--dtype", dtype.name()])
         .output()
         .with_context(|| format!("not run: cannot start `{}`", args.python))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        bail!("{} failed: {}", args.reference.display(), stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message"));
+        bail!(
+            "{} failed: {}",
+            args.reference.display(),
+            stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message")
+        );
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stdout.lines().rev().find(|l| l.starts_with('{')).context("no JSON line from the reference")?;

@@ -181,7 +181,12 @@ pub fn run(args: &BenchTrainArgs, device: &Device, device_name: &str) -> anyhow:
 
 /// Writes the scenes, the LLM, the encoder spec, `run.toml` and `workload.json` into `work`;
 /// returns the run and the feature-cache entries the workload names (none without a cache).
-fn generate(args: &BenchTrainArgs, spec: &EncoderSpec, work: &Path, device: &Device) -> anyhow::Result<(RunConfig, Vec<PathBuf>)> {
+fn generate(
+    args: &BenchTrainArgs,
+    spec: &EncoderSpec,
+    work: &Path,
+    device: &Device,
+) -> anyhow::Result<(RunConfig, Vec<PathBuf>)> {
     let total_steps = args.warmup + args.steps;
     let scenes = synth::Config { samples: 1, train_samples: args.batch_size * total_steps, size: SCENE_PX, seed: SEED };
     let synth_dir = work.join("synth");
@@ -300,7 +305,11 @@ fn measure_ours(work: &Path, device_name: &str, threads: u64, run: &str) -> anyh
 fn measure_ours_cached(work: &Path, device_name: &str, threads: u64, entries: &[PathBuf]) -> anyhow::Result<Steps> {
     measure_ours(work, device_name, threads, "fill-cache").context("filling the feature cache")?;
     for entry in entries {
-        ensure!(entry.is_file(), "the first run left no cache entry {}: the workload's cache keys are not training's", entry.display());
+        ensure!(
+            entry.is_file(),
+            "the first run left no cache entry {}: the workload's cache keys are not training's",
+            entry.display()
+        );
     }
     let before = cache_stamps(&work.join("cache"))?;
     let steps = measure_ours(work, device_name, threads, "run")?;
@@ -355,7 +364,9 @@ fn report(warmup: usize, ours: &Outcome, torch: &Outcome) -> anyhow::Result<()> 
     if let Ok(steps) = ours {
         let timed = &steps.positions[warmup.min(steps.positions.len())..];
         let mean = timed.iter().sum::<u64>() as f64 / timed.len().max(1) as f64;
-        println!("  data      synthetic scenes at {SCENE_PX} px, vicuna_v1: {mean:.0} positions per timed step on average (pads excluded)");
+        println!(
+            "  data      synthetic scenes at {SCENE_PX} px, vicuna_v1: {mean:.0} positions per timed step on average (pads excluded)"
+        );
     }
     if let Ok(Steps { about: Some(about), .. }) = torch {
         println!("  PyTorch   {about}");
@@ -396,7 +407,8 @@ fn row(side: &str, outcome: &Outcome, warmup: usize) -> Result<(f64, f64), Strin
 pub fn run_once(args: &BenchTrainOnceArgs, device: &Device) -> anyhow::Result<()> {
     ensure!(!args.out.exists(), "{} exists: a measurement trains a fresh run", args.out.display());
     let config = RunConfig::from_file(&args.config)?;
-    let (_, summaries) = train(&config, &args.out, device, &Silent).with_context(|| format!("training into {}", args.out.display()))?;
+    let (_, summaries) =
+        train(&config, &args.out, device, &Silent).with_context(|| format!("training into {}", args.out.display()))?;
     let (mut step_secs, mut positions) = (Vec::new(), Vec::new());
     for summary in &summaries {
         // A row's `secs` is the stage's training time so far: a step's is the difference.

@@ -7,12 +7,8 @@ use super::args::CvbenchBuildArgs;
 use crate::data::cvbench::build::{Inputs, Options, build as build_benchmark};
 
 pub fn build(args: &CvbenchBuildArgs) -> anyhow::Result<()> {
-    let inputs = Inputs {
-        images: args.images.clone(),
-        coco: args.coco.clone(),
-        ade20k: args.ade20k.clone(),
-        omni3d: args.omni3d.clone(),
-    };
+    let inputs =
+        Inputs { images: args.images.clone(), coco: args.coco.clone(), ade20k: args.ade20k.clone(), omni3d: args.omni3d.clone() };
     let options = Options {
         min_box_frac: args.min_box_frac,
         margin_m: args.margin_m,

@@ -41,11 +41,8 @@ impl From<&EncoderSpec> for Row {
 }
 
 pub fn run(args: &EncodersArgs) -> anyhow::Result<()> {
-    let rows: Vec<Row> = presets()
-        .iter()
-        .filter(|spec| args.family.is_none_or(|family| spec.family == family))
-        .map(Row::from)
-        .collect();
+    let rows: Vec<Row> =
+        presets().iter().filter(|spec| args.family.is_none_or(|family| spec.family == family)).map(Row::from).collect();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());

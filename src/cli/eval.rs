@@ -16,7 +16,8 @@ pub fn run(args: &EvalArgs, device: &Device, quiet: bool) -> anyhow::Result<()> 
         Some(name) => name.clone(),
         None => args.benchmark.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "benchmark".into()),
     };
-    let benchmark = benchmark(&args.benchmark, &name, args.category).context("loading the benchmark (a JSONL needs --category)")?;
+    let benchmark =
+        benchmark(&args.benchmark, &name, args.category).context("loading the benchmark (a JSONL needs --category)")?;
     let run = load_run(&args.run, device).with_context(|| format!("loading the run in {}", args.run.display()))?;
     let bar = Bar::new(quiet);
     println!("{:<16} {:<12} {:>10} {:>10} {:>8}", "benchmark", "vision", "generation", "likelihood", "chance");
@@ -33,12 +34,15 @@ pub fn run(args: &EvalArgs, device: &Device, quiet: bool) -> anyhow::Result<()> 
             tracing::info!("{}: image features {}", mode.name(), cache.take_counts());
         }
         let path = args.run.join("eval").join(report_file(&name, mode));
-        std::fs::create_dir_all(args.run.join("eval")).with_context(|| format!("creating {}", args.run.join("eval").display()))?;
+        std::fs::create_dir_all(args.run.join("eval"))
+            .with_context(|| format!("creating {}", args.run.join("eval").display()))?;
         write_json(&path, &report)?;
         println!(
             "{name:<16} {:<12} {:>10.4} {:>10.4} {:>8.4}",
             mode.name(),
-            report.generation.value, report.likelihood.value, report.chance
+            report.generation.value,
+            report.likelihood.value,
+            report.chance
         );
         if !report.unreadable.is_empty() {
             eprintln!("warning: {} images could not be read; those items count as wrong", report.unreadable.len());

@@ -3,8 +3,8 @@
 mod args;
 mod bar;
 mod bench;
-mod bench_generate;
 mod bench_cache;
+mod bench_generate;
 mod bench_train;
 mod cvbench;
 mod encode;

@@ -37,7 +37,10 @@ pub fn run(args: &SweepArgs, device: DeviceArg, quiet: bool) -> anyhow::Result<(
         outcome.busy.len(),
         sweep.dir.join("results.csv").display()
     );
-    println!("{:<40} {:<11} {:<14} {:>10} {:>10} {:>10} {:>7}", "encoder", "connector", "benchmark", "generation", "likelihood", "no image", "chance");
+    println!(
+        "{:<40} {:<11} {:<14} {:>10} {:>10} {:>10} {:>7}",
+        "encoder", "connector", "benchmark", "generation", "likelihood", "no image", "chance"
+    );
     for row in &rows {
         let blind = row.likelihood_blind.map_or("-".to_string(), |v| format!("{v:.3}"));
         println!(

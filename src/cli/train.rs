@@ -12,7 +12,8 @@ use crate::train::train;
 pub fn run(args: &TrainArgs, device: &Device, quiet: bool) -> anyhow::Result<()> {
     let config = RunConfig::from_file(&args.config)?;
     let bar = Bar::new(quiet);
-    let (_, summaries) = train(&config, &args.out, device, &bar).with_context(|| format!("training into {}", args.out.display()))?;
+    let (_, summaries) =
+        train(&config, &args.out, device, &bar).with_context(|| format!("training into {}", args.out.display()))?;
     for s in &summaries {
         let loss = s.final_loss.map_or("-".to_string(), |l| format!("{l:.4}"));
         println!(

@@ -50,11 +50,8 @@ pub enum Projector {
     Mlp2xGelu(Mlp2xGelu),
 }
 
-static LINEAR_KEYS: KeyMap = KeyMap {
-    layout: "LLaVA linear mm_projector",
-    anchor: "mm_projector.weight",
-    rules: &[Rename("mm_projector", "proj")],
-};
+static LINEAR_KEYS: KeyMap =
+    KeyMap { layout: "LLaVA linear mm_projector", anchor: "mm_projector.weight", rules: &[Rename("mm_projector", "proj")] };
 
 static MLP_KEYS: KeyMap = KeyMap {
     layout: "LLaVA mlp2x_gelu mm_projector",
@@ -66,7 +63,9 @@ impl Projector {
     /// `features` channels in, `hidden` (the LLM's width) out; PyTorch's Linear init.
     pub fn new(kind: ProjectorKind, features: usize, hidden: usize, device: &Device) -> Self {
         match kind {
-            ProjectorKind::Linear => Projector::Linear(LinearProjector { proj: LinearConfig::new(features, hidden).init(device) }),
+            ProjectorKind::Linear => {
+                Projector::Linear(LinearProjector { proj: LinearConfig::new(features, hidden).init(device) })
+            }
             ProjectorKind::Mlp2xGelu => Projector::Mlp2xGelu(Mlp2xGelu::new(features, hidden, device)),
         }
     }

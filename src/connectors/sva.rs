@@ -177,8 +177,11 @@ impl SvaConnector {
         let llm_hidden = tokens.dims()[2];
         // [images, L, L, llm] ++ [images, L, 1, llm] → [images, L·(L + 1), llm]
         let newline = self.image_newline.val().reshape([1, 1, 1, llm_hidden]).expand([images, side, 1, llm_hidden]);
-        let tokens = Tensor::cat(vec![tokens.reshape([images, side, side, llm_hidden]), newline], 2)
-            .reshape([images, side * (side + 1), llm_hidden]);
+        let tokens = Tensor::cat(vec![tokens.reshape([images, side, side, llm_hidden]), newline], 2).reshape([
+            images,
+            side * (side + 1),
+            llm_hidden,
+        ]);
 
         let context = SvaContext {
             windows: projected

@@ -112,8 +112,7 @@ impl Benchmark {
                 self.items.len()
             )));
         }
-        let correct: Vec<f64> =
-            self.items.iter().zip(predictions).map(|(item, p)| f64::from(*p == Some(item.answer))).collect();
+        let correct: Vec<f64> = self.items.iter().zip(predictions).map(|(item, p)| f64::from(*p == Some(item.answer))).collect();
         Ok(self.aggregate(&correct))
     }
 
@@ -150,11 +149,8 @@ impl Benchmark {
         let mut parts = Vec::new();
         let mut per_kind = Vec::new();
         for kind in ["2D", "3D"] {
-            let sources: Vec<(&str, f64)> = by_source
-                .iter()
-                .filter(|((k, _), _)| *k == kind)
-                .map(|((_, s), (sum, n))| (*s, sum / *n as f64))
-                .collect();
+            let sources: Vec<(&str, f64)> =
+                by_source.iter().filter(|((k, _), _)| *k == kind).map(|((_, s), (sum, n))| (*s, sum / *n as f64)).collect();
             if sources.is_empty() {
                 continue;
             }

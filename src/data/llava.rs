@@ -80,7 +80,10 @@ pub fn load(path: &Path, image_dir: &Path) -> Result<LlavaSet, LlavaError> {
 fn parse(text: &str) -> Result<Vec<Result<Record, String>>, String> {
     if text.trim_start().starts_with('[') {
         let values: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|err| err.to_string())?;
-        return Ok(values.into_iter().map(|v| serde_json::from_value(v).map_err(|err| format!("malformed record: {err}"))).collect());
+        return Ok(values
+            .into_iter()
+            .map(|v| serde_json::from_value(v).map_err(|err| format!("malformed record: {err}")))
+            .collect());
     }
     Ok(text
         .lines()
@@ -176,7 +179,8 @@ mod tests {
 
     #[test]
     fn jsonl_lines_are_records() {
-        let text = "{\"conversations\": [{\"from\": \"human\", \"value\": \"a\"}, {\"from\": \"gpt\", \"value\": \"b\"}]}\n{oops\n";
+        let text =
+            "{\"conversations\": [{\"from\": \"human\", \"value\": \"a\"}, {\"from\": \"gpt\", \"value\": \"b\"}]}\n{oops\n";
         let set = load_text(text, "jsonl");
         assert_eq!(set.samples.len(), 1);
         assert_eq!(set.skipped[0].index, 1);
@@ -188,7 +192,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("bad.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
         let json = dir.join("data.json");
-        std::fs::write(&json, r#"[{"image": "bad.png", "conversations": [{"from": "human", "value": "<image>"}, {"from": "gpt", "value": "x"}]}]"#).unwrap();
+        std::fs::write(
+            &json,
+            r#"[{"image": "bad.png", "conversations": [{"from": "human", "value": "<image>"}, {"from": "gpt", "value": "x"}]}]"#,
+        )
+        .unwrap();
         let set = load(&json, &dir).unwrap();
         assert!(set.samples.is_empty());
         assert!(set.skipped[0].reason.contains("bad.png"), "{:?}", set.skipped);

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use super::spec::ArchitectureSpec;
 use super::{EncoderError, EncoderModel};
-use crate::nn::resample::{GridResample, resize_grids};
 use crate::nn::mlp::{Act, Mlp};
+use crate::nn::resample::{GridResample, resize_grids};
 use crate::weights::checkpoint::Checkpoint;
 use crate::weights::keymap::{KeyMap, Rule::*};
 use crate::weights::load::load_strict;

@@ -22,10 +22,7 @@ pub struct EncodedImages {
 
 /// Decodes and preprocesses every image first, so that a bad file fails before any compute.
 pub fn preprocess_files(preprocess: &Preprocess, images: &[PathBuf]) -> Result<Vec<Vec<f32>>, EncoderError> {
-    images
-        .iter()
-        .map(|path| Ok(preprocess.apply(&load_image(path)?)))
-        .collect()
+    images.iter().map(|path| Ok(preprocess.apply(&load_image(path)?))).collect()
 }
 
 /// Runs the encoder over preprocessed images ([3, res, res] each) in batches.
@@ -46,9 +43,12 @@ pub fn encode_pixels(
         let data = TensorData::new(batch.concat(), [batch.len(), 3, side, side]);
         let out = encoder.forward(Tensor::<4>::from_data(data, device), layer)?;
         let [n, tokens, hidden] = out.tokens.dims();
-        let values = out.tokens.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|err| {
-            EncoderError::Config(format!("reading features back from the device: {err:?}"))
-        })?;
+        let values = out
+            .tokens
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .map_err(|err| EncoderError::Config(format!("reading features back from the device: {err:?}")))?;
         features.extend(values);
         shape = [shape[0] + n, tokens, hidden];
         grid = out.grid;
@@ -59,21 +59,15 @@ pub fn encode_pixels(
 }
 
 /// Writes the features file atomically (temporary file in the same folder, then rename).
-pub fn write_features(
-    path: &Path,
-    encoded: &EncodedImages,
-    metadata: HashMap<String, String>,
-) -> Result<(), EncoderError> {
+pub fn write_features(path: &Path, encoded: &EncodedImages, metadata: HashMap<String, String>) -> Result<(), EncoderError> {
     let io = |source| EncoderError::Io { path: path.to_path_buf(), source };
     let features: Vec<u8> = encoded.features.iter().flat_map(|v| v.to_le_bytes()).collect();
     let grid: Vec<u8> = encoded.grid.iter().flat_map(|v| (*v as i64).to_le_bytes()).collect();
     let view = |dtype, shape: Vec<usize>, bytes| {
         TensorView::new(dtype, shape, bytes).map_err(|err| EncoderError::Config(format!("features tensor: {err}")))
     };
-    let tensors = vec![
-        ("features", view(Dtype::F32, encoded.shape.to_vec(), &features)?),
-        ("grid", view(Dtype::I64, vec![2], &grid)?),
-    ];
+    let tensors =
+        vec![("features", view(Dtype::F32, encoded.shape.to_vec(), &features)?), ("grid", view(Dtype::I64, vec![2], &grid)?)];
     let bytes = safetensors::serialize(tensors, Some(metadata)).map_err(|err| EncoderError::Config(err.to_string()))?;
     crate::atomic::write(path, &bytes).map_err(io)
 }

@@ -369,9 +369,7 @@ impl EvaAttention {
                 let take = |i: usize| y.clone().narrow(0, i, 1).squeeze_dim::<4>(0);
                 [take(0), take(1), take(2)]
             }
-            (None, Some(q), Some(k), Some(v)) => {
-                [heads(q.forward(x.clone())), heads(k.forward(x.clone())), heads(v.forward(x))]
-            }
+            (None, Some(q), Some(k), Some(v)) => [heads(q.forward(x.clone())), heads(k.forward(x.clone())), heads(v.forward(x))],
             _ => unreachable!("init builds either a fused or a split projection"),
         }
     }
@@ -500,10 +498,8 @@ impl Eva {
         let [batch, hidden, rows, cols] = patches.dims();
         let patches = patches.flatten::<3>(2, 3).swap_dims(1, 2);
         let cls = self.cls_token.as_ref().map(|t| t.val().reshape([1, 1, hidden]).expand([batch, 1, hidden]));
-        let regs = self
-            .reg_token
-            .as_ref()
-            .map(|t| t.val().unsqueeze::<3>().expand([batch, self.config.structure.registers, hidden]));
+        let regs =
+            self.reg_token.as_ref().map(|t| t.val().unsqueeze::<3>().expand([batch, self.config.structure.registers, hidden]));
         let mut x = Tensor::cat(cls.into_iter().chain(regs).chain([patches]).collect(), 1);
         if let Some(pos) = &self.pos_embed {
             x = x + self.positions(pos.val(), [rows, cols]).unsqueeze::<3>();

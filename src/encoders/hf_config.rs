@@ -70,12 +70,13 @@ pub fn spec_from_dir(dir: &Path) -> Result<EncoderSpec, EncoderError> {
         other => {
             return Err(spec_error(
                 &config_path,
-                format!("model_type `{other}` is not a supported vision encoder (clip, siglip, dinov2, dinov2_with_registers, vit, vit_mae, dpt)"),
+                format!(
+                    "model_type `{other}` is not a supported vision encoder (clip, siglip, dinov2, dinov2_with_registers, vit, vit_mae, dpt)"
+                ),
             ));
         }
     };
-    let vision: VisionConfig =
-        serde_json::from_value(vision.clone()).map_err(|err| spec_error(&config_path, err.to_string()))?;
+    let vision: VisionConfig = serde_json::from_value(vision.clone()).map_err(|err| spec_error(&config_path, err.to_string()))?;
     let swiglu = vision.use_swiglu_ffn.unwrap_or(false);
     let act = if swiglu { Act::Swiglu } else { activation(&vision, &config_path)? };
     let architecture = VitSpec {
@@ -85,7 +86,8 @@ pub fn spec_from_dir(dir: &Path) -> Result<EncoderSpec, EncoderError> {
         hidden_size: vision.hidden_size,
         depth: vision.num_hidden_layers,
         heads: vision.num_attention_heads,
-        mlp_size: mlp_size(&vision, swiglu).ok_or_else(|| spec_error(&config_path, "no intermediate_size or mlp_ratio".into()))?,
+        mlp_size: mlp_size(&vision, swiglu)
+            .ok_or_else(|| spec_error(&config_path, "no intermediate_size or mlp_ratio".into()))?,
         act: Some(act),
         class_token: None,
         registers: vision.num_register_tokens,

@@ -23,10 +23,10 @@ use image::RgbImage;
 
 use crate::nn::resample::{GridResample, resize_grids};
 use crate::weights::WeightsError;
-pub use spec::{Architecture, ArchitectureSpec, EncoderSpec, Family, Selection};
 use beit::Beit;
 use diffusion::StableDiffusion;
 use sam::SamEncoder;
+pub use spec::{Architecture, ArchitectureSpec, EncoderSpec, Family, Selection};
 use vit::VisionTransformer;
 
 #[derive(Debug, thiserror::Error)]

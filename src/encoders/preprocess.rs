@@ -72,10 +72,7 @@ pub fn load_image(path: &Path) -> Result<RgbImage, EncoderError> {
         .map_err(|source| EncoderError::Io { path: path.to_path_buf(), source })?
         .with_guessed_format()
         .map_err(|source| EncoderError::Io { path: path.to_path_buf(), source })?;
-    let decoded = reader.decode().map_err(|err| EncoderError::Image {
-        path: path.to_path_buf(),
-        message: err.to_string(),
-    })?;
+    let decoded = reader.decode().map_err(|err| EncoderError::Image { path: path.to_path_buf(), message: err.to_string() })?;
     Ok(decoded.to_rgb8())
 }
 
@@ -169,11 +166,7 @@ impl Preprocess {
 /// Python's `round` (half to even), as torchvision's CenterCrop uses it.
 fn round_half_even(x: f64) -> usize {
     let floor = x.floor();
-    let rounded = if x - floor == 0.5 {
-        if floor % 2.0 == 0.0 { floor } else { floor + 1.0 }
-    } else {
-        x.round()
-    };
+    let rounded = if x - floor == 0.5 { if floor % 2.0 == 0.0 { floor } else { floor + 1.0 } } else { x.round() };
     rounded as usize
 }
 

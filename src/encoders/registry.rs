@@ -45,9 +45,7 @@ const PRESETS: &[(&str, &str)] = &[
 pub fn presets() -> Vec<EncoderSpec> {
     PRESETS
         .iter()
-        .map(|(name, text)| {
-            EncoderSpec::from_toml(text, &format!("encoders/{name}.toml")).unwrap_or_else(|err| panic!("{err}"))
-        })
+        .map(|(name, text)| EncoderSpec::from_toml(text, &format!("encoders/{name}.toml")).unwrap_or_else(|err| panic!("{err}")))
         .collect()
 }
 
@@ -108,6 +106,8 @@ pub fn resolve(encoder: Option<&str>, weights: Option<&Path>) -> Result<Resolved
             "{} is not a transformers model folder (no config.json); name the encoder with --encoder",
             path.display()
         ))),
-        (None, None) => Err(EncoderError::Config("name an encoder with --encoder, or pass a transformers folder as --weights".into())),
+        (None, None) => {
+            Err(EncoderError::Config("name an encoder with --encoder, or pass a transformers folder as --weights".into()))
+        }
     }
 }

@@ -37,7 +37,11 @@ impl Interpolation {
                 }
             }
             Interpolation::Lanczos => {
-                if (-3.0..3.0).contains(&x) { sinc(x) * sinc(x / 3.0) } else { 0.0 }
+                if (-3.0..3.0).contains(&x) {
+                    sinc(x) * sinc(x / 3.0)
+                } else {
+                    0.0
+                }
             }
         }
     }
@@ -68,9 +72,7 @@ fn taps(in_size: usize, out_size: usize, filter: Interpolation) -> Taps {
         // C's (int) truncates toward zero; both bounds are clamped into the input.
         let min = ((centre - support + 0.5) as i64).max(0) as usize;
         let max = ((centre + support + 0.5) as i64).min(in_size as i64) as usize;
-        let raw: Vec<f64> = (min..max)
-            .map(|i| filter.weight((i as f64 - centre + 0.5) / filter_scale))
-            .collect();
+        let raw: Vec<f64> = (min..max).map(|i| filter.weight((i as f64 - centre + 0.5) / filter_scale)).collect();
         let total: f64 = raw.iter().sum();
         let fixed = raw
             .iter()

@@ -237,9 +237,12 @@ fn pad_to_multiple(x: Tensor<4>, window: usize) -> Tensor<4> {
 /// windows in row-major order.
 fn window_partition(x: Tensor<4>, window: usize) -> Tensor<4> {
     let [batch, rows, cols, channels] = x.dims();
-    x.reshape([batch, rows / window, window, cols / window, window, channels])
-        .permute([0, 1, 3, 2, 4, 5])
-        .reshape([batch * (rows / window) * (cols / window), window, window, channels])
+    x.reshape([batch, rows / window, window, cols / window, window, channels]).permute([0, 1, 3, 2, 4, 5]).reshape([
+        batch * (rows / window) * (cols / window),
+        window,
+        window,
+        channels,
+    ])
 }
 
 /// The inverse of [`window_partition`]: → [batch, rows, cols, C].

@@ -11,15 +11,15 @@ use serde::{Deserialize, Serialize};
 
 use burn::tensor::Device;
 
-use super::{EncoderError, EncoderModel};
-use crate::weights::checkpoint::Checkpoint;
-use super::preprocess::Preprocess;
 use super::beit::BeitSpec;
-use super::eva::EvaSpec;
 use super::convnext::ConvNextSpec;
+use super::diffusion::StableDiffusionSpec;
+use super::eva::EvaSpec;
+use super::preprocess::Preprocess;
 use super::sam::SamSpec;
 use super::vit::VitSpec;
-use super::diffusion::StableDiffusionSpec;
+use super::{EncoderError, EncoderModel};
+use crate::weights::checkpoint::Checkpoint;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -157,17 +157,11 @@ impl Selection<'_> {
 
 impl EncoderSpec {
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, EncoderError> {
-        toml::from_str(text).map_err(|err| EncoderError::Spec {
-            origin: origin.to_string(),
-            message: err.message().to_string(),
-        })
+        toml::from_str(text).map_err(|err| EncoderError::Spec { origin: origin.to_string(), message: err.message().to_string() })
     }
 
     pub fn from_file(path: &Path) -> Result<Self, EncoderError> {
-        let text = std::fs::read_to_string(path).map_err(|source| EncoderError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| EncoderError::Io { path: path.to_path_buf(), source })?;
         Self::from_toml(&text, &path.display().to_string())
     }
 

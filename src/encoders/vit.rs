@@ -19,12 +19,12 @@ use serde::{Deserialize, Serialize};
 
 use super::spec::{ArchitectureSpec, patch_grid};
 use super::{EncoderError, EncoderModel, vit_keys};
-use crate::weights::checkpoint::Checkpoint;
-use crate::weights::load::load_strict;
 use crate::nn::attention::SelfAttention;
 use crate::nn::layer_scale::LayerScale;
 use crate::nn::mlp::{Act, Mlp};
 use crate::nn::resample::{GridResample, resize_grid};
+use crate::weights::checkpoint::Checkpoint;
+use crate::weights::load::load_strict;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -162,17 +162,10 @@ impl VitLayout {
                 norm_eps: 1e-5,
                 ..base
             },
-            VitLayout::HfSiglip => LayoutDefaults {
-                act: Act::GeluTanh,
-                class_token: false,
-                pos_embed: PosEmbedCover::Patches,
-                ..base
-            },
-            VitLayout::HfDinov2 => LayoutDefaults {
-                layer_scale: true,
-                pos_embed: PosEmbedCover::ClassAndPatches,
-                ..base
-            },
+            VitLayout::HfSiglip => {
+                LayoutDefaults { act: Act::GeluTanh, class_token: false, pos_embed: PosEmbedCover::Patches, ..base }
+            }
+            VitLayout::HfDinov2 => LayoutDefaults { layer_scale: true, pos_embed: PosEmbedCover::ClassAndPatches, ..base },
             VitLayout::HfVit | VitLayout::HfVitMae => LayoutDefaults { norm_eps: 1e-12, ..base },
             // DPTViTEmbeddings resizes the position table bilinearly, at every size.
             VitLayout::HfDpt => LayoutDefaults { norm_eps: 1e-12, pos_resample: GridResample::Bilinear, ..base },
@@ -376,10 +369,7 @@ impl VisionTransformer {
         let pos_patches = pos_patches.unsqueeze::<3>();
 
         let cls = self.cls_token.as_ref().map(|t| t.val().reshape([1, 1, hidden]).expand([batch, 1, hidden]));
-        let regs = self
-            .reg_tokens
-            .as_ref()
-            .map(|t| t.val().unsqueeze::<3>().expand([batch, config.registers, hidden]));
+        let regs = self.reg_tokens.as_ref().map(|t| t.val().unsqueeze::<3>().expand([batch, config.registers, hidden]));
         let x = match config.pos_embed {
             PosEmbedCover::Patches => {
                 let tokens: Vec<_> = cls.into_iter().chain(regs).chain([patches + pos_patches]).collect();

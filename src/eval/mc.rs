@@ -15,10 +15,10 @@ use crate::data::benchmark::{Benchmark, Category, Score, letter, read_answer};
 use crate::data::llava::Turn;
 use crate::data::vision::ImageMode;
 use crate::features::{FeatureError, FeatureSource};
-use crate::llm::{LayerHook, LlmError};
 use crate::llm::chat::Template;
 use crate::llm::generate::greedy_from_embeddings;
 use crate::llm::tokenizer::LlmTokenizer;
+use crate::llm::{LayerHook, LlmError};
 use crate::mllm::conversation::encode;
 use crate::mllm::{Example, Mllm};
 use crate::progress::Progress;
@@ -119,7 +119,8 @@ pub fn evaluate(
         let inputs = model.splice(&[Example { encoded: &prefix, image: shown }], vision.as_ref(), options.max_length, device);
         let hook = model.aggregation(&inputs);
         let hook = hook.as_ref().map(|h| h as &dyn LayerHook);
-        let generated = greedy_from_embeddings(&model.llm, inputs.embeds.clone(), hook, options.max_new_tokens, eos_token_ids, device)?;
+        let generated =
+            greedy_from_embeddings(&model.llm, inputs.embeds.clone(), hook, options.max_new_tokens, eos_token_ids, device)?;
         let reply = tokenizer.decode(&generated)?;
         let generation = read_answer(&reply, item.choices.len()).map(letter);
 
@@ -128,9 +129,11 @@ pub fn evaluate(
             .collect::<Result<Vec<_>, _>>()?;
         let examples: Vec<Example> = answered.iter().map(|encoded| Example { encoded, image: shown }).collect();
         let inputs = model.splice(&examples, vision.as_ref(), options.max_length, device);
-        let nll: Vec<f64> = model.target_nll(&inputs).into_data().convert::<f64>().try_into_vec::<f64>().expect("f64 after convert");
+        let nll: Vec<f64> =
+            model.target_nll(&inputs).into_data().convert::<f64>().try_into_vec::<f64>().expect("f64 after convert");
         let log_likelihoods: Vec<f64> = nll.iter().map(|v| -v).collect();
-        let best = (0..log_likelihoods.len()).fold(0, |best, j| if log_likelihoods[j] > log_likelihoods[best] { j } else { best });
+        let best =
+            (0..log_likelihoods.len()).fold(0, |best, j| if log_likelihoods[j] > log_likelihoods[best] { j } else { best });
 
         items.push(ItemResult {
             id: item.id.clone(),

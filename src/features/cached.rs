@@ -82,9 +82,12 @@ impl CachedFeatures {
         if !missing.is_empty() {
             let batch: Vec<&RgbImage> = missing.iter().map(|&i| images[i]).collect();
             let computed = encoder.encode_images(&batch, device)?;
-            let values = computed.tokens.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|err| {
-                FeatureError::Invalid(format!("reading features back from the device: {err:?}"))
-            })?;
+            let values = computed
+                .tokens
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .map_err(|err| FeatureError::Invalid(format!("reading features back from the device: {err:?}")))?;
             let per_image = key.values_per_image();
             if computed.grid != key.grid || values.len() != per_image * missing.len() {
                 return Err(FeatureError::Invalid(format!(

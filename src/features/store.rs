@@ -85,7 +85,8 @@ impl FeatureCache {
         metadata.insert("sha256".into(), hex(&Sha256::digest(&bytes)));
         let shape = vec![key.grid[0] * key.grid[1], key.hidden];
         let view = TensorView::new(dtype_of(self.dtype), shape, &bytes).map_err(|err| FeatureError::Invalid(err.to_string()))?;
-        let file = safetensors::serialize([("tokens", view)], Some(metadata)).map_err(|err| FeatureError::Invalid(err.to_string()))?;
+        let file =
+            safetensors::serialize([("tokens", view)], Some(metadata)).map_err(|err| FeatureError::Invalid(err.to_string()))?;
         let path = self.entry_path(key, image);
         let dir = path.parent().expect("an entry lies in a folder");
         std::fs::create_dir_all(dir).map_err(FeatureError::io(dir))?;
@@ -105,7 +106,12 @@ impl FeatureCache {
         let tokens = file.tensor("tokens").map_err(|err| format!("no tokens ({err})"))?;
         let shape = [key.grid[0] * key.grid[1], key.hidden];
         if tokens.dtype() != dtype_of(self.dtype) || tokens.shape() != shape {
-            return Err(format!("tokens are {:?} {:?}, not {:?} {shape:?}", tokens.dtype(), tokens.shape(), dtype_of(self.dtype)));
+            return Err(format!(
+                "tokens are {:?} {:?}, not {:?} {shape:?}",
+                tokens.dtype(),
+                tokens.shape(),
+                dtype_of(self.dtype)
+            ));
         }
         if metadata.get("sha256") != Some(&hex(&Sha256::digest(tokens.data()))) {
             return Err("checksum mismatch".into());

@@ -129,10 +129,7 @@ mod tests {
 
     #[test]
     fn single_question_prompts() {
-        assert_eq!(
-            Template::VicunaV1.prompt("Hi?"),
-            format!("{VICUNA_SYSTEM} USER: Hi? ASSISTANT:")
-        );
+        assert_eq!(Template::VicunaV1.prompt("Hi?"), format!("{VICUNA_SYSTEM} USER: Hi? ASSISTANT:"));
         assert_eq!(
             Template::Llama3.prompt("Hi?"),
             format!(
@@ -150,10 +147,7 @@ mod tests {
     #[test]
     fn answered_turns_carry_their_separators() {
         let turns = [Turn { user: "Q1", assistant: Some("A1") }, Turn { user: "Q2", assistant: None }];
-        assert_eq!(
-            Template::VicunaV1.render(&turns),
-            format!("{VICUNA_SYSTEM} USER: Q1 ASSISTANT: A1</s>USER: Q2 ASSISTANT:")
-        );
+        assert_eq!(Template::VicunaV1.render(&turns), format!("{VICUNA_SYSTEM} USER: Q1 ASSISTANT: A1</s>USER: Q2 ASSISTANT:"));
         assert_eq!(
             Template::Chatml.render(&turns),
             format!(

@@ -203,9 +203,7 @@ impl HfConfig {
         match p.rope_type.as_deref().or(p.legacy_type.as_deref()).unwrap_or("default") {
             "default" => Ok((theta, None)),
             "llama3" => {
-                let need = |value: Option<f32>, name: &str| {
-                    value.ok_or_else(|| format!("llama3 rope scaling needs `{name}`"))
-                };
+                let need = |value: Option<f32>, name: &str| value.ok_or_else(|| format!("llama3 rope scaling needs `{name}`"));
                 let original = p
                     .original_max_position_embeddings
                     .or(self.max_position_embeddings)

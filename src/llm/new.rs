@@ -16,9 +16,9 @@ use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::{AddedToken, PreTokenizedString, PreTokenizer, Tokenizer};
 
 use super::chat::{Template, Turn};
+use super::{LlmConfig, LlmError, LlmModel};
 use crate::data::benchmark::{LETTER_SUFFIX, letter};
 use crate::data::staging::Staging;
-use super::{LlmConfig, LlmError, LlmModel};
 
 pub const UNK: &str = "<unk>";
 pub const BOS: &str = "<s>";

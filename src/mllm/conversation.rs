@@ -83,7 +83,8 @@ mod tests {
         let corpus = dir.join("corpus.txt");
         std::fs::write(&corpus, "What colour ? Sure Yes . A red square").unwrap();
         let llm = dir.join("llm");
-        let shape = crate::llm::new::Shape { hidden_size: 8, intermediate_size: 8, layers: 1, heads: 2, kv_heads: 1, max_positions: 64 };
+        let shape =
+            crate::llm::new::Shape { hidden_size: 8, intermediate_size: 8, layers: 1, heads: 2, kv_heads: 1, max_positions: 64 };
         crate::llm::new::create(&llm, &[corpus], &shape, 0, &burn::tensor::Device::flex()).unwrap();
         let tokenizer = LlmTokenizer::from_dir(&llm).unwrap();
         std::fs::remove_dir_all(dir).unwrap();
@@ -120,7 +121,8 @@ mod tests {
         assert_eq!(encoded.image_at, Some(1), "after <s>");
         assert_eq!(encoded.ids.len(), 4, "<s> A red square");
         assert_eq!(encoded.targets, vec![false, true, true, true]);
-        let text_only = encode(&tokenizer, Template::Plain, &[Turn { prompt: "Sure?".into(), answer: "Yes".into() }], false).unwrap();
+        let text_only =
+            encode(&tokenizer, Template::Plain, &[Turn { prompt: "Sure?".into(), answer: "Yes".into() }], false).unwrap();
         assert_eq!(text_only.image_at, None);
     }
 }

@@ -39,11 +39,7 @@ impl SelfAttention {
         let [batch, tokens, hidden] = x.dims();
         let head_dim = hidden / self.heads;
         // [batch, tokens, 3, heads, head_dim] → [3, batch, heads, tokens, head_dim]
-        let qkv = self
-            .qkv
-            .forward(x)
-            .reshape([batch, tokens, 3, self.heads, head_dim])
-            .permute([2, 0, 3, 1, 4]);
+        let qkv = self.qkv.forward(x).reshape([batch, tokens, 3, self.heads, head_dim]).permute([2, 0, 3, 1, 4]);
         let take = |i: usize| qkv.clone().narrow(0, i, 1).squeeze_dim::<4>(0);
         // The default scale 1/sqrt(head_dim) keeps burn on its fused kernel.
         let options = AttentionModuleOptions { is_causal, ..Default::default() };

@@ -59,8 +59,7 @@ impl Mlp {
             Act::GeluTanh => gelu_tanh(x),
             Act::QuickGelu => x.clone() * sigmoid(x * 1.702),
             Act::Swiglu => {
-                let [value, gate] = <[Tensor<3>; 2]>::try_from(x.chunk(2, 2))
-                    .expect("fc1 output splits into two halves");
+                let [value, gate] = <[Tensor<3>; 2]>::try_from(x.chunk(2, 2)).expect("fc1 output splits into two halves");
                 silu(value) * gate
             }
         };

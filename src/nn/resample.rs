@@ -91,9 +91,7 @@ pub fn resize_grids(
 ) -> Tensor<3> {
     let device: Device = grids.device();
     let [batch, _, channels] = grids.dims();
-    let matrix = |input, output| {
-        Tensor::<2>::from_data(TensorData::new(weights(input, output, kind), [output, input]), &device)
-    };
+    let matrix = |input, output| Tensor::<2>::from_data(TensorData::new(weights(input, output, kind), [output, input]), &device);
     // Rows: [new_rows, rows] · [rows, batch × cols × channels]
     let x = grids.reshape([batch, rows, cols * channels]).swap_dims(0, 1).reshape([rows, batch * cols * channels]);
     let x = matrix(rows, new_rows).matmul(x);

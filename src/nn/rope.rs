@@ -25,8 +25,7 @@ pub struct Rope {
 impl Rope {
     pub fn new(head_dim: usize, theta: f64, scaling: Option<&Llama3Scaling>) -> Self {
         let base = theta as f32;
-        let mut inv_freq: Vec<f32> =
-            (0..head_dim).step_by(2).map(|i| 1.0 / base.powf(i as f32 / head_dim as f32)).collect();
+        let mut inv_freq: Vec<f32> = (0..head_dim).step_by(2).map(|i| 1.0 / base.powf(i as f32 / head_dim as f32)).collect();
         if let Some(s) = scaling {
             inv_freq.iter_mut().for_each(|f| *f = llama3_frequency(*f, s));
         }
@@ -62,8 +61,8 @@ fn llama3_frequency(inv_freq: f32, s: &Llama3Scaling) -> f32 {
     } else if wavelen < high_freq_wavelen {
         inv_freq
     } else {
-        let smooth = (s.original_max_position_embeddings / wavelen - s.low_freq_factor)
-            / (s.high_freq_factor - s.low_freq_factor);
+        let smooth =
+            (s.original_max_position_embeddings / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
         (1.0 - smooth) * inv_freq / s.factor + smooth * inv_freq
     }
 }
@@ -87,12 +86,8 @@ mod tests {
 
     #[test]
     fn llama3_scaling_keeps_high_and_divides_low_frequencies() {
-        let s = Llama3Scaling {
-            factor: 8.0,
-            low_freq_factor: 1.0,
-            high_freq_factor: 4.0,
-            original_max_position_embeddings: 8192.0,
-        };
+        let s =
+            Llama3Scaling { factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 8192.0 };
         assert_eq!(llama3_frequency(1.0, &s), 1.0);
         let low = 2.0 * std::f32::consts::PI / 10_000.0;
         assert!((llama3_frequency(low, &s) - low / 8.0).abs() < 1e-12);

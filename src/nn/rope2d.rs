@@ -93,8 +93,7 @@ impl Rope2d {
         };
         let ys = self.axis(rows, reference.map(|r| r[0]));
         let xs = self.axis(cols, reference.map(|r| r[1]));
-        let frequencies: Vec<f64> =
-            (0..bands).map(|k| self.scale * self.base.powf(-(k as f64) / bands as f64)).collect();
+        let frequencies: Vec<f64> = (0..bands).map(|k| self.scale * self.base.powf(-(k as f64) / bands as f64)).collect();
         let mut sin = Vec::with_capacity(rows * cols * self.head_dim);
         let mut cos = Vec::with_capacity(rows * cols * self.head_dim);
         for y in &ys {
@@ -104,10 +103,7 @@ impl Rope2d {
                     AxisOrder::ColsFirst => (*x, *y),
                 };
                 // [first axis bands, second axis bands]: D/2 angles
-                let angles: Vec<f64> = [first, second]
-                    .iter()
-                    .flat_map(|t| frequencies.iter().map(move |f| t * f))
-                    .collect();
+                let angles: Vec<f64> = [first, second].iter().flat_map(|t| frequencies.iter().map(move |f| t * f)).collect();
                 let channels: Vec<f64> = match self.pairing {
                     Pairing::Interleaved => angles.iter().flat_map(|a| [*a, *a]).collect(),
                     Pairing::Half => angles.iter().chain(&angles).copied().collect(),

@@ -106,10 +106,7 @@ impl Bars {
                     label_rows.push((row.label.clone(), pixel_y, style));
                 }
                 if row.group_start && i > 0 {
-                    chart.draw_series([PathElement::new(
-                        vec![(0.0, y + 0.5), (x_max, y + 0.5)],
-                        MUTED.stroke_width(1),
-                    )])?;
+                    chart.draw_series([PathElement::new(vec![(0.0, y + 0.5), (x_max, y + 0.5)], MUTED.stroke_width(1))])?;
                 }
                 if !row.heading {
                     bar(&mut chart, row, row.values[p], y, half)?;
@@ -136,13 +133,7 @@ fn heading<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, label: &str, pixel
 
 /// One bar, `half` a row thick each side of `y`, with its ±1 s.d. whisker and its value, or
 /// a note where the value is missing.
-fn bar<DB: DrawingBackend>(
-    chart: &mut Chart<DB>,
-    row: &BarRow,
-    value: Option<Stat>,
-    y: f64,
-    half: f64,
-) -> DrawResult<DB> {
+fn bar<DB: DrawingBackend>(chart: &mut Chart<DB>, row: &BarRow, value: Option<Stat>, y: f64, half: f64) -> DrawResult<DB> {
     let left = Pos::new(HPos::Left, VPos::Center);
     let Some(stat) = value else {
         let note = EmptyElement::at((0.0, y)) + Text::new("no data", (6, 0), muted(TICK_PX).pos(left));

@@ -46,8 +46,7 @@ impl Benchmarks {
             .collect();
         // Runs with every benchmark: each benchmark is a point with one coordinate per run,
         // standardised over the runs so that no benchmark's scale dominates.
-        let complete: Vec<_> =
-            sweep.runs.iter().filter(|r| benchmarks.iter().all(|b| r.rows.contains_key(&b.name))).collect();
+        let complete: Vec<_> = sweep.runs.iter().filter(|r| benchmarks.iter().all(|b| r.rows.contains_key(&b.name))).collect();
         if complete.len() < 3 {
             return Err(format!("only {} run(s) have every benchmark; clustering needs at least 3", complete.len()));
         }
@@ -123,15 +122,8 @@ impl Benchmarks {
             let (name, category) = (&self.names[i as usize], self.categories[i as usize]);
             let centre = y0 + i * cell + cell / 2;
             // row label with a category swatch; the same for the column below
-            area.draw(&Text::new(
-                name.clone(),
-                (x0 - 22, centre),
-                text(TICK_PX).pos(Pos::new(HPos::Right, VPos::Center)),
-            ))?;
-            area.draw(&Rectangle::new(
-                [(x0 - 16, centre - 6), (x0 - 4, centre + 6)],
-                category_colour(category).filled(),
-            ))?;
+            area.draw(&Text::new(name.clone(), (x0 - 22, centre), text(TICK_PX).pos(Pos::new(HPos::Right, VPos::Center))))?;
+            area.draw(&Rectangle::new([(x0 - 16, centre - 6), (x0 - 4, centre + 6)], category_colour(category).filled()))?;
             let column = x0 + i * cell + cell / 2;
             let bottom = y0 + n * cell;
             area.draw(&Rectangle::new(
@@ -161,9 +153,8 @@ impl Benchmarks {
     fn scatter<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let coords = &self.projection.coords;
         let span = |axis: usize| {
-            let (lo, hi) = coords
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), c| (lo.min(c[axis]), hi.max(c[axis])));
+            let (lo, hi) =
+                coords.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), c| (lo.min(c[axis]), hi.max(c[axis])));
             let pad = ((hi - lo) * 0.12).max(0.5);
             (lo - pad, hi + pad)
         };

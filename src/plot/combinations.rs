@@ -36,17 +36,11 @@ fn groups<'s, 'a>(settings: &'s [Setting<'a>]) -> Vec<Group<'s, 'a>> {
     let mut groups: Vec<Group> = Vec::new();
     for setting in settings.iter().filter(|s| s.families.len() > 1) {
         let recipe = Axis::Connector.rest(setting.recipe);
-        match groups
-            .iter_mut()
-            .find(|g| g.encoder == setting.encoder && g.recipe == recipe)
-        {
+        match groups.iter_mut().find(|g| g.encoder == setting.encoder && g.recipe == recipe) {
             Some(group) => group.combinations.push(setting),
-            None => groups.push(Group {
-                encoder: setting.encoder,
-                families: setting.families,
-                recipe,
-                combinations: vec![setting],
-            }),
+            None => {
+                groups.push(Group { encoder: setting.encoder, families: setting.families, recipe, combinations: vec![setting] })
+            }
         }
     }
     groups
@@ -62,22 +56,14 @@ impl Combinations {
         }
         let main = sweep.main_recipe().map(|m| Axis::Connector.rest(m));
         let columns = sweep.columns();
-        let values = |setting: Option<&Setting>| {
-            columns
-                .iter()
-                .map(|&c| setting.and_then(|s| s.stat(c, sweep)))
-                .collect()
-        };
+        let values = |setting: Option<&Setting>| columns.iter().map(|&c| setting.and_then(|s| s.stat(c, sweep))).collect();
         let mut rows = Vec::new();
         let mut marks = Vec::new();
         let mut families_shown = Vec::new();
         for group in groups {
             let start = rows.len();
             let mut heading = group.encoder.replace('+', " + ");
-            let differs = main
-                .as_ref()
-                .map(|m| recipe_difference(&group.recipe, m))
-                .unwrap_or_default();
+            let differs = main.as_ref().map(|m| recipe_difference(&group.recipe, m)).unwrap_or_default();
             if !differs.is_empty() {
                 heading.push_str(&format!(" [{}]", differs.join(", ")));
             }
@@ -104,10 +90,8 @@ impl Combinations {
             for (name, &family) in group.encoder.split('+').zip(group.families) {
                 families_shown.push(family);
                 // Alone with a connector of the group's combinations, else with any other.
-                let candidates: Vec<&Setting> = settings
-                    .iter()
-                    .filter(|s| s.encoder == name && Axis::Connector.rest(s.recipe) == group.recipe)
-                    .collect();
+                let candidates: Vec<&Setting> =
+                    settings.iter().filter(|s| s.encoder == name && Axis::Connector.rest(s.recipe) == group.recipe).collect();
                 let alone = connectors
                     .iter()
                     .find_map(|c| candidates.iter().find(|s| s.recipe.connector == *c))
@@ -130,26 +114,18 @@ impl Combinations {
                 members.extend(alone);
             }
             let average = |s: &&Setting| s.stat(Column::Average, sweep).map(|a| a.mean);
-            let best = members.iter().filter(|s| average(s).is_some()).max_by(|a, b| {
-                average(a)
-                    .unwrap_or(f64::NEG_INFINITY)
-                    .total_cmp(&average(b).unwrap_or(f64::NEG_INFINITY))
-            });
+            let best = members
+                .iter()
+                .filter(|s| average(s).is_some())
+                .max_by(|a, b| average(a).unwrap_or(f64::NEG_INFINITY).total_cmp(&average(b).unwrap_or(f64::NEG_INFINITY)));
             if let Some(best) = best {
                 let values = columns.iter().map(|&c| best.stat(c, sweep).map(|s| s.mean)).collect();
-                marks.push(Mark {
-                    rows: start + 1..rows.len(),
-                    values,
-                });
+                marks.push(Mark { rows: start + 1..rows.len(), values });
             }
         }
         let mut legend = vec![Entry::new("combination", COMBINATION)];
-        legend.extend(
-            FAMILIES
-                .iter()
-                .filter(|f| families_shown.contains(f))
-                .map(|&f| Entry::new(f.to_string(), family_colour(f))),
-        );
+        legend
+            .extend(FAMILIES.iter().filter(|f| families_shown.contains(f)).map(|&f| Entry::new(f.to_string(), family_colour(f))));
         legend.push(Entry::with("best single member (by average)", INK, Swatch::Dashed));
         let caption = "Generation score (%) of each combination (grey; its connector named: a projector over the \
                        concatenated maps, or the SVA) and of its members trained alone with the same recipe (their \
@@ -158,15 +134,7 @@ impl Combinations {
                        alone shows no data."
             .to_string();
         let panels = columns.iter().map(|c| c.label()).collect();
-        Ok(Combinations {
-            caption,
-            bars: Bars {
-                panels,
-                rows,
-                marks,
-                legend,
-            },
-        })
+        Ok(Combinations { caption, bars: Bars { panels, rows, marks, legend } })
     }
 }
 

@@ -20,8 +20,7 @@ impl Encoders {
     pub fn new(sweep: &Sweep) -> Result<Encoders, String> {
         let recipe = sweep.main_recipe().ok_or("no single-encoder runs")?;
         let columns = sweep.columns();
-        let mut settings: Vec<_> =
-            sweep.settings().into_iter().filter(|s| s.families.len() == 1 && s.recipe == recipe).collect();
+        let mut settings: Vec<_> = sweep.settings().into_iter().filter(|s| s.families.len() == 1 && s.recipe == recipe).collect();
         let family_rank = |s: &Setting| FAMILIES.iter().position(|&f| f == s.families[0]);
         let average = |s: &Setting| s.stat(Column::Average, sweep).map_or(f64::NEG_INFINITY, |a| a.mean);
         settings.sort_by(|a, b| family_rank(a).cmp(&family_rank(b)).then(average(b).total_cmp(&average(a))));

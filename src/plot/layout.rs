@@ -121,12 +121,7 @@ pub fn legend<DB: DrawingBackend>(
     Ok(body)
 }
 
-fn swatch<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    entry: &Entry,
-    (x, y): (i32, i32),
-    size: i32,
-) -> DrawResult<DB> {
+fn swatch<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, entry: &Entry, (x, y): (i32, i32), size: i32) -> DrawResult<DB> {
     let half = size / 2;
     let colour = entry.colour;
     match entry.swatch {
@@ -134,9 +129,7 @@ fn swatch<DB: DrawingBackend>(
         Swatch::Dashed => area.draw(&DashedPathElement::new(vec![(x, y), (x + size, y)], 5, 3, colour.stroke_width(3))),
         Swatch::Dot => area.draw(&Circle::new((x + half, y), 7, colour.filled())),
         Swatch::Ring => area.draw(&Circle::new((x + half, y), 7, colour.stroke_width(2))),
-        Swatch::Tick => {
-            area.draw(&PathElement::new(vec![(x + half, y - half), (x + half, y + half)], colour.stroke_width(3)))
-        }
+        Swatch::Tick => area.draw(&PathElement::new(vec![(x + half, y - half), (x + half, y + half)], colour.stroke_width(3))),
     }
 }
 
@@ -145,24 +138,15 @@ pub type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Ranged
 
 /// A chart's mesh in the house style (light grid, muted axes, text sizes), for the caller
 /// to finish and draw.
-pub fn mesh<'a, 'b, DB: DrawingBackend>(
-    chart: &'b mut Chart<'a, DB>,
-) -> MeshStyle<'a, 'b, RangedCoordf64, RangedCoordf64, DB> {
+pub fn mesh<'a, 'b, DB: DrawingBackend>(chart: &'b mut Chart<'a, DB>) -> MeshStyle<'a, 'b, RangedCoordf64, RangedCoordf64, DB> {
     let mut mesh = chart.configure_mesh();
-    mesh.max_light_lines(0)
-        .bold_line_style(GRID)
-        .axis_style(MUTED)
-        .label_style(text(TICK_PX))
-        .axis_desc_style(text(LABEL_PX));
+    mesh.max_light_lines(0).bold_line_style(GRID).axis_style(MUTED).label_style(text(TICK_PX)).axis_desc_style(text(LABEL_PX));
     mesh
 }
 
 /// Right-aligned row labels in a gutter, each centred on its pixel row (absolute backend
 /// coordinates, as a chart's `backend_coord` gives them).
-pub fn row_labels<DB: DrawingBackend>(
-    gutter: &DrawingArea<DB, Shift>,
-    labels: &[(String, i32, TextStyle)],
-) -> DrawResult<DB> {
+pub fn row_labels<DB: DrawingBackend>(gutter: &DrawingArea<DB, Shift>, labels: &[(String, i32, TextStyle)]) -> DrawResult<DB> {
     let (xs, ys) = gutter.get_pixel_range();
     let right = xs.end - xs.start - 12;
     for (label, y, style) in labels {
@@ -178,10 +162,7 @@ pub fn widest<DB: DrawingBackend>(
     labels: impl IntoIterator<Item = String>,
     style: &TextStyle,
 ) -> Result<u32, DrawingAreaErrorKind<DB::ErrorType>> {
-    labels
-        .into_iter()
-        .map(|l| area.estimate_text_size(&l, style).map(|(w, _)| w))
-        .try_fold(0, |m, w| w.map(|w| m.max(w)))
+    labels.into_iter().map(|l| area.estimate_text_size(&l, style).map(|(w, _)| w)).try_fold(0, |m, w| w.map(|w| m.max(w)))
 }
 
 /// An axis end above `value` on a step of 5 or 10, at most `limit`.

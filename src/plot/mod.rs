@@ -105,8 +105,7 @@ fn add<F: Figure>(
 /// What the data lacks: categories without benchmarks, runs without some benchmarks.
 fn data_notes(sweep: &Sweep) -> Vec<String> {
     let mut notes = Vec::new();
-    let absent: Vec<&str> =
-        sweep::CATEGORIES.into_iter().filter(|c| !sweep.categories.contains(c)).map(category_name).collect();
+    let absent: Vec<&str> = sweep::CATEGORIES.into_iter().filter(|c| !sweep.categories.contains(c)).map(category_name).collect();
     if let Some((last, rest)) = absent.split_last() {
         let names = if rest.is_empty() { last.to_string() } else { format!("{} or {last}", rest.join(", ")) };
         notes.push(format!(

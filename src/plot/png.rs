@@ -48,21 +48,11 @@ impl DrawingBackend for PngBackend<'_> {
         self.0.draw_rect(upper_left, bottom_right, style, fill)
     }
 
-    fn draw_path<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(
-        &mut self,
-        path: I,
-        style: &S,
-    ) -> Result<(), Failure> {
+    fn draw_path<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(&mut self, path: I, style: &S) -> Result<(), Failure> {
         self.0.draw_path(path, style)
     }
 
-    fn draw_circle<S: BackendStyle>(
-        &mut self,
-        centre: BackendCoord,
-        radius: u32,
-        style: &S,
-        fill: bool,
-    ) -> Result<(), Failure> {
+    fn draw_circle<S: BackendStyle>(&mut self, centre: BackendCoord, radius: u32, style: &S, fill: bool) -> Result<(), Failure> {
         self.0.draw_circle(centre, radius, style, fill)
     }
 
@@ -102,8 +92,7 @@ impl DrawingBackend for PngBackend<'_> {
             let Some(outline) = font.outline_glyph(glyph) else { continue };
             let bounds = outline.px_bounds();
             let mut coverage = Vec::new();
-            outline
-                .draw(|gx, gy, c| coverage.push((bounds.min.x as i32 + gx as i32, bounds.min.y as i32 + gy as i32, c)));
+            outline.draw(|gx, gy, c| coverage.push((bounds.min.x as i32 + gx as i32, bounds.min.y as i32 + gy as i32, c)));
             for (gx, gy, c) in coverage {
                 let (tx, ty) = transform.transform(gx, gy);
                 let ink = BackendColor { alpha: colour.alpha * f64::from(c.min(1.0)), rgb: colour.rgb };

@@ -145,8 +145,7 @@ fn panel(axis: Axis, settings: &[Setting], sweep: &Sweep, main: Option<&Recipe>)
             .collect();
         points.sort_by_key(|p| p.0);
         let differs = main.map(|main| recipe_difference(&rest, &axis.rest(main))).unwrap_or_default();
-        let label =
-            if differs.is_empty() { encoder.to_string() } else { format!("{encoder} ({})", differs.join(", ")) };
+        let label = if differs.is_empty() { encoder.to_string() } else { format!("{encoder} ({})", differs.join(", ")) };
         let families = members[0].families;
         let colour = if families.len() == 1 { family_colour(families[0]) } else { COMBINATION };
         if points.len() > 1 {
@@ -178,17 +177,12 @@ impl Figure for Recipes {
     }
 }
 
-fn draw_panel<DB: DrawingBackend>(
-    panel: &Panel,
-    area: &DrawingArea<DB, Shift>,
-    (y_low, y_high): (f64, f64),
-) -> DrawResult<DB> {
+fn draw_panel<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>, (y_low, y_high): (f64, f64)) -> DrawResult<DB> {
     let last = panel.ticks.len() as f64 - 1.0;
     // Room on the right for the widest encoder label: with `units` of x range over the
     // plot's width, the label takes label/width of them.
     let labels = panel.lines.iter().map(|l| l.label.clone());
-    let label_share =
-        (f64::from(widest(area, labels, &text(TICK_PX))? + 24) / f64::from(area.dim_in_pixel().0 - 88)).min(0.6);
+    let label_share = (f64::from(widest(area, labels, &text(TICK_PX))? + 24) / f64::from(area.dim_in_pixel().0 - 88)).min(0.6);
     let units = (last + 0.5) / (1.0 - label_share);
     let mut chart = ChartBuilder::on(area)
         .caption(panel.title, bold(PANEL_TITLE_PX))

@@ -64,11 +64,7 @@ fn table(out: &mut String, sweep: &Sweep) {
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     if let Some(main) = main {
-        let _ = writeln!(
-            out,
-            "\nMain recipe (most encoders): {}. Recipe: where a row differs from it.",
-            describe_recipe(main)
-        );
+        let _ = writeln!(out, "\nMain recipe (most encoders): {}. Recipe: where a row differs from it.", describe_recipe(main));
     }
 }
 

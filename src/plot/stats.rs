@@ -95,10 +95,8 @@ fn jacobi_eigen(mut a: Vec<Vec<f64>>) -> (Vec<f64>, Vec<Vec<f64>>) {
     let mut v: Vec<Vec<f64>> = (0..n).map(|i| (0..n).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect();
     let scale: f64 = a.iter().flatten().map(|x| x * x).sum::<f64>().max(f64::MIN_POSITIVE);
     for _sweep in 0..100 {
-        let off: f64 = (0..n)
-            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i][j].powi(2))
-            .sum();
+        let off: f64 =
+            (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| a[i][j].powi(2)).sum();
         if off <= 1e-22 * scale {
             break;
         }
@@ -160,10 +158,8 @@ mod tests {
     fn pca_finds_the_long_axis_and_keeps_distances_of_planar_points() {
         // Points along (1, 1, 0) with a small spread along z: a plane, so two components
         // keep every distance, and the first carries almost all the variance.
-        let points: Vec<Vec<f64>> = [(-2.0, 0.1), (-1.0, -0.1), (0.0, 0.0), (1.0, 0.1), (2.0, -0.1)]
-            .iter()
-            .map(|&(t, z)| vec![t, t, z])
-            .collect();
+        let points: Vec<Vec<f64>> =
+            [(-2.0, 0.1), (-1.0, -0.1), (0.0, 0.0), (1.0, 0.1), (2.0, -0.1)].iter().map(|&(t, z)| vec![t, t, z]).collect();
         let projection = pca(&points).unwrap();
         assert!(projection.explained[0] > 0.99, "{:?}", projection.explained);
         assert!((projection.explained[0] + projection.explained[1] - 1.0).abs() < 1e-9);

@@ -10,8 +10,7 @@ use crate::results::{Recipe, ResultRow};
 use super::stats::{Stat, mean};
 
 /// The study's categories in its order.
-pub const CATEGORIES: [Category; 4] =
-    [Category::General, Category::Knowledge, Category::OcrChart, Category::VisionCentric];
+pub const CATEGORIES: [Category; 4] = [Category::General, Category::Knowledge, Category::OcrChart, Category::VisionCentric];
 
 pub fn category_name(category: Category) -> &'static str {
     match category {
@@ -122,12 +121,8 @@ pub struct Setting<'a> {
 impl Setting<'_> {
     /// The column's value over seeds, in percent.
     pub fn stat(&self, column: Column, sweep: &Sweep) -> Option<Stat> {
-        let values: Vec<f64> = self
-            .runs
-            .iter()
-            .filter_map(|r| r.value(column, &sweep.categories, Scorer::Generation))
-            .map(|v| 100.0 * v)
-            .collect();
+        let values: Vec<f64> =
+            self.runs.iter().filter_map(|r| r.value(column, &sweep.categories, Scorer::Generation)).map(|v| 100.0 * v).collect();
         Stat::of(&values)
     }
 }
@@ -198,8 +193,7 @@ impl Sweep {
     /// The recipe shared by the most single encoders (the first such on a tie): the one the
     /// encoder comparison uses.
     pub fn main_recipe(&self) -> Option<&Recipe> {
-        let singles: Vec<&Recipe> =
-            self.settings().iter().filter(|s| s.families.len() == 1).map(|s| s.recipe).collect();
+        let singles: Vec<&Recipe> = self.settings().iter().filter(|s| s.families.len() == 1).map(|s| s.recipe).collect();
         // max_by_key keeps the last of equals: look from the end to keep the first
         singles.iter().rev().max_by_key(|r| singles.iter().filter(|other| other == r).count()).copied()
     }
@@ -209,12 +203,8 @@ impl Sweep {
         self.runs
             .iter()
             .map(|run| {
-                let lacks: Vec<&str> = self
-                    .benchmarks
-                    .iter()
-                    .filter(|b| !run.rows.contains_key(&b.name))
-                    .map(|b| b.name.as_str())
-                    .collect();
+                let lacks: Vec<&str> =
+                    self.benchmarks.iter().filter(|b| !run.rows.contains_key(&b.name)).map(|b| b.name.as_str()).collect();
                 (run, lacks)
             })
             .filter(|(_, lacks)| !lacks.is_empty())

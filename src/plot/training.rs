@@ -167,12 +167,7 @@ impl Training {
             .draw()?;
         if let (Some(last), false) = (curve.stage1.last(), curve.stage2.is_empty()) {
             let boundary = last.0 + 0.5;
-            chart.draw_series([DashedPathElement::new(
-                vec![(boundary, 0.0), (boundary, self.loss_max * 1.05)],
-                4,
-                4,
-                MUTED,
-            )])?;
+            chart.draw_series([DashedPathElement::new(vec![(boundary, 0.0), (boundary, self.loss_max * 1.05)], 4, 4, MUTED)])?;
         }
         chart.draw_series(LineSeries::new(curve.stage1.clone(), STAGE1.stroke_width(2)))?;
         chart.draw_series(LineSeries::new(curve.stage2.clone(), curve.colour.stroke_width(2)))?;

@@ -42,9 +42,7 @@ impl Vision {
             .filter(|p| !p.rows.is_empty())
             .collect();
         let Some(first) = panels.first() else {
-            return Err(
-                "no run was evaluated with vision disabled (generation_blind and likelihood_blind are empty)".into()
-            );
+            return Err("no run was evaluated with vision disabled (generation_blind and likelihood_blind are empty)".into());
         };
         let runs = sweep
             .runs

@@ -186,7 +186,12 @@ mod tests {
         let path = write("twice", &[row(), row()]);
         let message = read_results(&path).unwrap_err().to_string();
         std::fs::remove_file(&path).unwrap();
-        assert!(message.contains("line 3: run `siglip-so400m-14-384+dinov2-vit-l-14-518_mlp2x_gelu-1a2b3c4d` has `ChartQA` already (line 2)"), "{message}");
+        assert!(
+            message.contains(
+                "line 3: run `siglip-so400m-14-384+dinov2-vit-l-14-518_mlp2x_gelu-1a2b3c4d` has `ChartQA` already (line 2)"
+            ),
+            "{message}"
+        );
     }
 
     #[test]
@@ -194,12 +199,10 @@ mod tests {
         let path = std::env::temp_dir().join(format!("cambrian-metrics-{}.csv", std::process::id()));
         std::fs::write(&path, "stage,step,loss,lr,grad_norm,tokens_per_sec,secs\n").unwrap();
         assert!(read_metrics(&path).unwrap().is_empty());
-        std::fs::write(&path, "stage,step,loss,lr,grad_norm,tokens_per_sec,secs\n2,10,1.5,2e-5,0.8,900.5,12\n")
-            .unwrap();
+        std::fs::write(&path, "stage,step,loss,lr,grad_norm,tokens_per_sec,secs\n2,10,1.5,2e-5,0.8,900.5,12\n").unwrap();
         let rows = read_metrics(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
-        let expected =
-            MetricRow { stage: 2, step: 10, loss: 1.5, lr: 2e-5, grad_norm: 0.8, tokens_per_sec: 900.5, secs: 12.0 };
+        let expected = MetricRow { stage: 2, step: 10, loss: 1.5, lr: 2e-5, grad_norm: 0.8, tokens_per_sec: 900.5, secs: 12.0 };
         assert_eq!(rows, [expected]);
     }
 }

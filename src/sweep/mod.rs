@@ -110,11 +110,18 @@ impl Sweep {
     }
 
     /// Prepares the data, then trains and evaluates this shard's cells not yet done.
-    pub fn run(&self, shard: Shard, device: &Device, progress: &dyn Progress, run_progress: &dyn Progress) -> Result<Outcome, SweepError> {
+    pub fn run(
+        &self,
+        shard: Shard,
+        device: &Device,
+        progress: &dyn Progress,
+        run_progress: &dyn Progress,
+    ) -> Result<Outcome, SweepError> {
         let (spec_dir, data_dir) = self.paths();
         prepare::prepare(&self.spec.prepare, &Paths { spec_dir: &spec_dir, data_dir: &data_dir }, device)?;
         let benchmarks = self.benchmarks()?;
-        let mine: Vec<&Cell> = self.cells.iter().enumerate().filter(|(i, _)| i % shard.count == shard.index).map(|(_, c)| c).collect();
+        let mine: Vec<&Cell> =
+            self.cells.iter().enumerate().filter(|(i, _)| i % shard.count == shard.index).map(|(_, c)| c).collect();
         let mut outcome = Outcome::default();
         progress.start(mine.len() as u64, "runs");
         for cell in mine {
@@ -140,15 +147,18 @@ impl Sweep {
     fn benchmarks(&self) -> Result<Vec<Benchmark>, SweepError> {
         let (spec_dir, data_dir) = self.paths();
         let paths = Paths { spec_dir: &spec_dir, data_dir: &data_dir };
-        self.spec
-            .benchmarks
-            .iter()
-            .map(|b| Ok(benchmark(&paths.resolve(&b.path), &b.name, b.category)?))
-            .collect()
+        self.spec.benchmarks.iter().map(|b| Ok(benchmark(&paths.resolve(&b.path), &b.name, b.category)?)).collect()
     }
 
     /// Trains (or resumes) a run, evaluates what is missing, and marks it done.
-    fn run_cell(&self, cell: &Cell, run: &Path, benchmarks: &[Benchmark], device: &Device, progress: &dyn Progress) -> Result<(), SweepError> {
+    fn run_cell(
+        &self,
+        cell: &Cell,
+        run: &Path,
+        benchmarks: &[Benchmark],
+        device: &Device,
+        progress: &dyn Progress,
+    ) -> Result<(), SweepError> {
         let failed = |source| SweepError::Train { run: cell.id.clone(), source };
         let (loaded, _) = crate::train::train(&cell.config, run, device, progress).map_err(failed)?;
         let eval_dir = run.join("eval");
@@ -166,8 +176,16 @@ impl Sweep {
                     mode,
                     features: loaded.features(),
                 };
-                let report = evaluate(&loaded.model, &loaded.tokenizer, &loaded.llm_config.eos_token_ids, benchmark, &options, device, progress)
-                    .map_err(|source| SweepError::Eval { run: cell.id.clone(), source })?;
+                let report = evaluate(
+                    &loaded.model,
+                    &loaded.tokenizer,
+                    &loaded.llm_config.eos_token_ids,
+                    benchmark,
+                    &options,
+                    device,
+                    progress,
+                )
+                .map_err(|source| SweepError::Eval { run: cell.id.clone(), source })?;
                 write_json(&path, &report).map_err(failed)?;
             }
         }

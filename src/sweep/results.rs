@@ -9,8 +9,8 @@ use super::{Sweep, SweepError};
 use crate::data::vision::ImageMode;
 use crate::encoders::registry;
 use crate::eval::mc::{Report, report_file};
-use crate::train::StageSummary;
 use crate::results::ResultRow;
+use crate::train::StageSummary;
 
 fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, SweepError> {
     let bytes = std::fs::read(path).map_err(SweepError::io(path))?;

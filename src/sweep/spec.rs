@@ -188,11 +188,15 @@ impl SweepSpec {
             }
             let mut choices = Vec::new();
             for name in &encoders {
-                let choice = self.encoders.get(name).ok_or_else(|| bad(format!("axes.encoders names `{name}`, which [encoders] lacks")))?;
+                let choice = self
+                    .encoders
+                    .get(name)
+                    .ok_or_else(|| bad(format!("axes.encoders names `{name}`, which [encoders] lacks")))?;
                 choices.push(choice.clone());
             }
             table.insert("encoders".into(), toml::Value::Array(choices));
-            let mut config: RunConfig = toml::Value::Table(table).try_into().map_err(|err: toml::de::Error| bad(format!("run {index}: {err}")))?;
+            let mut config: RunConfig =
+                toml::Value::Table(table).try_into().map_err(|err: toml::de::Error| bad(format!("run {index}: {err}")))?;
             config.validate().map_err(|message| bad(format!("run {index}: {message}")))?;
             // The id comes from the config as the sweep file writes it, so that it does not
             // depend on where the checkout or the results folder are.

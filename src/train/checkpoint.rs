@@ -87,7 +87,9 @@ pub fn latest(run: &Path, stage: u8) -> Result<Option<(PathBuf, u64)>, TrainErro
 impl Parts {
     /// Saves the connector and the trained parts into `dir` with `parts.json`.
     fn save_weights(self, model: &Mllm, dir: &Path) -> Result<(), TrainError> {
-        let save = |module: Result<(), burn::store::RecordError>, name: &str| module.map_err(|err| TrainError::record(&dir.join(name), err));
+        let save = |module: Result<(), burn::store::RecordError>, name: &str| {
+            module.map_err(|err| TrainError::record(&dir.join(name), err))
+        };
         save(model.connector.clone().save_file(dir.join("connector.bpk")), "connector.bpk")?;
         if self.llm {
             save(model.llm.clone().save_file(dir.join("llm.bpk")), "llm.bpk")?;

@@ -101,7 +101,9 @@ impl ConnectorConfig {
     pub fn label(&self) -> String {
         match self.kind {
             ConnectorKind::Sva => "sva".into(),
-            ConnectorKind::Concat => serde_json::to_value(self.projector).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+            ConnectorKind::Concat => {
+                serde_json::to_value(self.projector).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+            }
         }
     }
 
@@ -232,7 +234,10 @@ impl RunConfig {
         }
         for encoder in &self.encoders {
             if encoder.weights.is_some() == encoder.init.is_some() {
-                return Err(format!("encoder `{}`: give exactly one of `weights = PATH` and `init = \"random\" | \"pretrained\"`", encoder.name));
+                return Err(format!(
+                    "encoder `{}`: give exactly one of `weights = PATH` and `init = \"random\" | \"pretrained\"`",
+                    encoder.name
+                ));
             }
         }
         if self.feature_cache.is_none() && self.feature_cache_dtype != CacheDtype::F32 {
@@ -255,7 +260,10 @@ impl RunConfig {
             let Some(stage) = stage else { continue };
             let micro = stage.micro_batch_size.unwrap_or(stage.batch_size);
             if stage.batch_size == 0 || micro == 0 || stage.batch_size % micro != 0 {
-                return Err(format!("[{name}] batch_size {} must be a positive multiple of micro_batch_size {micro}", stage.batch_size));
+                return Err(format!(
+                    "[{name}] batch_size {} must be a positive multiple of micro_batch_size {micro}",
+                    stage.batch_size
+                ));
             }
             if stage.sva_lr.is_some() && !sva {
                 return Err(format!("[{name}] sva_lr needs [connector] kind = \"sva\""));

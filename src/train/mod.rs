@@ -88,7 +88,12 @@ impl From<&StageState> for StageSummary {
 
 /// Trains (or resumes) the run in `run` on `device` (the autodiff layer is added here) and
 /// returns the trained model ready for inference, with the stages' summaries.
-pub fn train(config: &RunConfig, run: &Path, device: &Device, progress: &dyn Progress) -> Result<(LoadedRun, Vec<StageSummary>), TrainError> {
+pub fn train(
+    config: &RunConfig,
+    run: &Path,
+    device: &Device,
+    progress: &dyn Progress,
+) -> Result<(LoadedRun, Vec<StageSummary>), TrainError> {
     std::fs::create_dir_all(run).map_err(TrainError::io(run))?;
     claim(config, run)?;
     let device = match config.gradient_checkpointing {
@@ -141,7 +146,9 @@ fn claim(config: &RunConfig, run: &Path) -> Result<(), TrainError> {
     match std::fs::read_to_string(&path) {
         Ok(existing) if existing == text => Ok(()),
         Ok(_) => Err(TrainError::ConfigChanged { path }),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => crate::atomic::write(&path, text.as_bytes()).map_err(TrainError::io(&path)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            crate::atomic::write(&path, text.as_bytes()).map_err(TrainError::io(&path))
+        }
         Err(err) => Err(TrainError::Io { path, source: err }),
     }
 }
@@ -167,7 +174,8 @@ impl LoadedRun {
 pub fn load_run(run: &Path, device: &Device) -> Result<LoadedRun, TrainError> {
     let path = run.join("config.toml");
     let text = std::fs::read_to_string(&path).map_err(TrainError::io(&path))?;
-    let config: RunConfig = toml::from_str(&text).map_err(|err| TrainError::Corrupt { path: path.clone(), message: err.to_string() })?;
+    let config: RunConfig =
+        toml::from_str(&text).map_err(|err| TrainError::Corrupt { path: path.clone(), message: err.to_string() })?;
     let built = model::build(&config, device)?;
     let model = model::apply_finished_stages(built.model, run)?;
     let cache = built.cache.filter(|_| !config.encoders_trained_by(2));

@@ -62,7 +62,14 @@ pub fn build(config: &RunConfig, device: &Device) -> Result<Built, TrainError> {
             };
             device.seed(config.seed);
             let (projector, newline) = (config.connector.projector, config.connector.image_newline);
-            Connector::Concat(ConcatConnector::new(projector, channels.iter().sum(), llm_config.hidden_size, grid, newline, device))
+            Connector::Concat(ConcatConnector::new(
+                projector,
+                channels.iter().sum(),
+                llm_config.hidden_size,
+                grid,
+                newline,
+                device,
+            ))
         }
         ConnectorKind::Sva => {
             let grids = encoders.iter().map(|e| e.spec.output_grid()).collect::<Result<Vec<_>, _>>()?;

@@ -185,10 +185,8 @@ fn train_step(
 ) -> Result<(f64, f64, usize), TrainError> {
     let image_tokens = model.connector.image_tokens();
     let max_length = session.config.max_length;
-    let total: usize = prepared
-        .iter()
-        .map(|p| targets_within(&p.encoded, if p.image.is_some() { image_tokens } else { 0 }, max_length))
-        .sum();
+    let total: usize =
+        prepared.iter().map(|p| targets_within(&p.encoded, if p.image.is_some() { image_tokens } else { 0 }, max_length)).sum();
     if total == 0 {
         return Ok((f64::NAN, 0.0, 0));
     }

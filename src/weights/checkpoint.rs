@@ -76,10 +76,7 @@ fn find_weights_file(dir: &Path) -> Result<PathBuf, WeightsError> {
         .iter()
         .map(|name| dir.join(name))
         .find(|candidate| candidate.is_file())
-        .ok_or_else(|| WeightsError::NoWeightsInDir {
-            path: dir.to_path_buf(),
-            looked_for: WEIGHT_FILES.join(", "),
-        })
+        .ok_or_else(|| WeightsError::NoWeightsInDir { path: dir.to_path_buf(), looked_for: WEIGHT_FILES.join(", ") })
 }
 
 fn read_error(path: &Path, err: impl std::fmt::Display) -> WeightsError {

@@ -5,8 +5,8 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use hf_hub::api::sync::ApiBuilder;
 use hf_hub::Cache;
+use hf_hub::api::sync::ApiBuilder;
 
 use super::WeightsError;
 
@@ -18,8 +18,7 @@ fn cache() -> Cache {
 }
 
 pub(super) fn offline() -> bool {
-    std::env::var("HF_HUB_OFFLINE")
-        .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+    std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
 }
 
 /// The local path of `file` in the Hugging Face repository `repo`.
@@ -41,23 +40,21 @@ pub fn fetch(repo: &str, file: &str) -> Result<PathBuf, WeightsError> {
         .with_progress(std::io::stderr().is_terminal())
         .build()
         .map_err(|err| WeightsError::Hub(format!("cannot reach the Hugging Face hub: {err}; {how}")))?;
-    api.model(repo.to_string()).get(file).map_err(|err| {
-        WeightsError::Hub(format!("{repo}/{file} is not cached and could not be downloaded ({err}): {how}"))
-    })
+    api.model(repo.to_string())
+        .get(file)
+        .map_err(|err| WeightsError::Hub(format!("{repo}/{file} is not cached and could not be downloaded ({err}): {how}")))
 }
 
 /// Like [`fetch`], and for a sharded index also every shard it names.
 pub fn fetch_weights(repo: &str, file: &str) -> Result<PathBuf, WeightsError> {
     let path = fetch(repo, file)?;
     if file.ends_with(".index.json") {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|err| WeightsError::Read { path: path.clone(), message: err.to_string() })?;
-        let index: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|err| WeightsError::Read { path: path.clone(), message: err.to_string() })?;
-        let mut shards: Vec<&str> = index["weight_map"]
-            .as_object()
-            .map(|map| map.values().filter_map(|v| v.as_str()).collect())
-            .unwrap_or_default();
+        let text =
+            std::fs::read_to_string(&path).map_err(|err| WeightsError::Read { path: path.clone(), message: err.to_string() })?;
+        let index: serde_json::Value =
+            serde_json::from_str(&text).map_err(|err| WeightsError::Read { path: path.clone(), message: err.to_string() })?;
+        let mut shards: Vec<&str> =
+            index["weight_map"].as_object().map(|map| map.values().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
         shards.sort_unstable();
         shards.dedup();
         for shard in shards {

@@ -115,12 +115,7 @@ impl KeyMap {
     pub fn rename(&self, checkpoint: Checkpoint) -> Result<Renamed, WeightsError> {
         let prefix = self.find_prefix(&checkpoint)?;
         let origin = checkpoint.origin;
-        let mut renamed = Renamed {
-            prefix: prefix.clone(),
-            tensors: Vec::new(),
-            origins: HashMap::new(),
-            unmatched: Vec::new(),
-        };
+        let mut renamed = Renamed { prefix: prefix.clone(), tensors: Vec::new(), origins: HashMap::new(), unmatched: Vec::new() };
         // module path → the three parts, in q, k, v order
         let mut fused: BTreeMap<String, [Option<PackTensor>; 3]> = BTreeMap::new();
         for (key, mut tensor) in checkpoint.tensors {
@@ -168,10 +163,12 @@ impl KeyMap {
 
     fn lookup(&self, relative: &str) -> Option<Target> {
         self.rules.iter().find_map(|rule| match rule {
-            Rule::Rename(from, to) => match_prefix(from, relative)
-                .map(|(indices, rest)| Target::Single(fill(to, &indices) + rest, None)),
-            Rule::Squeeze(from, to, rank) => match_prefix(from, relative)
-                .map(|(indices, rest)| Target::Single(fill(to, &indices) + rest, Some(*rank))),
+            Rule::Rename(from, to) => {
+                match_prefix(from, relative).map(|(indices, rest)| Target::Single(fill(to, &indices) + rest, None))
+            }
+            Rule::Squeeze(from, to, rank) => {
+                match_prefix(from, relative).map(|(indices, rest)| Target::Single(fill(to, &indices) + rest, Some(*rank)))
+            }
             Rule::Fuse(parts, to) => parts.iter().enumerate().find_map(|(slot, from)| {
                 match_prefix(from, relative).map(|(indices, rest)| Target::Part(fill(to, &indices) + rest, slot))
             }),
@@ -229,7 +226,10 @@ mod tests {
         assert_eq!(MAP.checkpoint_key("vision.", "blocks.3.qkv.weight").as_deref(), Some("vision.layers.3.q.weight"));
         assert_eq!(MAP.checkpoint_key("", "patch_embed.bias").as_deref(), Some("embed.bias"));
         assert_eq!(MAP.checkpoint_key("", "other.bias"), None);
-        assert_eq!(MAP.checkpoint_key("m.", "sampler.1.layers.0.k_proj.2.weight").as_deref(), Some("m.sampler_1.layers.0.k_proj_2.weight"));
+        assert_eq!(
+            MAP.checkpoint_key("m.", "sampler.1.layers.0.k_proj.2.weight").as_deref(),
+            Some("m.sampler_1.layers.0.k_proj_2.weight")
+        );
     }
 
     #[test]

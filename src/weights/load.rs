@@ -5,8 +5,8 @@
 //! computes in), whatever the file stores.
 
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::store::{FloatCastAdapter, ModuleAdapter, ModuleSnapshot, PyTorchToBurnAdapter};
 use burn::store::ApplyError;
+use burn::store::{FloatCastAdapter, ModuleAdapter, ModuleSnapshot, PyTorchToBurnAdapter};
 use burn::tensor::{DType, Tensor};
 use tracing::debug;
 
@@ -14,11 +14,7 @@ use super::WeightsError;
 use super::checkpoint::Checkpoint;
 use super::keymap::KeyMap;
 
-pub fn load_strict<M: Module + ModuleSnapshot>(
-    module: &mut M,
-    checkpoint: Checkpoint,
-    map: &KeyMap,
-) -> Result<(), WeightsError> {
+pub fn load_strict<M: Module + ModuleSnapshot>(module: &mut M, checkpoint: Checkpoint, map: &KeyMap) -> Result<(), WeightsError> {
     let origin = checkpoint.origin.clone();
     let renamed = map.rename(checkpoint)?;
     let adapter = PyTorchToBurnAdapter.chain(FloatCastAdapter::to(float_dtype(module)));

@@ -25,7 +25,9 @@ pub enum WeightsError {
     Missing { origin: String, key: String, closest: Option<String> },
     #[error("{origin}: tensor `{key}` has shape {found:?}, the model expects {expected:?}")]
     Shape { origin: String, key: String, found: Vec<usize>, expected: Vec<usize> },
-    #[error("{origin}: tensor `{key}` has no place in the model (it would be `{param}`); does the spec's size match the checkpoint?")]
+    #[error(
+        "{origin}: tensor `{key}` has no place in the model (it would be `{param}`); does the spec's size match the checkpoint?"
+    )]
     Unexpected { origin: String, key: String, param: String },
     #[error("{origin}: tensor `{key}`: {message}")]
     Tensor { origin: String, key: String, message: String },

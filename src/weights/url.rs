@@ -23,9 +23,11 @@ fn checkpoints_dir() -> PathBuf {
 
 /// The local path of the file at `url`, downloading it unless offline.
 pub fn fetch(url: &str) -> Result<PathBuf, WeightsError> {
-    let name = url.rsplit('/').next().filter(|n| !n.is_empty()).ok_or_else(|| {
-        WeightsError::Hub(format!("`{url}` does not end in a file name"))
-    })?;
+    let name = url
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| WeightsError::Hub(format!("`{url}` does not end in a file name")))?;
     let dir = checkpoints_dir();
     let path = dir.join(name);
     if path.is_file() {

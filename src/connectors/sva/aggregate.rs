@@ -78,7 +78,8 @@ impl LayerHook for Aggregation<'_> {
         let [batch, _, width] = hidden.dims();
         let (n, side) = (self.spans.len(), self.side);
         let len = side * (side + 1);
-        let taken: Vec<Tensor<3>> = self.spans.iter().map(|s| hidden.clone().narrow(0, s.row, 1).narrow(1, s.start, len)).collect();
+        let taken: Vec<Tensor<3>> =
+            self.spans.iter().map(|s| hidden.clone().narrow(0, s.row, 1).narrow(1, s.start, len)).collect();
         // [n, L, L + 1, width]: the image tokens, then each row's newline.
         let grid = Tensor::cat(taken, 0).reshape([n, side, side + 1, width]);
         let queries = grid.clone().narrow(2, 0, side).reshape([n * side * side, 1, width]);

@@ -131,7 +131,10 @@ impl SvaLayout {
         let side = square_side(settings.image_token_len, "image_token_len")?;
         let queries = settings.query_num_list.clone().unwrap_or_else(|| vec![settings.image_token_len; settings.num_query_group]);
         if settings.num_query_group == 0 || queries.len() != settings.num_query_group {
-            return invalid(format!("num_query_group {} needs as many query_num_list entries, got {queries:?}", settings.num_query_group));
+            return invalid(format!(
+                "num_query_group {} needs as many query_num_list entries, got {queries:?}",
+                settings.num_query_group
+            ));
         }
         let group_sides = queries.iter().map(|&n| square_side(n, "query_num_list entry")).collect::<Result<Vec<_>, _>>()?;
         if encoder_grids.is_empty() {

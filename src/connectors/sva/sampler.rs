@@ -107,7 +107,9 @@ impl VisionCrossAttentionLayer {
     fn new(q_dim: usize, hidden: usize, window_sides: &[usize], device: &Device) -> Self {
         let pos_embed = window_sides
             .iter()
-            .map(|&m| (m > 1).then(|| Param::from_tensor(Tensor::random([m * m, hidden], Distribution::Normal(0.0, 1.0), device))))
+            .map(|&m| {
+                (m > 1).then(|| Param::from_tensor(Tensor::random([m * m, hidden], Distribution::Normal(0.0, 1.0), device)))
+            })
             .collect();
         Self {
             proj_context: linear(hidden, hidden, device),

@@ -17,10 +17,7 @@ use burn::tensor::{Bool, Device, Tensor, TensorData};
 pub fn windows(tokens: Tensor<3>, side: usize, q: usize) -> Tensor<3> {
     let [images, _, channels] = tokens.dims();
     let r = side / q;
-    tokens
-        .reshape([images, q, r, q, r, channels])
-        .permute([0, 1, 3, 2, 4, 5])
-        .reshape([images * q * q, r * r, channels])
+    tokens.reshape([images, q, r, q, r, channels]).permute([0, 1, 3, 2, 4, 5]).reshape([images * q * q, r * r, channels])
 }
 
 /// Rows or columns of a side×side grid covered by padding at each end: (top, bottom, left,
@@ -47,7 +44,8 @@ fn image_mask(side: usize, m: usize, size: [usize; 2]) -> Vec<bool> {
     let l = side / m;
     let mut mask = Vec::with_capacity(side * side);
     for (i, j) in (0..l).flat_map(|i| (0..l).map(move |j| (i, j))) {
-        let window: Vec<bool> = (0..m).flat_map(|a| (0..m).map(move |b| (a, b))).map(|(a, b)| shown(i * m + a, j * m + b)).collect();
+        let window: Vec<bool> =
+            (0..m).flat_map(|a| (0..m).map(move |b| (a, b))).map(|(a, b)| shown(i * m + a, j * m + b)).collect();
         let any = window.iter().any(|&s| s);
         mask.extend(window.into_iter().map(|s| s || !any));
     }

@@ -331,8 +331,7 @@ fn depth(objects: &[Object3d], options: &Options, rng: &mut ChaCha8Rng, report: 
     let camera = [0.0; 3];
     for (i, a) in objects.iter().enumerate() {
         for b in &objects[i + 1..] {
-            let Some(order) = rules::nearer(a.ann.corner_range(camera), b.ann.corner_range(camera), options.margin_m)
-            else {
+            let Some(order) = rules::nearer(a.ann.corner_range(camera), b.ann.corner_range(camera), options.margin_m) else {
                 continue;
             };
             let (near, far) = if order.is_lt() { (a, b) } else { (b, a) };
@@ -355,8 +354,7 @@ fn distance(objects: &[Object3d], options: &Options, rng: &mut ChaCha8Rng, repor
         for (i, a) in others.iter().enumerate() {
             for b in &others[i + 1..] {
                 let centre = anchor.ann.center_cam;
-                let Some(order) = rules::nearer(a.ann.corner_range(centre), b.ann.corner_range(centre), options.margin_m)
-                else {
+                let Some(order) = rules::nearer(a.ann.corner_range(centre), b.ann.corner_range(centre), options.margin_m) else {
                     continue;
                 };
                 let (near, far) = if order.is_lt() { (*a, *b) } else { (*b, *a) };

@@ -115,8 +115,11 @@ fn read_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<(usize,
         if line.trim().is_empty() {
             continue;
         }
-        let value = serde_json::from_str(&line)
-            .map_err(|source| DataError::JsonLine { path: path.to_path_buf(), line: i + 1, source })?;
+        let value = serde_json::from_str(&line).map_err(|source| DataError::JsonLine {
+            path: path.to_path_buf(),
+            line: i + 1,
+            source,
+        })?;
         out.push((i + 1, value));
     }
     Ok(out)

@@ -9,4 +9,3 @@ pub mod omni3d;
 pub mod rules;
 pub mod schema;
 pub mod write;
-

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::data::benchmark::{lettered, letter};
+use crate::data::benchmark::{letter, lettered};
 
 /// The four tasks, named as in the released `task` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

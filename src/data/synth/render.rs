@@ -35,7 +35,8 @@ pub fn render(scene: &Scene, size: u32) -> Rendered {
                 Some((t, i, n)) if t < ground_t => {
                     let v = &mut visible[i];
                     v.0 += 1;
-                    v.1 = [v.1[0].min(px as f64), v.1[1].min(py as f64), v.1[2].max(px as f64 + 1.0), v.1[3].max(py as f64 + 1.0)];
+                    v.1 =
+                        [v.1[0].min(px as f64), v.1[1].min(py as f64), v.1[2].max(px as f64 + 1.0), v.1[3].max(py as f64 + 1.0)];
                     shade(COLOURS[scene.objects[i].look.colour].1, 0.45 + 0.55 * dot(n, light).max(0.0))
                 }
                 _ if ground_t.is_finite() => ground(scene, add(origin, scale(d, ground_t)), light),

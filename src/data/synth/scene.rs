@@ -125,7 +125,8 @@ pub struct Camera {
     pub fov_rad: f64,
 }
 
-pub const CAMERA: Camera = Camera { height_m: 2.0, pitch_rad: 20.0 * std::f64::consts::PI / 180.0, fov_rad: 50.0 * std::f64::consts::PI / 180.0 };
+pub const CAMERA: Camera =
+    Camera { height_m: 2.0, pitch_rad: 20.0 * std::f64::consts::PI / 180.0, fov_rad: 50.0 * std::f64::consts::PI / 180.0 };
 
 impl Camera {
     pub fn origin(&self) -> Vec3 {
@@ -185,9 +186,9 @@ impl Scene {
                     z,
                     yaw: rng.random_range(0.0..std::f64::consts::FRAC_PI_2),
                 };
-                let clear = objects.iter().all(|o| {
-                    norm([o.x - candidate.x, 0.0, o.z - candidate.z]) > o.footprint() + candidate.footprint() + GAP_M
-                });
+                let clear = objects
+                    .iter()
+                    .all(|o| norm([o.x - candidate.x, 0.0, o.z - candidate.z]) > o.footprint() + candidate.footprint() + GAP_M);
                 if clear {
                     objects.push(candidate);
                     placed = true;

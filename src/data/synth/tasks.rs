@@ -120,7 +120,13 @@ fn count(shape: Shape, lo: u32, n: u32, size: u32, rng: &mut impl Rng) -> Option
     let mut choices: Vec<u32> = (lo..lo + 5).collect();
     choices.shuffle(rng);
     let answer = choices.iter().position(|c| *c == n)?;
-    let mut q = question(Task::Count, rules::count_question(shape.name()), choices.iter().map(u32::to_string).collect(), answer, Vec::new());
+    let mut q = question(
+        Task::Count,
+        rules::count_question(shape.name()),
+        choices.iter().map(u32::to_string).collect(),
+        answer,
+        Vec::new(),
+    );
     q.target_class = Some(shape.name().to_string());
     Some(Posed { scene, rendered, question: q })
 }

@@ -81,7 +81,10 @@ pub fn instruct(id: &str, image: &str, question: &Question, scene: &Scene) -> Co
             Turn { from: "human", value: format!("<image>\n{}\n{LETTER_SUFFIX}", question.prompt()) },
             Turn { from: "gpt", value: letter(question.answer).to_string() },
             Turn { from: "human", value: "How many objects are there in the image?".to_string() },
-            Turn { from: "gpt", value: format!("There {} {n} {}.", if n == 1 { "is" } else { "are" }, if n == 1 { "object" } else { "objects" }) },
+            Turn {
+                from: "gpt",
+                value: format!("There {} {n} {}.", if n == 1 { "is" } else { "are" }, if n == 1 { "object" } else { "objects" }),
+            },
         ],
     }
 }

@@ -17,9 +17,7 @@ pub fn group_norm(groups: usize, channels: usize, eps: f64, device: &Device) -> 
 /// A `kernel`×`kernel` convolution with stride 1 that keeps the spatial size.
 pub fn conv(channels: [usize; 2], kernel: usize, device: &Device) -> Conv2d {
     let pad = kernel / 2;
-    Conv2dConfig::new(channels, [kernel; 2])
-        .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
-        .init(device)
+    Conv2dConfig::new(channels, [kernel; 2]).with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad)).init(device)
 }
 
 /// diffusers `ResnetBlock2D` (`time_embedding_norm = "default"`, output scale 1):
@@ -110,10 +108,12 @@ pub struct Downsample {
 
 impl Downsample {
     pub fn new(channels: usize, padding: usize, device: &Device) -> Self {
-        let pad = if padding == 0 { PaddingConfig2d::Explicit(0, 0, 1, 1) } else { PaddingConfig2d::Explicit(padding, padding, padding, padding) };
-        Self {
-            conv: Conv2dConfig::new([channels, channels], [3, 3]).with_stride([2, 2]).with_padding(pad).init(device),
-        }
+        let pad = if padding == 0 {
+            PaddingConfig2d::Explicit(0, 0, 1, 1)
+        } else {
+            PaddingConfig2d::Explicit(padding, padding, padding, padding)
+        };
+        Self { conv: Conv2dConfig::new([channels, channels], [3, 3]).with_stride([2, 2]).with_padding(pad).init(device) }
     }
 
     /// [batch, c, h, w] → [batch, c, ⌈h/2⌉, ⌈w/2⌉]

@@ -100,20 +100,48 @@ pub struct SchedulerConfig {
     pub beta_schedule: String,
 }
 
-fn one() -> usize { 1 }
-fn two() -> usize { 2 }
-fn three() -> usize { 3 }
-fn four() -> usize { 4 }
-fn thirty_two() -> usize { 32 }
-fn thousand() -> usize { 1000 }
-fn yes() -> bool { true }
-fn sd_scaling() -> f64 { 0.18215 }
-fn unet_eps() -> f64 { 1e-5 }
-fn clip_eps() -> f64 { 1e-5 }
-fn beta_start() -> f64 { 0.0001 }
-fn beta_end() -> f64 { 0.02 }
-fn linear() -> String { "linear".into() }
-fn quick_gelu() -> String { "quick_gelu".into() }
+fn one() -> usize {
+    1
+}
+fn two() -> usize {
+    2
+}
+fn three() -> usize {
+    3
+}
+fn four() -> usize {
+    4
+}
+fn thirty_two() -> usize {
+    32
+}
+fn thousand() -> usize {
+    1000
+}
+fn yes() -> bool {
+    true
+}
+fn sd_scaling() -> f64 {
+    0.18215
+}
+fn unet_eps() -> f64 {
+    1e-5
+}
+fn clip_eps() -> f64 {
+    1e-5
+}
+fn beta_start() -> f64 {
+    0.0001
+}
+fn beta_end() -> f64 {
+    0.02
+}
+fn linear() -> String {
+    "linear".into()
+}
+fn quick_gelu() -> String {
+    "quick_gelu".into()
+}
 
 impl UnetConfig {
     /// Heads of each down block (the up blocks take them reversed, the mid block the last).
@@ -132,29 +160,47 @@ impl StableDiffusionSpec {
         if vae.block_out_channels.is_empty() || unet.block_out_channels.len() < 2 {
             return invalid("the VAE needs at least one block and the UNet at least two".into());
         }
-        for (what, groups, channels) in [("vae", vae.norm_num_groups, &vae.block_out_channels), ("unet", unet.norm_num_groups, &unet.block_out_channels)] {
+        for (what, groups, channels) in
+            [("vae", vae.norm_num_groups, &vae.block_out_channels), ("unet", unet.norm_num_groups, &unet.block_out_channels)]
+        {
             if let Some(c) = channels.iter().find(|c| groups == 0 || **c % groups != 0) {
                 return invalid(format!("{what}: {c} channels do not split into norm_num_groups = {groups}"));
             }
         }
         let heads = unet.heads();
         if heads.len() != unet.block_out_channels.len() {
-            return invalid(format!("unet: {} attention_head_dim entries for {} blocks", heads.len(), unet.block_out_channels.len()));
+            return invalid(format!(
+                "unet: {} attention_head_dim entries for {} blocks",
+                heads.len(),
+                unet.block_out_channels.len()
+            ));
         }
         if let Some((c, h)) = unet.block_out_channels.iter().zip(&heads).find(|(c, h)| **h == 0 || **c % **h != 0) {
             return invalid(format!("unet: {c} channels do not split into {h} heads"));
         }
         if unet.in_channels != vae.latent_channels {
-            return invalid(format!("unet in_channels {} differs from the VAE's latent_channels {}", unet.in_channels, vae.latent_channels));
+            return invalid(format!(
+                "unet in_channels {} differs from the VAE's latent_channels {}",
+                unet.in_channels, vae.latent_channels
+            ));
         }
         if text.hidden_size != unet.cross_attention_dim {
-            return invalid(format!("text hidden_size {} differs from the UNet's cross_attention_dim {}", text.hidden_size, unet.cross_attention_dim));
+            return invalid(format!(
+                "text hidden_size {} differs from the UNet's cross_attention_dim {}",
+                text.hidden_size, unet.cross_attention_dim
+            ));
         }
         if text.num_attention_heads == 0 || text.hidden_size % text.num_attention_heads != 0 {
-            return invalid(format!("text hidden_size {} does not split into {} heads", text.hidden_size, text.num_attention_heads));
+            return invalid(format!(
+                "text hidden_size {} does not split into {} heads",
+                text.hidden_size, text.num_attention_heads
+            ));
         }
         if self.timestep >= self.scheduler.num_train_timesteps {
-            return invalid(format!("timestep {} is beyond the schedule's {} steps", self.timestep, self.scheduler.num_train_timesteps));
+            return invalid(format!(
+                "timestep {} is beyond the schedule's {} steps",
+                self.timestep, self.scheduler.num_train_timesteps
+            ));
         }
         if self.patch_size == 0 {
             return invalid("patch_size must be positive".into());

@@ -110,7 +110,8 @@ const FOLDER_FILES: &[&str] = &[
 
 /// The folder itself, or the folder of its `model_index.json`.
 fn diffusers_folder(path: &Path) -> Result<PathBuf, EncoderError> {
-    let dir = if path.file_name().is_some_and(|n| n == "model_index.json") { path.parent().unwrap_or(Path::new(".")) } else { path };
+    let dir =
+        if path.file_name().is_some_and(|n| n == "model_index.json") { path.parent().unwrap_or(Path::new(".")) } else { path };
     if !dir.join("model_index.json").is_file() {
         return Err(EncoderError::Config(format!(
             "{} is not a diffusers folder (no model_index.json); download the whole repository snapshot (`hf download stabilityai/stable-diffusion-2-1`)",

@@ -43,9 +43,8 @@ pub struct TextEncoder {
 impl TextEncoder {
     pub fn new(config: &TextConfig, device: &Device) -> Result<Self, EncoderError> {
         let hidden = config.hidden_size;
-        let act = Act::from_hf(&config.hidden_act).ok_or_else(|| {
-            EncoderError::Config(format!("text encoder: hidden_act `{}` is not supported", config.hidden_act))
-        })?;
+        let act = Act::from_hf(&config.hidden_act)
+            .ok_or_else(|| EncoderError::Config(format!("text encoder: hidden_act `{}` is not supported", config.hidden_act)))?;
         let norm = || LayerNormConfig::new(hidden).with_epsilon(config.layer_norm_eps).init(device);
         Ok(Self {
             embeddings: Embeddings {
@@ -68,7 +67,8 @@ impl TextEncoder {
     pub fn forward(&self, ids: &[i64]) -> Tensor<3> {
         let device = self.final_layer_norm.gamma.device();
         let positions: Vec<i64> = (0..ids.len() as i64).collect();
-        let as_tensor = |values: &[i64]| Tensor::<2, Int>::from_data(TensorData::new(values.to_vec(), [1, values.len()]), &device);
+        let as_tensor =
+            |values: &[i64]| Tensor::<2, Int>::from_data(TensorData::new(values.to_vec(), [1, values.len()]), &device);
         let mut x = self.embeddings.token_embedding.forward(as_tensor(ids))
             + self.embeddings.position_embedding.forward(as_tensor(&positions));
         for layer in &self.layers {
@@ -98,8 +98,9 @@ pub fn empty_prompt_ids(tokenizer_dir: &Path) -> Result<Vec<i64>, EncoderError> 
     let config = read("tokenizer_config.json")?.ok_or_else(|| tokenizer_error(&config_path, "missing".into()))?;
     let special = read("special_tokens_map.json")?.unwrap_or(Value::Null);
     let vocab_path = tokenizer_dir.join("vocab.json");
-    let vocab: HashMap<String, i64> = serde_json::from_value(read("vocab.json")?.ok_or_else(|| tokenizer_error(&vocab_path, "missing".into()))?)
-        .map_err(|err| tokenizer_error(&vocab_path, err.to_string()))?;
+    let vocab: HashMap<String, i64> =
+        serde_json::from_value(read("vocab.json")?.ok_or_else(|| tokenizer_error(&vocab_path, "missing".into()))?)
+            .map_err(|err| tokenizer_error(&vocab_path, err.to_string()))?;
 
     // A token is a string or an AddedToken object {"content": ...}; CLIPTokenizer's defaults
     // apply where neither file names it.

@@ -203,7 +203,11 @@ impl Unet {
                 let cout = reversed[i];
                 let skip_last = reversed[(i + 1).min(n - 1)];
                 Block {
-                    attentions: if i > 0 { (0..=layers).map(|_| attention(cout, heads[n - 1 - i])).collect() } else { Vec::new() },
+                    attentions: if i > 0 {
+                        (0..=layers).map(|_| attention(cout, heads[n - 1 - i])).collect()
+                    } else {
+                        Vec::new()
+                    },
                     resnets: (0..=layers)
                         .map(|j| {
                             let input = if j == 0 { prev } else { cout };
@@ -231,7 +235,10 @@ impl Unet {
     /// latents [batch, in, h, w], context [batch, m, d] → [[batch, c_i, h_i, w_i]; blocks]
     pub fn up_block_outputs(&self, latents: Tensor<4>, timestep: usize, context: &Tensor<3>) -> Vec<Tensor<4>> {
         let device = latents.device();
-        let t = Tensor::<2>::from_data(TensorData::new(timestep_embedding(timestep, self.time_proj_dim), [1, self.time_proj_dim]), &device);
+        let t = Tensor::<2>::from_data(
+            TensorData::new(timestep_embedding(timestep, self.time_proj_dim), [1, self.time_proj_dim]),
+            &device,
+        );
         // [1, temb]: broadcast over the batch where it is added
         let temb = self.time_embedding.linear_2.forward(silu(self.time_embedding.linear_1.forward(t)));
 
