@@ -2,6 +2,7 @@
 //! Cambrian-1 (Tong et al., 2024). The binary is a thin layer over this library.
 
 pub mod atomic;
+pub mod bench;
 pub mod cli;
 pub mod connectors;
 pub mod data;

@@ -7,11 +7,12 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use cambrian::data::benchmark::{Benchmark, Category, Scoring, read_answer};
+use cambrian::data::benchmark::{Benchmark, Category, Scoring};
 use cambrian::data::cvbench::build::{Inputs, Options, Report, build};
 use cambrian::data::cvbench::load;
 use cambrian::data::cvbench::schema::Record;
 use cambrian::data::vision::ImageMode;
+use cambrian::eval::answer::read_answer;
 use common::{cambrian, scratch, stderr};
 
 fn dir() -> PathBuf {

@@ -1,5 +1,5 @@
-//! The frozen-feature cache through the CLI, with the tiny random-init ViT and tiny LLM of
-//! tests/mllm.rs: a run with the cache, cold and then warm, trains and answers exactly as a
+//! The frozen-feature cache through the CLI, with the tiny random-init ViT, tiny LLM and
+//! colour task of tests/mllm.rs: a run with the cache, cold and then warm, trains and answers exactly as a
 //! run without it; anything that changes the features gives new entries; a damaged entry is
 //! recomputed with a warning, never used; f16 entries hold the features to f16 precision.
 
@@ -8,55 +8,16 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::f16;
-use common::{cambrian, fixtures, scratch, stderr};
-use image::{Rgb, RgbImage};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use common::colour_task::{Ask, write_task};
+use common::{cambrian, fixtures, init_llm, losses, scratch, stderr};
 use safetensors::SafeTensors;
-use serde_json::{Value, json};
-
-const COLOURS: [&str; 4] = ["red", "green", "blue", "yellow"];
-const RGB: [[u8; 3]; 4] = [[220, 40, 40], [40, 190, 60], [40, 70, 220], [230, 210, 40]];
-
-/// `images/`, `captions.json`, `questions.json` (`train` records each) and `bench.jsonl`
-/// (`test` items): a coloured square on grey noise, name its colour.
-fn write_task(dir: &Path, train: usize, test: usize) {
-    let mut rng = ChaCha8Rng::seed_from_u64(11);
-    std::fs::create_dir_all(dir.join("images")).unwrap();
-    let (mut captions, mut questions, mut bench) = (Vec::new(), Vec::new(), String::new());
-    for i in 0..train + test {
-        let colour = i % COLOURS.len();
-        let mut picture = RgbImage::from_fn(32, 32, |_, _| Rgb([rng.random_range(100..156); 3]));
-        let (x0, y0) = (rng.random_range(0..20), rng.random_range(0..20));
-        for (x, y) in (x0..x0 + 12).flat_map(|x| (y0..y0 + 12).map(move |y| (x, y))) {
-            picture.put_pixel(x, y, Rgb(RGB[colour]));
-        }
-        let name = format!("images/{i:04}.png");
-        picture.save(dir.join(&name)).unwrap();
-        let letter = ((b'A' + colour as u8) as char).to_string();
-        if i < train {
-            let turns =
-                |q: &str, a: String| json!([{"from": "human", "value": format!("<image>\n{q}")}, {"from": "gpt", "value": a}]);
-            captions.push(json!({"id": i, "image": name, "conversations": turns("Describe the image.", format!("A {} square.", COLOURS[colour]))}));
-            questions.push(json!({"id": i, "image": name, "conversations": turns("What colour is the square? (A) red (B) green (C) blue (D) yellow", letter)}));
-        } else {
-            let item = json!({"id": i, "image": name, "question": "What colour is the square?", "choices": COLOURS, "answer": format!("({letter})")});
-            bench.push_str(&format!("{item}\n"));
-        }
-    }
-    std::fs::write(dir.join("captions.json"), serde_json::to_vec(&captions).unwrap()).unwrap();
-    std::fs::write(dir.join("questions.json"), serde_json::to_vec(&questions).unwrap()).unwrap();
-    std::fs::write(dir.join("bench.jsonl"), bench).unwrap();
-}
+use serde_json::Value;
 
 /// The task and a tiny LLM over its words in a fresh folder.
 fn setup(name: &str, train: usize, test: usize) -> PathBuf {
     let dir = scratch(name);
-    write_task(&dir, train, test);
-    let corpus = ["captions.json", "questions.json", "bench.jsonl"].map(|f| dir.join(f).display().to_string());
-    let out = dir.join("llm").display().to_string();
-    let made = cambrian(&["init-llm", "--corpus", &corpus[0], &corpus[1], &corpus[2], "--seed", "1", "--out", &out]);
-    assert!(made.status.success(), "{}", stderr(&made));
+    write_task(&dir, Ask::Colour, train, test);
+    init_llm(&dir, &["captions.json", "questions.json", "bench.jsonl"]);
     dir
 }
 
@@ -104,33 +65,9 @@ fn train(config: &Path, run: &Path) -> String {
     stderr(&out)
 }
 
-/// metrics.csv without its timing columns.
-fn losses(run: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    text.lines().map(|line| line.split(',').take(5).collect::<Vec<_>>().join(",")).collect()
-}
-
 /// The reports of `eval` with the image and with its mean colour; and its stderr.
 fn evaluate(dir: &Path, run: &Path) -> (Vec<Value>, String) {
-    let (bench, run_arg) = (dir.join("bench.jsonl").display().to_string(), run.display().to_string());
-    let args = [
-        "-v",
-        "eval",
-        "--run",
-        &run_arg,
-        "--benchmark",
-        &bench,
-        "--category",
-        "vision-centric",
-        "--vision",
-        "image",
-        "--vision",
-        "mean-colour",
-    ];
-    let out = cambrian(&args);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let read = |mode: &str| serde_json::from_slice(&std::fs::read(run.join(format!("eval/bench.{mode}.json"))).unwrap()).unwrap();
-    (vec![read("image"), read("mean-colour")], stderr(&out))
+    common::evaluate(dir, run, &["image", "mean-colour"], "-v")
 }
 
 /// Entry files under `folder`, sorted.

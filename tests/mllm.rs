@@ -11,110 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use cambrian::data::benchmark::{LETTER_SUFFIX, letter};
-use common::{cambrian, fixtures, scratch, stderr};
-use image::{Rgb, RgbImage};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use common::colour_task::{Ask, write_task};
+use common::{cambrian, fixtures, init_llm, kill_when, losses, scratch, stderr};
 use serde_json::{Value, json};
-
-const COLOURS: [(&str, [u8; 3]); 4] =
-    [("red", [220, 40, 40]), ("green", [40, 190, 60]), ("blue", [40, 70, 220]), ("yellow", [230, 210, 40])];
-const QUESTION: &str = "What colour is the square?";
-
-/// What the questions ask about the square.
-#[derive(Clone, Copy, PartialEq)]
-enum Ask {
-    /// Its colour, one of four.
-    Colour,
-    /// Which half of the image it is in: left or right.
-    Half,
-}
-
-impl Ask {
-    fn question(self) -> &'static str {
-        match self {
-            Ask::Colour => QUESTION,
-            Ask::Half => "Where is the square?",
-        }
-    }
-
-    /// Benchmark items: for the two-way question, enough that a learnt margin is significant.
-    fn test_items(self) -> usize {
-        match self {
-            Ask::Colour => 40,
-            Ask::Half => 100,
-        }
-    }
-
-    fn choices(self) -> Vec<&'static str> {
-        match self {
-            Ask::Colour => COLOURS.iter().map(|c| c.0).collect(),
-            Ask::Half => vec!["left", "right"],
-        }
-    }
-}
-
-fn lettered(ask: Ask) -> String {
-    let choices: Vec<String> = ask.choices().iter().enumerate().map(|(i, c)| format!("({}) {c}", letter(i))).collect();
-    format!("{} Select from the following choices.\n{}", ask.question(), choices.join("\n"))
-}
-
-/// A 32×32 grey noisy image with a square of colour `colour` somewhere, or wholly in the
-/// left (0) or right (1) half when `half` is given.
-fn picture(colour: usize, half: Option<u32>, rng: &mut ChaCha8Rng) -> RgbImage {
-    let mut img = RgbImage::from_fn(32, 32, |_, _| {
-        let v = rng.random_range(100..156);
-        Rgb([v, v, v])
-    });
-    let side = rng.random_range(10..16);
-    let x0 = match half {
-        Some(h) => 16 * h + rng.random_range(0..=16 - side),
-        None => rng.random_range(0..32 - side),
-    };
-    let y0 = rng.random_range(0..32 - side);
-    for y in y0..y0 + side {
-        for x in x0..x0 + side {
-            img.put_pixel(x, y, Rgb(COLOURS[colour].1));
-        }
-    }
-    img
-}
-
-/// Writes `images/`, `captions.json` and `questions.json` (LLaVA format, `train` records each)
-/// and `bench.jsonl` (`test` items) into `dir`; answers are balanced.
-fn write_task(dir: &Path, ask: Ask, train: usize, test: usize) {
-    let mut rng = ChaCha8Rng::seed_from_u64(7);
-    std::fs::create_dir_all(dir.join("images")).unwrap();
-    let (mut captions, mut questions, mut bench) = (Vec::new(), Vec::new(), String::new());
-    let choices = ask.choices();
-    for i in 0..train + test {
-        let answer = i % choices.len();
-        let (colour, half) = match ask {
-            Ask::Colour => (answer, None),
-            Ask::Half => (0, Some(answer as u32)),
-        };
-        let name = format!("images/{i:04}.png");
-        picture(colour, half, &mut rng).save(dir.join(&name)).unwrap();
-        let answer_letter = letter(answer);
-        if i < train {
-            let where_ = half.map_or("", |h| [" on the left", " on the right"][h as usize]);
-            captions.push(json!({"id": i, "image": name, "conversations": [
-                {"from": "human", "value": "<image>\nDescribe the image."},
-                {"from": "gpt", "value": format!("A {} square{where_} on a grey background.", COLOURS[colour].0)}]}));
-            questions.push(json!({"id": i, "image": name, "conversations": [
-                {"from": "human", "value": format!("<image>\n{}\n{LETTER_SUFFIX}", lettered(ask))},
-                {"from": "gpt", "value": answer_letter.to_string()}]}));
-        } else {
-            let task = if ask == Ask::Colour { "Colour" } else { "Half" };
-            let item = json!({"id": i, "image": name, "question": ask.question(), "choices": choices, "answer": format!("({answer_letter})"), "task": task, "source": "test"});
-            bench.push_str(&format!("{item}\n"));
-        }
-    }
-    std::fs::write(dir.join("captions.json"), serde_json::to_vec(&captions).unwrap()).unwrap();
-    std::fs::write(dir.join("questions.json"), serde_json::to_vec(&questions).unwrap()).unwrap();
-    std::fs::write(dir.join("bench.jsonl"), bench).unwrap();
-}
 
 /// One tiny ViT, concatenation connector.
 fn concat_model() -> String {
@@ -170,10 +69,7 @@ fn setup_with(
 ) -> (PathBuf, PathBuf) {
     let dir = scratch(name);
     write_task(&dir, ask, train, ask.test_items());
-    let corpus = ["captions.json", "questions.json", "bench.jsonl"].map(|f| dir.join(f).display().to_string());
-    let out = dir.join("llm").display().to_string();
-    let made = cambrian(&["init-llm", "--corpus", &corpus[0], &corpus[1], &corpus[2], "--seed", "1", "--out", &out]);
-    assert!(made.status.success(), "{}", stderr(&made));
+    init_llm(&dir, &["captions.json", "questions.json", "bench.jsonl"]);
     let config = run_config(&dir, model, stage1_extra, checkpoint_every, stage2_epochs);
     (dir, config)
 }
@@ -182,30 +78,9 @@ fn train(config: &Path, run: &Path) -> std::process::Output {
     cambrian(&["-q", "train", &config.display().to_string(), "--out", &run.display().to_string()])
 }
 
-/// Scores of `eval` for each image mode, from the files it wrote.
+/// Scores of `eval` with the image and without, from the files it wrote.
 fn evaluate(dir: &Path, run: &Path) -> Vec<Value> {
-    let bench = dir.join("bench.jsonl").display().to_string();
-    let run_arg = run.display().to_string();
-    let args = [
-        "-q",
-        "eval",
-        "--run",
-        &run_arg,
-        "--benchmark",
-        &bench,
-        "--category",
-        "vision-centric",
-        "--vision",
-        "image",
-        "--vision",
-        "no-image",
-    ];
-    let out = cambrian(&args);
-    assert!(out.status.success(), "{}", stderr(&out));
-    ["image", "no-image"]
-        .iter()
-        .map(|mode| serde_json::from_slice(&std::fs::read(run.join(format!("eval/bench.{mode}.json"))).unwrap()).unwrap())
-        .collect()
+    common::evaluate(dir, run, &["image", "no-image"], "-q").0
 }
 
 #[test]
@@ -290,22 +165,6 @@ fn spawn_train(config: &Path, run: &Path) -> Child {
         .expect("start cambrian train")
 }
 
-/// Waits until `ready` holds, then kills the run with SIGKILL; returns whether it was still
-/// running when killed (a run that finished first was not interrupted).
-fn kill_when(child: &mut Child, ready: impl Fn() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !ready() && Instant::now() < deadline {
-        if child.try_wait().unwrap().is_some() {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let running = child.try_wait().unwrap().is_none();
-    child.kill().unwrap();
-    child.wait().unwrap();
-    running
-}
-
 /// Steps done by the newest checkpoint of `stage` in `dir`.
 fn newest_checkpoint(dir: &Path, stage: u8) -> Option<u64> {
     let prefix = format!("stage{stage}-step");
@@ -317,12 +176,6 @@ fn has_entry(dir: &Path, prefix: &str) -> bool {
     std::fs::read_dir(dir)
         .map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with(prefix)))
         .unwrap_or(false)
-}
-
-/// metrics.csv without its timing columns (tokens_per_sec, secs).
-fn losses(run: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    text.lines().map(|line| line.split(',').take(5).collect::<Vec<_>>().join(",")).collect()
 }
 
 #[test]

@@ -8,9 +8,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
-use common::{cambrian, fixtures, scratch, stderr};
+use common::{cambrian, fixtures, kill_when, scratch, stderr};
 
 fn spec() -> String {
     fixtures().join("sweeps/tiny.toml").display().to_string()
@@ -78,15 +77,6 @@ fn the_matrix_results_and_slurm_script() {
     assert!(rows[3].contains(",tiny-vit-test+tiny-vit-clip,self-supervised+language-supervised,mlp2x_gelu,32,32,false,llm,0,synth,Vision-Centric,16,"), "{}", rows[3]);
 }
 
-fn kill_when(child: &mut Child, ready: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !ready() && Instant::now() < deadline && child.try_wait().unwrap().is_none() {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-}
-
 fn runs_matching(sweep_dir: &Path, check: impl Fn(&Path) -> bool) -> usize {
     std::fs::read_dir(sweep_dir).map(|entries| entries.flatten().filter(|e| check(&e.path())).count()).unwrap_or(0)
 }
@@ -103,7 +93,7 @@ fn a_sweep_killed_at_random_moments_restarts_to_the_same_results() {
     ];
     for (when, ready) in &moments {
         let mut child = sweep_command(&dir, &[]).spawn().unwrap();
-        kill_when(&mut child, ready);
+        assert!(kill_when(&mut child, ready), "the sweep had finished before the kill {when}");
         println!("killed {when}");
     }
     sweep(&dir, &[]);

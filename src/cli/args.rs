@@ -8,8 +8,8 @@ use crate::data::benchmark::Category;
 use crate::data::vision::ImageMode;
 use crate::device::{DeviceArg, DtypeArg};
 use crate::encoders::Family;
-use crate::features::CacheDtype;
 use crate::llm::chat::Template;
+use crate::llm::random_init::ShapeArgs;
 
 #[derive(Parser)]
 #[command(name = "cambrian", version, about = "Which vision encoders make the best eyes for a multimodal LLM?")]
@@ -85,22 +85,15 @@ pub struct SweepArgs {
     pub no_plots: bool,
 }
 
+/// `init-llm` (default shape: 2 layers, width 64, 4 heads with 2 key/value, MLP 172).
 #[derive(Args)]
 pub struct InitLlmArgs {
     /// Text files whose words make the vocabulary: of LLaVA JSON the conversations, of a
     /// benchmark JSONL the questions, choices and prompts, of anything else the whole text.
     #[arg(long, required = true, num_args = 1..)]
     pub corpus: Vec<PathBuf>,
-    #[arg(long, default_value_t = 64)]
-    pub hidden_size: usize,
-    #[arg(long, default_value_t = 172)]
-    pub intermediate_size: usize,
-    #[arg(long, default_value_t = 2)]
-    pub layers: usize,
-    #[arg(long, default_value_t = 4)]
-    pub heads: usize,
-    #[arg(long, default_value_t = 2)]
-    pub kv_heads: usize,
+    #[command(flatten)]
+    pub shape: ShapeArgs,
     #[arg(long, default_value_t = 2048)]
     pub max_positions: usize,
     #[arg(long, default_value_t = 0)]
@@ -145,170 +138,20 @@ pub struct EvalArgs {
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Forward pass of each encoder at its native resolution, ours and PyTorch's.
-    Encoders(BenchEncodersArgs),
+    Encoders(crate::bench::encoders::EncodersArgs),
     /// Greedy decoding of a Llama-architecture LLM, ours and transformers'.
-    Generate(BenchGenerateArgs),
+    Generate(crate::bench::generate::GenerateArgs),
     /// One measurement of ours, in its own process (used by `bench encoders`).
     #[command(hide = true)]
-    EncoderOnce(BenchOnceArgs),
+    EncoderOnce(crate::bench::encoders::OnceArgs),
     /// Training steps with a frozen encoder: without the feature cache, cold, warm.
-    FeatureCache(BenchCacheArgs),
+    FeatureCache(crate::bench::feature_cache::FeatureCacheArgs),
     /// Training steps of the probe (stage 2: connector and LLM trained, encoder frozen) on a
     /// fixed synthetic workload, ours and an equivalent PyTorch/transformers loop.
-    Train(BenchTrainArgs),
+    Train(crate::bench::train::TrainArgs),
     /// One training measurement of ours, in its own process (used by `bench train`).
     #[command(hide = true)]
-    TrainOnce(BenchTrainOnceArgs),
-}
-
-#[derive(Args)]
-pub struct BenchCacheArgs {
-    /// The frozen encoder (a preset or a spec file), random weights.
-    #[arg(long, default_value = "moco-v3-vit-b-16")]
-    pub encoder: String,
-    /// Optimizer steps per run; each step sees new images.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
-    pub steps: u64,
-    /// Examples per step.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
-    pub batch_size: u64,
-    /// How the cache stores features (the run config's `feature_cache_dtype`).
-    #[arg(long, value_enum, default_value_t = CacheDtype::F32)]
-    pub cache_dtype: CacheDtype,
-    /// Folder for the data, LLM, cache and runs, kept afterwards (must not exist). Default: a
-    /// temporary folder, removed afterwards.
-    #[arg(long)]
-    pub work: Option<PathBuf>,
-}
-
-#[derive(Args)]
-pub struct BenchGenerateArgs {
-    #[arg(long, default_value_t = 1024)]
-    pub hidden_size: usize,
-    #[arg(long, default_value_t = 2816)]
-    pub intermediate_size: usize,
-    #[arg(long, default_value_t = 8)]
-    pub layers: usize,
-    #[arg(long, default_value_t = 16)]
-    pub heads: usize,
-    #[arg(long, default_value_t = 4)]
-    pub kv_heads: usize,
-    /// Words in the vocabulary (plus the special tokens).
-    #[arg(long, default_value_t = 32000, value_parser = clap::value_parser!(u32).range(16..))]
-    pub vocab: u32,
-    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..))]
-    pub prompt_tokens: u64,
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(2..))]
-    pub new_tokens: u64,
-    #[arg(long, default_value_t = 1)]
-    pub warmup: u64,
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
-    pub iters: u64,
-    /// The PyTorch side.
-    #[arg(long, default_value = "tools/bench/generate.py")]
-    pub reference: PathBuf,
-    /// Python interpreter with torch and transformers.
-    #[arg(long, default_value = "python3")]
-    pub python: String,
-    /// Measure ours only.
-    #[arg(long)]
-    pub no_reference: bool,
-}
-
-#[derive(Args)]
-pub struct BenchTrainArgs {
-    /// The frozen vision encoder (random weights): a preset name or a spec file. Default: a
-    /// ViT-S/16 at 224 px.
-    #[arg(long)]
-    pub encoder: Option<String>,
-    /// Width of the random-init Llama that `init-llm` makes.
-    #[arg(long, default_value_t = 512)]
-    pub hidden_size: usize,
-    #[arg(long, default_value_t = 1376)]
-    pub intermediate_size: usize,
-    #[arg(long, default_value_t = 4)]
-    pub layers: usize,
-    #[arg(long, default_value_t = 8)]
-    pub heads: usize,
-    #[arg(long, default_value_t = 8)]
-    pub kv_heads: usize,
-    /// Examples per optimizer step.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
-    pub batch_size: u64,
-    /// Untimed steps first.
-    #[arg(long, default_value_t = 3)]
-    pub warmup: u64,
-    /// Timed steps.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
-    pub steps: u64,
-    /// Threads each side computes with (our rayon pool, PyTorch's intra-op threads).
-    /// Default: every core.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    pub threads: Option<u64>,
-    /// Keep the generated workload (data, LLM, run config, runs) in this folder, which must
-    /// not exist. Default: a temporary folder, removed afterwards.
-    #[arg(long)]
-    pub work: Option<PathBuf>,
-    /// The PyTorch side: a script that runs the same steps with transformers and timm.
-    #[arg(long, default_value = "tools/bench/train.py")]
-    pub reference: PathBuf,
-    /// Python interpreter with torch, transformers and timm.
-    #[arg(long, default_value = "python3")]
-    pub python: String,
-    /// Measure ours only.
-    #[arg(long)]
-    pub no_reference: bool,
-    /// Take the frozen encoder's features from a warm feature cache instead of encoding the
-    /// images: ours from the run's cache (filled by an untimed first run), PyTorch from the
-    /// same safetensors entries.
-    #[arg(long)]
-    pub feature_cache: bool,
-}
-
-#[derive(Args)]
-pub struct BenchTrainOnceArgs {
-    /// The run's TOML.
-    #[arg(long)]
-    pub config: PathBuf,
-    /// The run folder; it must not exist (a benchmark resumes nothing).
-    #[arg(long)]
-    pub out: PathBuf,
-}
-
-#[derive(Args)]
-pub struct BenchEncodersArgs {
-    /// Encoders to measure (repeatable); default: every preset.
-    #[arg(long)]
-    pub encoder: Vec<String>,
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
-    pub batch_size: u64,
-    /// Untimed passes first.
-    #[arg(long, default_value_t = 1)]
-    pub warmup: u64,
-    /// Timed passes.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
-    pub iters: u64,
-    /// The PyTorch side: a script that builds the reference model from a spec.
-    #[arg(long, default_value = "tools/bench/encoders.py")]
-    pub reference: PathBuf,
-    /// Python interpreter with torch, transformers, timm and open_clip.
-    #[arg(long, default_value = "python3")]
-    pub python: String,
-    /// Measure ours only.
-    #[arg(long)]
-    pub no_reference: bool,
-}
-
-#[derive(Args)]
-pub struct BenchOnceArgs {
-    #[arg(long)]
-    pub encoder: String,
-    #[arg(long, default_value_t = 1)]
-    pub batch_size: u64,
-    #[arg(long, default_value_t = 1)]
-    pub warmup: u64,
-    #[arg(long, default_value_t = 3)]
-    pub iters: u64,
+    TrainOnce(crate::bench::train::TrainOnceArgs),
 }
 
 #[derive(Subcommand)]

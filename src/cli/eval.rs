@@ -6,9 +6,9 @@ use burn::tensor::Device;
 
 use super::args::EvalArgs;
 use super::bar::Bar;
+use crate::atomic::write_json;
 use crate::data::cvbench::load::benchmark;
 use crate::eval::mc::{Options, evaluate, report_file};
-use crate::train::checkpoint::write_json;
 use crate::train::load_run;
 
 pub fn run(args: &EvalArgs, device: &Device, quiet: bool) -> anyhow::Result<()> {

@@ -2,10 +2,6 @@
 
 mod args;
 mod bar;
-mod bench;
-mod bench_cache;
-mod bench_generate;
-mod bench_train;
 mod cvbench;
 mod encode;
 mod encoders;
@@ -29,13 +25,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Encode(args) => encode::run(&args, &inference()?, cli.quiet > 0),
         Command::Bench(BenchCommand::Encoders(args)) => {
             inference()?;
-            bench::run_encoders(&args, device_name, cli.dtype)
+            crate::bench::encoders::run(&args, device_name, cli.dtype)
         }
-        Command::Bench(BenchCommand::Generate(args)) => bench_generate::run(&args, &inference()?, device_name, cli.dtype),
-        Command::Bench(BenchCommand::EncoderOnce(args)) => bench::run_once(&args, &inference()?),
-        Command::Bench(BenchCommand::FeatureCache(args)) => bench_cache::run(&args, &f32_only("bench feature-cache")?),
-        Command::Bench(BenchCommand::Train(args)) => bench_train::run(&args, &f32_only("bench train")?, device_name),
-        Command::Bench(BenchCommand::TrainOnce(args)) => bench_train::run_once(&args, &f32_only("bench train-once")?),
+        Command::Bench(BenchCommand::Generate(args)) => crate::bench::generate::run(&args, &inference()?, device_name, cli.dtype),
+        Command::Bench(BenchCommand::EncoderOnce(args)) => crate::bench::encoders::run_once(&args, &inference()?),
+        Command::Bench(BenchCommand::FeatureCache(args)) => {
+            crate::bench::feature_cache::run(&args, &f32_only("bench feature-cache")?)
+        }
+        Command::Bench(BenchCommand::Train(args)) => crate::bench::train::run(&args, &f32_only("bench train")?, device_name),
+        Command::Bench(BenchCommand::TrainOnce(args)) => crate::bench::train::run_once(&args, &f32_only("bench train-once")?),
         Command::Llm(args) => llm::run(&args, &inference()?),
         Command::Cvbench(args::CvbenchCommand::Build(args)) => cvbench::build(&args),
         Command::Synth(args) => synth::run(&args),

@@ -183,14 +183,6 @@ pub fn parse_letter(text: &str) -> Option<usize> {
     }
 }
 
-/// The choice a model's reply names, read with Cambrian-1's `extract_mcq_answer`
-/// ([`crate::eval::answer::extract_choice`]); a letter outside the choices is `None`.
-pub fn read_answer(reply: &str, n_choices: usize) -> Option<usize> {
-    let first = crate::eval::answer::extract_choice(reply).chars().next()?;
-    let index = (first as usize).checked_sub('a' as usize)?;
-    (index < n_choices).then_some(index)
-}
-
 /// Lettered choices under a question: "question\n(A) x\n(B) y".
 pub fn lettered(question: &str, choices: &[String]) -> String {
     let mut text = question.to_string();

@@ -5,10 +5,10 @@
 //! vision-disabled evaluation (`vision`).
 
 pub mod benchmark;
+pub mod corpus;
 pub mod cvbench;
 pub mod draw;
 pub mod llava;
-pub mod staging;
 pub mod synth;
 pub mod vision;
 
@@ -26,8 +26,8 @@ pub enum DataError {
     Image { path: PathBuf, source: image::ImageError },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
-    #[error("{0} already exists; remove it or choose another output folder")]
-    Exists(PathBuf),
+    #[error(transparent)]
+    Output(#[from] crate::atomic::OutputError),
     #[error("{0}")]
     Config(String),
 }

@@ -15,6 +15,14 @@ pub fn extract_choice(generated: &str) -> String {
     text.chars().take(1).collect()
 }
 
+/// The choice a model's reply names, read with Cambrian-1's `extract_mcq_answer`
+/// ([`extract_choice`]); a letter outside the choices is `None`.
+pub fn read_answer(reply: &str, n_choices: usize) -> Option<usize> {
+    let first = extract_choice(reply).chars().next()?;
+    let index = (first as usize).checked_sub('a' as usize)?;
+    (index < n_choices).then_some(index)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,8 @@
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::data::benchmark::{Benchmark, Category, Score, letter, read_answer};
+use super::answer::read_answer;
+use crate::data::benchmark::{Benchmark, Category, Score, letter};
 use crate::data::llava::Turn;
 use crate::data::vision::ImageMode;
 use crate::features::{FeatureError, FeatureSource};

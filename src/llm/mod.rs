@@ -7,7 +7,7 @@ pub mod config;
 pub mod generate;
 pub mod keys;
 pub mod model;
-pub mod new;
+pub mod random_init;
 pub mod tokenizer;
 
 use std::path::{Path, PathBuf};
@@ -33,7 +33,7 @@ pub enum LlmError {
     Weights(#[from] WeightsError),
     /// Writing a model folder (`init-llm`).
     #[error(transparent)]
-    Output(#[from] crate::data::DataError),
+    Output(#[from] crate::atomic::OutputError),
 }
 
 /// A model folder loaded: configuration and weights.

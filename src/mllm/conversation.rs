@@ -83,9 +83,22 @@ mod tests {
         let corpus = dir.join("corpus.txt");
         std::fs::write(&corpus, "What colour ? Sure Yes . A red square").unwrap();
         let llm = dir.join("llm");
-        let shape =
-            crate::llm::new::Shape { hidden_size: 8, intermediate_size: 8, layers: 1, heads: 2, kv_heads: 1, max_positions: 64 };
-        crate::llm::new::create(&llm, &[corpus], &shape, 0, &burn::tensor::Device::flex()).unwrap();
+        let shape = crate::llm::random_init::Shape {
+            hidden_size: 8,
+            intermediate_size: 8,
+            layers: 1,
+            heads: 2,
+            kv_heads: 1,
+            max_positions: 64,
+        };
+        crate::llm::random_init::create(
+            &llm,
+            &crate::data::corpus::read(&[corpus]).unwrap(),
+            &shape,
+            0,
+            &burn::tensor::Device::flex(),
+        )
+        .unwrap();
         let tokenizer = LlmTokenizer::from_dir(&llm).unwrap();
         std::fs::remove_dir_all(dir).unwrap();
         tokenizer

@@ -21,11 +21,11 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 
+use crate::atomic::write_json;
 use crate::data::benchmark::Benchmark;
 use crate::data::cvbench::load::benchmark;
 use crate::eval::mc::{Options, evaluate, report_file};
 use crate::progress::Progress;
-use crate::train::checkpoint::write_json;
 use lock::RunLock;
 use spec::{Cell, Paths, SweepSpec};
 
@@ -186,7 +186,7 @@ impl Sweep {
                     progress,
                 )
                 .map_err(|source| SweepError::Eval { run: cell.id.clone(), source })?;
-                write_json(&path, &report).map_err(failed)?;
+                write_json(&path, &report).map_err(|source| failed(source.into()))?;
             }
         }
         let done = run.join("done");

@@ -10,8 +10,9 @@ use burn::tensor::Device;
 use super::SweepError;
 use super::lock::RunLock;
 use super::spec::{Paths, Prepare};
+use crate::data::corpus;
 use crate::data::synth;
-use crate::llm::new::{Shape, create};
+use crate::llm::random_init::{Shape, create};
 use crate::progress::Silent;
 
 pub fn prepare(prepare: &Prepare, paths: &Paths, device: &Device) -> Result<(), SweepError> {
@@ -45,7 +46,7 @@ pub fn prepare(prepare: &Prepare, paths: &Paths, device: &Device) -> Result<(), 
                 kv_heads: l.kv_heads,
                 max_positions: 4096,
             };
-            create(&out, &corpus, &shape, l.seed, device)?;
+            create(&out, &corpus::read(&corpus)?, &shape, l.seed, device)?;
         }
     }
     Ok(())

@@ -100,7 +100,7 @@ impl Parts {
                 save(encoder.model.clone().save_file(dir.join(&name)), &name)?;
             }
         }
-        write_json(&dir.join("parts.json"), &self)
+        Ok(crate::atomic::write_json(&dir.join("parts.json"), &self)?)
     }
 
     /// Loads what `dir` holds (as its `parts.json` says) into `model`.
@@ -133,7 +133,7 @@ pub fn save(run: &Path, parts: Parts, model: &Mllm, optimizers: &mut Optimizers,
     let staged = stage_folder(&root, &name)?;
     parts.save_weights(model, &staged)?;
     optimizers.save(&staged)?;
-    write_json(&staged.join("state.json"), state)?;
+    crate::atomic::write_json(&staged.join("state.json"), state)?;
     let dest = root.join(&name);
     std::fs::rename(&staged, &dest).map_err(TrainError::io(&dest))?;
     remove_checkpoints(run, state.stage, Some(&name))
@@ -168,7 +168,7 @@ pub fn finish(run: &Path, parts: Parts, model: &Mllm, state: &StageState) -> Res
     let dest = final_dir(run, state.stage);
     let staged = stage_folder(run, &format!("stage{}", state.stage))?;
     parts.save_weights(model, &staged)?;
-    write_json(&staged.join("state.json"), state)?;
+    crate::atomic::write_json(&staged.join("state.json"), state)?;
     std::fs::rename(&staged, &dest).map_err(TrainError::io(&dest))?;
     remove_checkpoints(run, state.stage, None)
 }
@@ -185,11 +185,6 @@ fn stage_folder(parent: &Path, name: &str) -> Result<PathBuf, TrainError> {
     }
     std::fs::create_dir_all(&staged).map_err(TrainError::io(&staged))?;
     Ok(staged)
-}
-
-pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
-    let bytes = serde_json::to_vec_pretty(value).expect("plain data serializes");
-    crate::atomic::write(path, &bytes).map_err(TrainError::io(path))
 }
 
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TrainError> {

@@ -47,6 +47,8 @@ pub enum TrainError {
     Llm(#[from] LlmError),
     #[error(transparent)]
     Features(#[from] FeatureError),
+    #[error(transparent)]
+    Output(#[from] crate::atomic::OutputError),
 }
 
 impl TrainError {
@@ -132,7 +134,7 @@ pub fn train(
         session.earlier_metrics.extend(state.metrics.iter().cloned());
         summaries.push(StageSummary::from(&state));
     }
-    checkpoint::write_json(&run.join("summary.json"), &summaries)?;
+    crate::atomic::write_json(&run.join("summary.json"), &summaries)?;
     drop(session);
     let cache = shared_cache.filter(|_| !config.encoders_trained_by(2));
     let trained = LoadedRun { config: config.clone(), model: model.valid(), tokenizer, llm_config, cache };

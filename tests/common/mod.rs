@@ -5,10 +5,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Child, Output};
+use std::time::{Duration, Instant};
 
 use safetensors::SafeTensors;
 
+pub mod colour_task;
 pub mod encoder_case;
 
 pub fn fixtures() -> PathBuf {
@@ -91,4 +93,52 @@ pub fn sva_model(specs: &[&str], settings: &str) -> String {
         .map(|name| format!("[[encoders]]\nname = \"{}\"\ninit = \"random\"\n\n", fixtures().join("mllm").join(name).display()))
         .collect();
     format!("{encoders}[connector]\nkind = \"sva\"\n\n[connector.sva]\n{settings}")
+}
+
+/// Waits until `ready` holds, then kills the process with SIGKILL; returns whether it was still
+/// running when killed (a run that finished first was not interrupted).
+pub fn kill_when(child: &mut Child, ready: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !ready() && Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    running
+}
+
+/// metrics.csv without its timing columns (tokens_per_sec, secs).
+pub fn losses(run: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    text.lines().map(|line| line.split(',').take(5).collect::<Vec<_>>().join(",")).collect()
+}
+
+/// `init-llm` over the task's text files in `dir` into `dir/llm` (seed 1).
+pub fn init_llm(dir: &Path, corpus: &[&str]) {
+    let corpus: Vec<String> = corpus.iter().map(|f| dir.join(f).display().to_string()).collect();
+    let out = dir.join("llm").display().to_string();
+    let mut args = vec!["init-llm", "--corpus"];
+    args.extend(corpus.iter().map(String::as_str));
+    args.extend(["--seed", "1", "--out", &out]);
+    let made = cambrian(&args);
+    assert!(made.status.success(), "{}", stderr(&made));
+}
+
+/// `eval` of `run` on `dir/bench.jsonl` (vision-centric) in each of `modes`, with the log
+/// flag `log` (`-q`, `-v`); the reports it wrote, in the order of `modes`, and its stderr.
+pub fn evaluate(dir: &Path, run: &Path, modes: &[&str], log: &str) -> (Vec<serde_json::Value>, String) {
+    let (bench, run_arg) = (dir.join("bench.jsonl").display().to_string(), run.display().to_string());
+    let mut args = vec![log, "eval", "--run", &run_arg, "--benchmark", &bench, "--category", "vision-centric"];
+    for mode in modes {
+        args.extend(["--vision", mode]);
+    }
+    let out = cambrian(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let read =
+        |mode: &&str| serde_json::from_slice(&std::fs::read(run.join(format!("eval/bench.{mode}.json"))).unwrap()).unwrap();
+    (modes.iter().map(read).collect(), stderr(&out))
 }

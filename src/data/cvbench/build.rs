@@ -24,7 +24,7 @@ use super::omni3d::{self, OmniFile};
 use super::rules;
 use super::schema::{Question, Task};
 use super::write::Writer;
-use crate::data::staging::Staging;
+use crate::atomic::Staging;
 use crate::data::{DataError, open_rgb};
 
 #[derive(Debug, Clone)]

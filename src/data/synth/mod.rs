@@ -20,7 +20,7 @@ use serde::Serialize;
 use super::DataError;
 use super::cvbench::schema::{Question, Task};
 use super::cvbench::write::{Writer, boxed};
-use super::staging::Staging;
+use crate::atomic::{Staging, write_json};
 use crate::progress::Progress;
 use scene::Scene;
 
@@ -127,9 +127,4 @@ pub fn write(config: &Config, out: &Path, progress: &dyn Progress) -> Result<Sum
     write_json(&root.join("synth.json"), config)?;
     staging.commit()?;
     Ok(summary)
-}
-
-fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<(), DataError> {
-    let bytes = serde_json::to_vec_pretty(value).map_err(|source| DataError::Json { path: path.to_path_buf(), source })?;
-    std::fs::write(path, bytes).map_err(DataError::io(path))
 }

@@ -13,27 +13,38 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use burn::tensor::Device;
 
-use super::args::BenchCacheArgs;
+use super::WorkDir;
 use crate::data::synth;
 use crate::features::CacheDtype;
 use crate::progress::Silent;
 use crate::train::config::RunConfig;
 use crate::train::train;
 
+#[derive(clap::Args)]
+pub struct FeatureCacheArgs {
+    /// The frozen encoder (a preset or a spec file), random weights.
+    #[arg(long, default_value = "moco-v3-vit-b-16")]
+    pub encoder: String,
+    /// Optimizer steps per run; each step sees new images.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+    pub steps: u64,
+    /// Examples per step.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
+    /// How the cache stores features (the run config's `feature_cache_dtype`).
+    #[arg(long, value_enum, default_value_t = CacheDtype::F32)]
+    pub cache_dtype: CacheDtype,
+    /// Folder for the data, LLM, cache and runs, kept afterwards (must not exist). Default: a
+    /// temporary folder, removed afterwards.
+    #[arg(long)]
+    pub work: Option<PathBuf>,
+}
+
 const IMAGE_PX: u32 = 128;
 
-pub fn run(args: &BenchCacheArgs, device: &Device) -> anyhow::Result<()> {
-    let (work, temporary) = match &args.work {
-        Some(dir) if dir.exists() => bail!("{} exists; name a new folder", dir.display()),
-        Some(dir) => (dir.clone(), false),
-        None => (std::env::temp_dir().join(format!("cambrian-bench-feature-cache-{}", std::process::id())), true),
-    };
-    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
-    let measured = measure(args, &work, device);
-    if temporary {
-        std::fs::remove_dir_all(&work).with_context(|| format!("removing {}", work.display()))?;
-    }
-    measured
+pub fn run(args: &FeatureCacheArgs, device: &Device) -> anyhow::Result<()> {
+    let work = WorkDir::new(args.work.as_deref(), "feature-cache")?;
+    measure(args, &work.path, device)
 }
 
 /// One run's figures.
@@ -43,7 +54,7 @@ struct Row {
     final_loss: Option<f64>,
 }
 
-fn measure(args: &BenchCacheArgs, work: &Path, device: &Device) -> anyhow::Result<()> {
+fn measure(args: &FeatureCacheArgs, work: &Path, device: &Device) -> anyhow::Result<()> {
     let images = args.steps * args.batch_size;
     let data = work.join("data");
     let config = synth::Config { samples: 1, train_samples: images, size: IMAGE_PX, seed: 0 };
@@ -95,7 +106,7 @@ fn init_llm(corpus: &Path, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_run_config(work: &Path, name: &str, cached: bool, args: &BenchCacheArgs) -> anyhow::Result<PathBuf> {
+fn write_run_config(work: &Path, name: &str, cached: bool, args: &FeatureCacheArgs) -> anyhow::Result<PathBuf> {
     let cache = match (cached, args.cache_dtype) {
         (false, _) => String::new(),
         (true, CacheDtype::F32) => "feature_cache = \"cache\"\n".to_string(),

@@ -4,17 +4,49 @@
 //! The folder is made here (`init-llm` with a vocabulary of synthetic words, random
 //! weights): the speed does not depend on the weights.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail};
 use burn::tensor::Device;
 use serde::Deserialize;
 
-use super::args::BenchGenerateArgs;
+use super::{WorkDir, parse_child, reference_device};
 use crate::device::DtypeArg;
 use crate::llm::Llm;
 use crate::llm::generate::greedy;
-use crate::llm::new::{Shape, create};
+use crate::llm::random_init::{Shape, ShapeArgs, create};
+
+#[derive(clap::Args)]
+/// `bench generate` (default LLM: 8 layers, width 1024, 16 heads with 4 key/value, MLP 2816).
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub shape: ShapeArgs,
+    /// Words in the vocabulary (plus the special tokens).
+    #[arg(long, default_value_t = 32000, value_parser = clap::value_parser!(u32).range(16..))]
+    pub vocab: u32,
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..))]
+    pub prompt_tokens: u64,
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(2..))]
+    pub new_tokens: u64,
+    #[arg(long, default_value_t = 1)]
+    pub warmup: u64,
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub iters: u64,
+    /// The PyTorch side.
+    #[arg(long, default_value = "tools/bench/generate.py")]
+    pub reference: PathBuf,
+    /// Python interpreter with torch and transformers.
+    #[arg(long, default_value = "python3")]
+    pub python: String,
+    /// Measure ours only.
+    #[arg(long)]
+    pub no_reference: bool,
+}
+
+/// The LLM's default shape; `max_positions` follows the prompt and the new tokens.
+const LLM_SHAPE: Shape =
+    Shape { hidden_size: 1024, intermediate_size: 2816, layers: 8, heads: 16, kv_heads: 4, max_positions: 0 };
 
 #[derive(Debug, Deserialize)]
 struct Speed {
@@ -23,43 +55,22 @@ struct Speed {
     peak_rss_mib: Option<f64>,
 }
 
-pub fn run(args: &BenchGenerateArgs, device: &Device, device_name: &str, dtype: DtypeArg) -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("cambrian-bench-generate-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let result = measure(args, device, device_name, dtype, &dir);
-    std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
-    result
-}
-
-fn measure(
-    args: &BenchGenerateArgs,
-    device: &Device,
-    device_name: &str,
-    dtype: DtypeArg,
-    dir: &std::path::Path,
-) -> anyhow::Result<()> {
-    let corpus = dir.join("corpus.txt");
+pub fn run(args: &GenerateArgs, device: &Device, device_name: &str, dtype: DtypeArg) -> anyhow::Result<()> {
+    let work = WorkDir::new(None, "generate")?;
     let words: Vec<String> = (0..args.vocab).map(|i| format!("w{i}")).collect();
-    std::fs::write(&corpus, words.join(" ")).with_context(|| format!("writing {}", corpus.display()))?;
-    let shape = Shape {
-        hidden_size: args.hidden_size,
-        intermediate_size: args.intermediate_size,
-        layers: args.layers,
-        heads: args.heads,
-        kv_heads: args.kv_heads,
-        max_positions: (args.prompt_tokens + args.new_tokens) as usize,
-    };
-    let model_dir = dir.join("llm");
-    create(&model_dir, &[corpus], &shape, 0, device)?;
+    let max_positions = (args.prompt_tokens + args.new_tokens) as usize;
+    let shape = args.shape.or(Shape { max_positions, ..LLM_SHAPE });
+    let model_dir = work.path.join("llm");
+    create(&model_dir, &words.join(" "), &shape, 0, device)?;
     let llm = Llm::load(&model_dir, device)?;
     let vocab = llm.config.vocab_size as u32;
     let prompt: Vec<u32> = (0..args.prompt_tokens as u32).map(|i| 3 + (i * 7919) % (vocab - 3)).collect();
     println!(
         "Llama {} layers, width {}, {} heads ({} key/value), vocabulary {vocab}; prompt {} tokens, {} new; device {device_name}, {}",
-        args.layers,
-        args.hidden_size,
-        args.heads,
-        args.kv_heads,
+        shape.layers,
+        shape.hidden_size,
+        shape.heads,
+        shape.kv_heads,
         args.prompt_tokens,
         args.new_tokens,
         dtype.name()
@@ -81,7 +92,7 @@ fn measure(
         decode_tokens_per_sec: (args.new_tokens - 1) as f64 * iters / decode,
         peak_rss_mib: None,
     };
-    let torch = match (args.no_reference, super::bench::reference_device(device_name)) {
+    let torch = match (args.no_reference, reference_device(device_name)) {
         (true, _) => Err(anyhow::anyhow!("not run (--no-reference)")),
         (false, Some(on)) => reference(args, &model_dir, &prompt, on, dtype),
         (false, None) => Err(anyhow::anyhow!("not run: tools/bench/generate.py measures on the CPU or a CUDA GPU only")),
@@ -104,13 +115,7 @@ fn measure(
     Ok(())
 }
 
-fn reference(
-    args: &BenchGenerateArgs,
-    model: &std::path::Path,
-    prompt: &[u32],
-    device: &str,
-    dtype: DtypeArg,
-) -> anyhow::Result<Speed> {
+fn reference(args: &GenerateArgs, model: &Path, prompt: &[u32], device: &str, dtype: DtypeArg) -> anyhow::Result<Speed> {
     if !args.reference.is_file() {
         bail!("not run: {} not found (run from the repository root or pass --reference)", args.reference.display());
     }
@@ -130,15 +135,5 @@ fn reference(
         .args(["--threads", &threads.to_string(), "--device", device, "--dtype", dtype.name()])
         .output()
         .with_context(|| format!("not run: cannot start `{}`", args.python))?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        bail!(
-            "{} failed: {}",
-            args.reference.display(),
-            stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message")
-        );
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout.lines().rev().find(|l| l.starts_with('{')).context("no JSON line from the reference")?;
-    serde_json::from_str(line).with_context(|| format!("the reference printed `{line}`"))
+    parse_child(&output, &args.reference.display().to_string())
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::DataError;
+use super::OutputError;
 
 pub struct Staging {
     tmp: PathBuf,
@@ -13,21 +13,19 @@ pub struct Staging {
 
 impl Staging {
     /// Refuses an existing destination; clears a stale staging folder of an earlier crash.
-    pub fn new(dest: &Path) -> Result<Self, DataError> {
+    pub fn new(dest: &Path) -> Result<Self, OutputError> {
         if dest.exists() {
-            return Err(DataError::Exists(dest.to_path_buf()));
+            return Err(OutputError::Exists(dest.to_path_buf()));
         }
-        let name = dest
-            .file_name()
-            .ok_or_else(|| DataError::Config(format!("{}: not a folder name", dest.display())))?
-            .to_string_lossy();
+        let not_a_folder = || OutputError::Io { path: dest.to_path_buf(), source: std::io::Error::other("not a folder name") };
+        let name = dest.file_name().ok_or_else(not_a_folder)?.to_string_lossy();
         let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(DataError::io(parent))?;
+        std::fs::create_dir_all(parent).map_err(OutputError::io(parent))?;
         let tmp = parent.join(format!(".{name}.partial"));
         if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(DataError::io(&tmp))?;
+            std::fs::remove_dir_all(&tmp).map_err(OutputError::io(&tmp))?;
         }
-        std::fs::create_dir_all(&tmp).map_err(DataError::io(&tmp))?;
+        std::fs::create_dir_all(&tmp).map_err(OutputError::io(&tmp))?;
         Ok(Self { tmp, dest: dest.to_path_buf(), committed: false })
     }
 
@@ -35,8 +33,8 @@ impl Staging {
         &self.tmp
     }
 
-    pub fn commit(mut self) -> Result<(), DataError> {
-        std::fs::rename(&self.tmp, &self.dest).map_err(DataError::io(&self.dest))?;
+    pub fn commit(mut self) -> Result<(), OutputError> {
+        std::fs::rename(&self.tmp, &self.dest).map_err(OutputError::io(&self.dest))?;
         self.committed = true;
         Ok(())
     }

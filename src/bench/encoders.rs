@@ -7,7 +7,7 @@
 //! When ours runs on a GPU backend, PyTorch runs on the CUDA GPU (`--device cuda`), and
 //! memory is the GPU allocator's, not the process's.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -15,10 +15,46 @@ use anyhow::{Context, bail};
 use burn::tensor::{Device, Distribution, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::args::{BenchEncodersArgs, BenchOnceArgs};
+use super::{parse_child, peak_rss_mib, reference_device};
 use crate::device::DtypeArg;
 use crate::encoders::registry::{preset, presets, resolve};
 use crate::encoders::{Encoder, WeightsSource};
+
+#[derive(clap::Args)]
+pub struct EncodersArgs {
+    /// Encoders to measure (repeatable); default: every preset.
+    #[arg(long)]
+    pub encoder: Vec<String>,
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
+    /// Untimed passes first.
+    #[arg(long, default_value_t = 1)]
+    pub warmup: u64,
+    /// Timed passes.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub iters: u64,
+    /// The PyTorch side: a script that builds the reference model from a spec.
+    #[arg(long, default_value = "tools/bench/encoders.py")]
+    pub reference: PathBuf,
+    /// Python interpreter with torch, transformers, timm and open_clip.
+    #[arg(long, default_value = "python3")]
+    pub python: String,
+    /// Measure ours only.
+    #[arg(long)]
+    pub no_reference: bool,
+}
+
+#[derive(clap::Args)]
+pub struct OnceArgs {
+    #[arg(long)]
+    pub encoder: String,
+    #[arg(long, default_value_t = 1)]
+    pub batch_size: u64,
+    #[arg(long, default_value_t = 1)]
+    pub warmup: u64,
+    #[arg(long, default_value_t = 3)]
+    pub iters: u64,
+}
 
 /// One side's figures, as both children print them (one JSON line on stdout).
 #[derive(Debug, Serialize, Deserialize)]
@@ -37,7 +73,7 @@ pub struct Measurement {
     pub device: Option<String>,
 }
 
-pub fn run_encoders(args: &BenchEncodersArgs, device_name: &str, dtype: DtypeArg) -> anyhow::Result<()> {
+pub fn run(args: &EncodersArgs, device_name: &str, dtype: DtypeArg) -> anyhow::Result<()> {
     let names: Vec<String> =
         if args.encoder.is_empty() { presets().into_iter().map(|spec| spec.name).collect() } else { args.encoder.clone() };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -96,17 +132,7 @@ pub fn run_encoders(args: &BenchEncodersArgs, device_name: &str, dtype: DtypeArg
     Ok(())
 }
 
-/// Where the reference runs so that both sides share the device: the CPU, or the CUDA GPU
-/// when ours runs on a GPU backend.
-pub(super) fn reference_device(ours: &str) -> Option<&'static str> {
-    match ours {
-        "cpu" => Some("cpu"),
-        "wgpu" | "vulkan" | "cuda" => Some("cuda"),
-        _ => None,
-    }
-}
-
-fn measure_ours(name: &str, args: &BenchEncodersArgs, device_name: &str, dtype: DtypeArg) -> anyhow::Result<Measurement> {
+fn measure_ours(name: &str, args: &EncodersArgs, device_name: &str, dtype: DtypeArg) -> anyhow::Result<Measurement> {
     let exe = std::env::current_exe().context("locating the cambrian binary")?;
     let output = Command::new(exe)
         .args(["--device", device_name, "--dtype", dtype.name(), "-q", "bench", "encoder-once", "--encoder", name])
@@ -123,7 +149,7 @@ fn measure_ours(name: &str, args: &BenchEncodersArgs, device_name: &str, dtype: 
     parse_child(&output, "cambrian bench encoder-once")
 }
 
-fn measure_torch(name: &str, args: &BenchEncodersArgs, device: &str, dtype: DtypeArg) -> anyhow::Result<Measurement> {
+fn measure_torch(name: &str, args: &EncodersArgs, device: &str, dtype: DtypeArg) -> anyhow::Result<Measurement> {
     if !args.reference.is_file() {
         bail!("not run: {} not found (run from the repository root or pass --reference)", args.reference.display());
     }
@@ -145,19 +171,8 @@ fn measure_torch(name: &str, args: &BenchEncodersArgs, device: &str, dtype: Dtyp
     parse_child(&output, &args.reference.display().to_string())
 }
 
-pub(super) fn parse_child<T: serde::de::DeserializeOwned>(output: &std::process::Output, what: &str) -> anyhow::Result<T> {
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
-        bail!("{what} failed: {last}");
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout.lines().rev().find(|l| l.starts_with('{')).context("no JSON line in the output")?;
-    serde_json::from_str(line).with_context(|| format!("{what} printed `{line}`"))
-}
-
 /// The child: builds one encoder with random weights and times its forward pass.
-pub fn run_once(args: &BenchOnceArgs, device: &Device) -> anyhow::Result<()> {
+pub fn run_once(args: &OnceArgs, device: &Device) -> anyhow::Result<()> {
     let spec = resolve(Some(&args.encoder), None)?.spec;
     let side = spec.resolution();
     let encoder = Encoder::build(spec, WeightsSource::Random { seed: 0 }, device)?;
@@ -191,12 +206,4 @@ pub fn run_once(args: &BenchOnceArgs, device: &Device) -> anyhow::Result<()> {
 
 fn larger(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     a.into_iter().chain(b).reduce(f64::max)
-}
-
-/// VmHWM of this process (Linux); `None` elsewhere.
-pub(super) fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }

@@ -1,15 +1,16 @@
 //! A new Llama-architecture model, randomly initialised as transformers initialises one
 //! (`LlmModel::new`), as a transformers folder
 //! (`config.json`, `tokenizer.json`, `model.safetensors` in transformers' key names and
-//! layouts), with a word-level tokenizer built from a corpus: the small LLM that tests and
-//! the quick-start train from scratch, since no pretrained LLM can be downloaded there.
+//! layouts), with a word-level tokenizer built from the text it will read
+//! ([`crate::data::corpus`]): the small LLM that tests and the quick-start train from scratch,
+//! since no pretrained LLM can be downloaded there.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokenizers::models::wordlevel::WordLevel;
 use tokenizers::pre_tokenizers::whitespace::Whitespace;
 use tokenizers::processors::template::TemplateProcessing;
@@ -17,13 +18,13 @@ use tokenizers::{AddedToken, PreTokenizedString, PreTokenizer, Tokenizer};
 
 use super::chat::{Template, Turn};
 use super::{LlmConfig, LlmError, LlmModel};
-use crate::data::benchmark::{LETTER_SUFFIX, letter};
-use crate::data::staging::Staging;
+use crate::atomic::Staging;
 
 pub const UNK: &str = "<unk>";
 pub const BOS: &str = "<s>";
 pub const EOS: &str = "</s>";
 
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Shape {
     pub hidden_size: usize,
     pub intermediate_size: usize,
@@ -33,25 +34,53 @@ pub struct Shape {
     pub max_positions: usize,
 }
 
+/// The shape flags of the commands that make a random-init Llama (`init-llm`, `bench train`,
+/// `bench generate`); a flag left out takes the command's default shape, named in its help.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ShapeArgs {
+    /// Width of the hidden states.
+    #[arg(long)]
+    pub hidden_size: Option<usize>,
+    /// Inner width of the MLP.
+    #[arg(long)]
+    pub intermediate_size: Option<usize>,
+    /// Decoder layers.
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Attention heads.
+    #[arg(long)]
+    pub heads: Option<usize>,
+    /// Key/value heads (fewer than `heads`: grouped-query attention).
+    #[arg(long)]
+    pub kv_heads: Option<usize>,
+}
+
+impl ShapeArgs {
+    /// `default` with the flags given.
+    pub fn or(&self, default: Shape) -> Shape {
+        Shape {
+            hidden_size: self.hidden_size.unwrap_or(default.hidden_size),
+            intermediate_size: self.intermediate_size.unwrap_or(default.intermediate_size),
+            layers: self.layers.unwrap_or(default.layers),
+            heads: self.heads.unwrap_or(default.heads),
+            kv_heads: self.kv_heads.unwrap_or(default.kv_heads),
+            max_positions: default.max_positions,
+        }
+    }
+}
+
 /// Writes the model folder `out` (which must not exist yet: it appears complete or not at
-/// all). The vocabulary is every word and punctuation run of the text the model will read
-/// in `corpus` ([`model_text`]), of the conversation templates and of the benchmark answer
-/// instruction, most frequent first.
-pub fn create(out: &Path, corpus: &[PathBuf], shape: &Shape, seed: u64, device: &Device) -> Result<(), LlmError> {
+/// all). The vocabulary is every word and punctuation run of `corpus` (the text the model
+/// will read) and of the conversation templates, most frequent first.
+pub fn create(out: &Path, corpus: &str, shape: &Shape, seed: u64, device: &Device) -> Result<(), LlmError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| LlmError::Io { path, source }
     };
-    let mut text = String::new();
-    for path in corpus {
-        text.push_str(&model_text(&std::fs::read_to_string(path).map_err(io(path))?));
-        text.push('\n');
-    }
+    let mut text = corpus.to_string();
     for template in [Template::VicunaV1, Template::Llama3, Template::Chatml, Template::Plain] {
         text.push_str(&template.render(&[Turn { user: "", assistant: Some("") }]));
     }
-    let letters: Vec<String> = (0..6).map(|i| format!("({})", letter(i))).collect();
-    text.push_str(&format!("\n{}\n{LETTER_SUFFIX}\n", letters.join(" ")));
     let tokenizer = word_tokenizer(&text).map_err(|message| LlmError::Tokenizer { path: out.join("tokenizer.json"), message })?;
     let vocab_size = tokenizer.get_vocab_size(true);
     let id = |token| tokenizer.token_to_id(token).expect("a special token of the vocabulary");
@@ -100,32 +129,6 @@ pub fn create(out: &Path, corpus: &[PathBuf], shape: &Shape, seed: u64, device: 
     Ok(staging.commit()?)
 }
 
-/// What a model reads of a corpus file: the turns of a LLaVA JSON file (`conversations[*].value`),
-/// the questions, choices and prompts of a benchmark JSONL, or else the whole text. Ids, image
-/// paths and boxes stay out of the vocabulary.
-fn model_text(file: &str) -> String {
-    let strings = |value: &Value, key: &str| -> Vec<String> {
-        match &value[key] {
-            Value::String(s) => vec![s.clone()],
-            Value::Array(items) => items.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).collect(),
-            _ => Vec::new(),
-        }
-    };
-    if let Ok(Value::Array(records)) = serde_json::from_str::<Value>(file) {
-        let turns = records.iter().flat_map(|r| r["conversations"].as_array().into_iter().flatten());
-        return turns.flat_map(|turn| strings(turn, "value")).collect::<Vec<_>>().join("\n");
-    }
-    let lines: Option<Vec<Value>> = file.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).ok()).collect();
-    match lines {
-        Some(items) if !items.is_empty() && items.iter().all(Value::is_object) => items
-            .iter()
-            .flat_map(|item| ["question", "choices", "prompt"].into_iter().flat_map(|key| strings(item, key)))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => file.to_string(),
-    }
-}
-
 /// A word-level tokenizer over `text`'s words and punctuation runs (the `Whitespace`
 /// pre-tokenizer's pieces), with `<unk>`, `<s>` (prepended to every encoding, as Llama's
 /// tokenizer does) and `</s>` as special tokens.
@@ -168,12 +171,10 @@ mod tests {
     #[test]
     fn a_new_model_is_initialised_as_transformers_initialises_one() {
         let dir = std::env::temp_dir().join(format!("cambrian-new-llm-{}", std::process::id()));
-        let corpus = dir.join("corpus.txt");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(&corpus, "a red square on a grey floor and a blue cube in front").unwrap();
+        let corpus = "a red square on a grey floor and a blue cube in front";
         let shape = Shape { hidden_size: 64, intermediate_size: 128, layers: 1, heads: 4, kv_heads: 2, max_positions: 64 };
         let out = dir.join("llm");
-        create(&out, &[corpus], &shape, 0, &Device::flex()).unwrap();
+        create(&out, corpus, &shape, 0, &Device::flex()).unwrap();
         let bytes = std::fs::read(out.join("model.safetensors")).unwrap();
         let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
         let values = |name: &str| -> Vec<f32> {
@@ -191,18 +192,5 @@ mod tests {
         assert!((0.018..0.022).contains(&s), "embeddings: std {s}");
         assert!(values("model.norm.weight").iter().all(|v| *v == 1.0));
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    /// Ids, image paths and boxes are not words the model reads.
-    #[test]
-    fn the_vocabulary_holds_what_the_model_reads() {
-        let llava = r#"[{"id": "x-000017", "image": "train/000017.png", "conversations": [{"from": "human", "value": "<image>\nWhat colour?"}, {"from": "gpt", "value": "Red."}]}]"#;
-        let text = model_text(llava);
-        assert!(text.contains("What colour?") && text.contains("Red.") && !text.contains("000017"), "{text}");
-        let bench = "{\"idx\": 9, \"image\": \"img/2D/count/ade_9.png\", \"question\": \"How many chairs?\", \"choices\": [2, \"three\"], \"bbox\": [[1.5, 2.5]]}\n";
-        let text = model_text(bench);
-        assert!(text.contains("How many chairs?") && text.contains("three") && text.contains('2'), "{text}");
-        assert!(!text.contains("ade_9") && !text.contains("1.5"), "{text}");
-        assert_eq!(model_text("plain words here"), "plain words here");
     }
 }

@@ -22,15 +22,15 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::args::{BenchTrainArgs, BenchTrainOnceArgs};
-use super::bench::{parse_child, peak_rss_mib};
+use super::{WorkDir, parse_child, peak_rss_mib};
+use crate::data::corpus;
 use crate::data::{llava, open_rgb, synth};
 use crate::encoders::spec::EncoderSpec;
 use crate::encoders::{WeightsSource, registry};
 use crate::features::key::{EncoderKey, ImageId};
 use crate::features::{CacheDtype, FeatureCache};
 use crate::llm::LlmConfig;
-use crate::llm::new::{Shape, create};
+use crate::llm::random_init::{Shape, ShapeArgs, create};
 use crate::llm::tokenizer::LlmTokenizer;
 use crate::mllm::conversation::encode;
 use crate::progress::Silent;
@@ -68,9 +68,65 @@ mean = [0.5, 0.5, 0.5]
 std = [0.5, 0.5, 0.5]
 "#;
 
+/// The LLM's default shape: a Llama of 4 layers, width 512, 8 heads, MLP 1376.
+const LLM_SHAPE: Shape =
+    Shape { hidden_size: 512, intermediate_size: 1376, layers: 4, heads: 8, kv_heads: 8, max_positions: 2048 };
+
 /// Side of the synthetic scenes in pixels; the encoder's preprocessing resizes them.
 const SCENE_PX: u32 = 128;
 const SEED: u64 = 0;
+
+#[derive(clap::Args)]
+/// `bench train` (default LLM: 4 layers, width 512, 8 heads, MLP 1376).
+pub struct TrainArgs {
+    /// The frozen vision encoder (random weights): a preset name or a spec file. Default: a
+    /// ViT-S/16 at 224 px.
+    #[arg(long)]
+    pub encoder: Option<String>,
+    #[command(flatten)]
+    pub shape: ShapeArgs,
+    /// Examples per optimizer step.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 3)]
+    pub warmup: u64,
+    /// Timed steps.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+    pub steps: u64,
+    /// Threads each side computes with (our rayon pool, PyTorch's intra-op threads).
+    /// Default: every core.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub threads: Option<u64>,
+    /// Keep the generated workload (data, LLM, run config, runs) in this folder, which must
+    /// not exist. Default: a temporary folder, removed afterwards.
+    #[arg(long)]
+    pub work: Option<PathBuf>,
+    /// The PyTorch side: a script that runs the same steps with transformers and timm.
+    #[arg(long, default_value = "tools/bench/train.py")]
+    pub reference: PathBuf,
+    /// Python interpreter with torch, transformers and timm.
+    #[arg(long, default_value = "python3")]
+    pub python: String,
+    /// Measure ours only.
+    #[arg(long)]
+    pub no_reference: bool,
+    /// Take the frozen encoder's features from a warm feature cache instead of encoding the
+    /// images: ours from the run's cache (filled by an untimed first run), PyTorch from the
+    /// same safetensors entries.
+    #[arg(long)]
+    pub feature_cache: bool,
+}
+
+#[derive(clap::Args)]
+pub struct TrainOnceArgs {
+    /// The run's TOML.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// The run folder; it must not exist (a benchmark resumes nothing).
+    #[arg(long)]
+    pub out: PathBuf,
+}
 
 /// One side's figures per step, as both children print them (one JSON line on stdout).
 #[derive(Debug, Serialize, Deserialize)]
@@ -111,36 +167,8 @@ struct StepExample {
     features: Option<PathBuf>,
 }
 
-/// The work folder; a temporary one is removed when dropped.
-struct WorkDir {
-    path: PathBuf,
-    temporary: bool,
-}
-
-impl WorkDir {
-    fn new(given: Option<&Path>) -> anyhow::Result<Self> {
-        let (path, temporary) = match given {
-            Some(path) => (std::path::absolute(path).context("resolving --work")?, false),
-            None => (std::env::temp_dir().join(format!("cambrian-bench-train-{}", std::process::id())), true),
-        };
-        ensure!(!path.exists(), "{} already exists; choose a new work folder", path.display());
-        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(Self { path, temporary })
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        if self.temporary
-            && let Err(err) = std::fs::remove_dir_all(&self.path)
-        {
-            tracing::warn!("cannot remove {}: {err}", self.path.display());
-        }
-    }
-}
-
-pub fn run(args: &BenchTrainArgs, device: &Device, device_name: &str) -> anyhow::Result<()> {
-    let work = WorkDir::new(args.work.as_deref())?;
+pub fn run(args: &TrainArgs, device: &Device, device_name: &str) -> anyhow::Result<()> {
+    let work = WorkDir::new(args.work.as_deref(), "train")?;
     let spec = match &args.encoder {
         Some(name) => registry::resolve(Some(name), None)?.spec,
         None => EncoderSpec::from_toml(VIT_S16, "the default ViT-S/16")?,
@@ -181,27 +209,15 @@ pub fn run(args: &BenchTrainArgs, device: &Device, device_name: &str) -> anyhow:
 
 /// Writes the scenes, the LLM, the encoder spec, `run.toml` and `workload.json` into `work`;
 /// returns the run and the feature-cache entries the workload names (none without a cache).
-fn generate(
-    args: &BenchTrainArgs,
-    spec: &EncoderSpec,
-    work: &Path,
-    device: &Device,
-) -> anyhow::Result<(RunConfig, Vec<PathBuf>)> {
+fn generate(args: &TrainArgs, spec: &EncoderSpec, work: &Path, device: &Device) -> anyhow::Result<(RunConfig, Vec<PathBuf>)> {
     let total_steps = args.warmup + args.steps;
     let scenes = synth::Config { samples: 1, train_samples: args.batch_size * total_steps, size: SCENE_PX, seed: SEED };
     let synth_dir = work.join("synth");
     synth::write(&scenes, &synth_dir, &Silent).context("rendering the training scenes")?;
     let data = synth_dir.join("train/instruct.json");
-    let shape = Shape {
-        hidden_size: args.hidden_size,
-        intermediate_size: args.intermediate_size,
-        layers: args.layers,
-        heads: args.heads,
-        kv_heads: args.kv_heads,
-        max_positions: 2048,
-    };
     let llm = work.join("llm");
-    create(&llm, std::slice::from_ref(&data), &shape, SEED, device).context("creating the LLM")?;
+    let text = corpus::read(std::slice::from_ref(&data))?;
+    create(&llm, &text, &args.shape.or(LLM_SHAPE), SEED, device).context("creating the LLM")?;
     let spec_path = work.join("encoder.toml");
     write(&spec_path, &toml::to_string(spec)?)?;
 
@@ -331,7 +347,7 @@ fn cache_stamps(dir: &Path) -> anyhow::Result<Vec<(PathBuf, std::time::SystemTim
     Ok(stamps)
 }
 
-fn measure_torch(args: &BenchTrainArgs, work: &Path, threads: u64) -> anyhow::Result<Steps> {
+fn measure_torch(args: &TrainArgs, work: &Path, threads: u64) -> anyhow::Result<Steps> {
     if !args.reference.is_file() {
         bail!("not run: {} not found (run from the repository root or pass --reference)", args.reference.display());
     }
@@ -404,7 +420,7 @@ fn row(side: &str, outcome: &Outcome, warmup: usize) -> Result<(f64, f64), Strin
 
 /// The child: trains the run of `--config` into a fresh `--out` with `cambrian train`'s code
 /// and prints each step's time and positions from the stages' metrics.
-pub fn run_once(args: &BenchTrainOnceArgs, device: &Device) -> anyhow::Result<()> {
+pub fn run_once(args: &TrainOnceArgs, device: &Device) -> anyhow::Result<()> {
     ensure!(!args.out.exists(), "{} exists: a measurement trains a fresh run", args.out.display());
     let config = RunConfig::from_file(&args.config)?;
     let (_, summaries) =
