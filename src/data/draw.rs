@@ -1,6 +1,11 @@
-//! Box prompts as CV-Bench draws them: outlines in red, blue and green on a copy of the image.
+//! Box prompts as CV-Bench draws them (outlines in red, blue and green on a copy of the
+//! image), and text drawn into an image with the bundled font (the synthetic signs and charts).
 
+use ab_glyph::{Font, ScaleFont, point};
 use image::{Rgb, RgbImage};
+
+use crate::plot::png::caret_positions;
+use crate::plot::style::font;
 
 /// The prompt colours in the order questions name them.
 pub const BOX_COLOURS: [(&str, Rgb<u8>); 3] =
@@ -25,5 +30,37 @@ pub fn draw_box(img: &mut RgbImage, bbox: [f64; 4], colour: Rgb<u8>, thickness: 
                 img.put_pixel(x as u32, y as u32, colour);
             }
         }
+    }
+}
+
+/// Width in pixels of `text` in the bundled regular font at `px` pixels per em.
+pub fn text_width(text: &str, px: f32) -> f32 {
+    let scaled = font(false).as_scaled(px);
+    caret_positions(&scaled, text).last().map_or(0.0, |&(x, id)| x + scaled.h_advance(id))
+}
+
+/// Draws `text` in the bundled regular font at `px` pixels per em, its box (caret start to end,
+/// ascent to descent) centred on `centre`, blending `colour` by each pixel's coverage; clipped
+/// to the image.
+pub fn draw_text(img: &mut RgbImage, text: &str, centre: (f32, f32), px: f32, colour: Rgb<u8>) {
+    let font = font(false);
+    let scaled = font.as_scaled(px);
+    let left = centre.0 - text_width(text, px) / 2.0;
+    let baseline = centre.1 + (scaled.ascent() + scaled.descent()) / 2.0;
+    for (x, id) in caret_positions(&scaled, text) {
+        let Some(outline) = font.outline_glyph(id.with_scale_and_position(scaled.scale(), point(left + x, baseline))) else {
+            continue;
+        };
+        let bounds = outline.px_bounds();
+        outline.draw(|gx, gy, coverage| {
+            let (x, y) = (bounds.min.x as i64 + gx as i64, bounds.min.y as i64 + gy as i64);
+            if (0..img.width() as i64).contains(&x) && (0..img.height() as i64).contains(&y) {
+                let pixel = img.get_pixel_mut(x as u32, y as u32);
+                let c = coverage.clamp(0.0, 1.0);
+                for (p, ink) in pixel.0.iter_mut().zip(colour.0) {
+                    *p = (*p as f32 * (1.0 - c) + ink as f32 * c).round() as u8;
+                }
+            }
+        });
     }
 }

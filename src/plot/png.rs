@@ -104,7 +104,7 @@ impl DrawingBackend for PngBackend<'_> {
 }
 
 /// Each character's caret position (advances and kerning so far) and glyph.
-fn caret_positions<F: Font>(scaled: &ab_glyph::PxScaleFont<F>, text: &str) -> Vec<(f32, ab_glyph::GlyphId)> {
+pub(crate) fn caret_positions<F: Font>(scaled: &ab_glyph::PxScaleFont<F>, text: &str) -> Vec<(f32, ab_glyph::GlyphId)> {
     let mut caret = 0.0;
     let mut previous = None;
     text.chars()

@@ -4,6 +4,7 @@
 //! a split depends only on (seed, split, i); task `i mod 4` (Count, Relation, Depth, Distance)
 //! keeps the tasks balanced.
 
+pub mod open;
 pub mod render;
 pub mod scene;
 pub mod tasks;
@@ -76,7 +77,7 @@ pub fn sample(seed: u64, split: Split, index: u64, size: u32) -> Sample {
     Sample { scene: posed.scene, image: posed.rendered.rgb, question: posed.question, caption }
 }
 
-fn splitmix(x: u64) -> u64 {
+pub(super) fn splitmix(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

@@ -53,10 +53,10 @@ pub fn generate(task: Task, size: u32, rng: &mut impl Rng) -> Posed {
     }
 }
 
-fn retry<R: Rng>(rng: &mut R, mut attempt: impl FnMut(&mut R) -> Option<Posed>) -> Posed {
+pub(super) fn retry<R: Rng, T>(rng: &mut R, mut attempt: impl FnMut(&mut R) -> Option<T>) -> T {
     loop {
-        if let Some(posed) = attempt(rng) {
-            return posed;
+        if let Some(done) = attempt(rng) {
+            return done;
         }
     }
 }
@@ -81,7 +81,7 @@ fn named_looks(k: usize, extra: usize, rng: &mut impl Rng) -> Vec<Look> {
 
 /// Redraws positions until `accept` holds on the scene and its rendering, with every object
 /// visible enough. `precheck` rejects on geometry alone, before rendering.
-fn pose(
+pub(super) fn pose(
     looks: &[Look],
     size: u32,
     rng: &mut impl Rng,
