@@ -293,6 +293,45 @@ fn bad_benchmark_files_name_the_cause() {
     assert!(none.contains("not a CV-Bench folder"), "{none}");
 }
 
+/// A line the loader cannot take whole names its file and line: too many choices to letter,
+/// a byte that is not UTF-8, a CV-Bench `filename` leading out of the folder; a byte-order
+/// mark is read past.
+#[test]
+fn bad_lines_are_named_and_a_byte_order_mark_is_allowed() {
+    let root = scratch("cvbench-bad-lines");
+    std::fs::copy(dir().join("images/coco-1.png"), root.join("a.png")).unwrap();
+    let line = |choices: usize, image: &str| {
+        let choices: Vec<String> = (0..choices).map(|i| format!("c{i}")).collect();
+        serde_json::json!({"id": 1, "image": image, "question": "q", "choices": choices, "answer": "A"}).to_string()
+    };
+    let load = |bytes: &[u8]| {
+        std::fs::write(root.join("q.jsonl"), bytes).unwrap();
+        load::jsonl(&root.join("q.jsonl"), "x", Category::General, Scoring::Accuracy)
+    };
+    let good = line(2, "a.png");
+    let cases = [
+        (format!("{good}\n{}", line(27, "a.png")), "line 2: 27 choices; at most 26"),
+        (format!("{good}\n{}", line(200, "a.png")), "line 2: 200 choices"),
+    ];
+    for (text, expected) in cases {
+        let err = load(text.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("q.jsonl") && err.contains(expected), "{err} lacks {expected:?}");
+    }
+    let mut latin1 = format!("{good}\n\n").into_bytes();
+    latin1.extend(line(2, "a.png").replace("\"q\"", "\"caf_\"").bytes().map(|b| if b == b'_' { 0xE9 } else { b }));
+    let err = load(&latin1).unwrap_err().to_string();
+    assert!(err.contains("line 3: not UTF-8"), "{err}");
+    let bench = load(format!("\u{FEFF}{good}\n").as_bytes()).unwrap();
+    assert_eq!(bench.items.len(), 1);
+
+    let cv = scratch("cvbench-escaping-filename");
+    let released = std::fs::read_to_string(dir().join("released/test_2d.jsonl")).unwrap();
+    let first = released.lines().next().unwrap().replace("img/2D/count/ade_0.png", "../released/img/2D/count/ade_0.png");
+    std::fs::write(cv.join("test_2d.jsonl"), format!("\u{FEFF}{first}\n")).unwrap();
+    let err = load::cvbench(&cv, "x").unwrap_err().to_string();
+    assert!(err.contains("test_2d.jsonl: line 1: filename") && err.contains("leaves the benchmark folder"), "{err}");
+}
+
 #[test]
 fn answers_are_read_like_cambrians_extractor() {
     let cases = [

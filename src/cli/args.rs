@@ -133,6 +133,10 @@ pub struct EvalArgs {
     /// Tokens to generate at most per answer.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_new_tokens: u64,
+    /// Score the benchmark even when more than 1% of its questions lose image or answer
+    /// tokens at the run's max_length (they are listed in the report as `degraded`).
+    #[arg(long)]
+    pub allow_degraded: bool,
 }
 
 #[derive(Subcommand)]

@@ -1,5 +1,6 @@
 //! `cambrian eval`: a trained run on a benchmark, per image mode; writes
-//! `RUN/eval/NAME.MODE.json` (scores, per-question answers) and prints the scores.
+//! `RUN/eval/NAME.MODE.json` (scores, per-question answers, the unreadable and the degraded
+//! items) and prints the scores.
 
 use anyhow::Context;
 use burn::tensor::Device;
@@ -16,8 +17,7 @@ pub fn run(args: &EvalArgs, device: &Device, quiet: bool) -> anyhow::Result<()> 
         Some(name) => name.clone(),
         None => args.benchmark.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "benchmark".into()),
     };
-    let benchmark =
-        benchmark(&args.benchmark, &name, args.category).context("loading the benchmark (a JSONL needs --category)")?;
+    let benchmark = benchmark(&args.benchmark, &name, args.category).context("loading the benchmark")?;
     let run = load_run(&args.run, device).with_context(|| format!("loading the run in {}", args.run.display()))?;
     let bar = Bar::new(quiet);
     println!("{:<16} {:<12} {:>10} {:>10} {:>8}", "benchmark", "vision", "generation", "likelihood", "chance");
@@ -28,6 +28,7 @@ pub fn run(args: &EvalArgs, device: &Device, quiet: bool) -> anyhow::Result<()> 
             max_new_tokens: args.max_new_tokens as usize,
             mode,
             features: run.features(),
+            allow_degraded: args.allow_degraded,
         };
         let report = evaluate(&run.model, &run.tokenizer, &run.llm_config.eos_token_ids, &benchmark, &options, device, &bar)?;
         if let Some(cache) = &run.cache {
@@ -46,6 +47,14 @@ pub fn run(args: &EvalArgs, device: &Device, quiet: bool) -> anyhow::Result<()> 
         );
         if !report.unreadable.is_empty() {
             eprintln!("warning: {} images could not be read; those items count as wrong", report.unreadable.len());
+        }
+        if !report.degraded.is_empty() {
+            eprintln!(
+                "warning: {} questions lose image or answer tokens at max_length {} (first: item {}); scored as they are",
+                report.degraded.len(),
+                run.config.max_length,
+                report.degraded[0]
+            );
         }
     }
     Ok(())

@@ -1,19 +1,24 @@
 //! `cambrian train`: a run's two stages into its folder, resuming what an earlier (killed)
-//! invocation left; prints each stage's summary.
+//! invocation left; prints each stage's summary. The folder is locked (`RUN/lock`, the
+//! sweep's per-run lock) for as long as it trains, so a second process on it stops at once.
 
 use anyhow::Context;
 use burn::tensor::Device;
 
 use super::args::TrainArgs;
 use super::bar::Bar;
+use crate::sweep::lock::RunLock;
 use crate::train::config::RunConfig;
 use crate::train::train;
 
 pub fn run(args: &TrainArgs, device: &Device, quiet: bool) -> anyhow::Result<()> {
     let config = RunConfig::from_file(&args.config)?;
+    let out = args.out.display();
+    let Some(_lock) = RunLock::acquire(&args.out).with_context(|| format!("locking {out}"))? else {
+        anyhow::bail!("another process is training into {out} (it holds {out}/lock); wait for it, or use another folder");
+    };
     let bar = Bar::new(quiet);
-    let (_, summaries) =
-        train(&config, &args.out, device, &bar).with_context(|| format!("training into {}", args.out.display()))?;
+    let (_, summaries) = train(&config, &args.out, device, &bar).with_context(|| format!("training into {out}"))?;
     for s in &summaries {
         let loss = s.final_loss.map_or("-".to_string(), |l| format!("{l:.4}"));
         println!(

@@ -78,7 +78,7 @@ pub struct Benchmark {
 }
 
 impl Benchmark {
-    /// Checks what scoring needs: answers within the choices, at least two choices, a group
+    /// Checks what scoring needs: answers within the choices, two to 26 choices, a group
     /// on every item under pair accuracy, a 2D/3D type on every item under CV-Bench's rule.
     pub fn new(name: &str, category: Category, scoring: Scoring, items: Vec<Item>) -> Result<Self, DataError> {
         let bad = |item: &Item, message: &str| DataError::invalid(name, format!("item {}: {message}", item.id));
@@ -86,9 +86,7 @@ impl Benchmark {
             return Err(DataError::invalid(name, "no items"));
         }
         for item in &items {
-            if item.choices.len() < 2 {
-                return Err(bad(item, "fewer than two choices"));
-            }
+            check_choices(item.choices.len()).map_err(|message| bad(item, &message))?;
             if item.answer >= item.choices.len() {
                 return Err(bad(item, "answer is not one of the choices"));
             }
@@ -168,7 +166,16 @@ fn mean(values: impl Iterator<Item = f64>) -> f64 {
     if n == 0 { 0.0 } else { sum / n as f64 }
 }
 
-/// The letter of choice `index`: 0 → 'A'.
+/// Choices a question may have: at least two, and no more than there are letters A–Z.
+pub fn check_choices(count: usize) -> Result<(), String> {
+    match count {
+        0 | 1 => Err("fewer than two choices".into()),
+        2..=26 => Ok(()),
+        _ => Err(format!("{count} choices; at most 26 can be lettered A-Z")),
+    }
+}
+
+/// The letter of choice `index` < 26 (a benchmark has no more choices): 0 → 'A'.
 pub fn letter(index: usize) -> char {
     (b'A' + index as u8) as char
 }

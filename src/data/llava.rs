@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::{jsonl_lines, stays_inside, without_bom};
+
 /// The placeholder where the image tokens go.
 pub const IMAGE_PLACEHOLDER: &str = "<image>";
 
@@ -64,8 +66,8 @@ pub struct LlavaSet {
 
 /// Reads `path` (JSON array, or one record per line) and checks every record.
 pub fn load(path: &Path, image_dir: &Path) -> Result<LlavaSet, LlavaError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LlavaError::Io { path: path.to_path_buf(), source })?;
-    let records = parse(&text).map_err(|message| LlavaError::Format { path: path.to_path_buf(), message })?;
+    let bytes = std::fs::read(path).map_err(|source| LlavaError::Io { path: path.to_path_buf(), source })?;
+    let records = parse(&bytes).map_err(|message| LlavaError::Format { path: path.to_path_buf(), message })?;
     let mut set = LlavaSet::default();
     for (index, record) in records.into_iter().enumerate() {
         match record.and_then(|record| check(index, record, image_dir)) {
@@ -76,20 +78,19 @@ pub fn load(path: &Path, image_dir: &Path) -> Result<LlavaSet, LlavaError> {
     Ok(set)
 }
 
-/// Records in order; a JSONL line that is not a record becomes that index's skip reason.
-fn parse(text: &str) -> Result<Vec<Result<Record, String>>, String> {
-    if text.trim_start().starts_with('[') {
-        let values: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|err| err.to_string())?;
-        return Ok(values
-            .into_iter()
-            .map(|v| serde_json::from_value(v).map_err(|err| format!("malformed record: {err}")))
-            .collect());
+/// Records in order; a JSONL line that is not a record (not UTF-8, not JSON) becomes that
+/// index's skip reason, with its line number.
+fn parse(bytes: &[u8]) -> Result<Vec<Result<Record, String>>, String> {
+    let bytes = without_bom(bytes);
+    let record = |value: Result<Record, serde_json::Error>| value.map_err(|err| format!("malformed record: {err}"));
+    if bytes.trim_ascii_start().starts_with(b"[") {
+        let values: Vec<serde_json::Value> = serde_json::from_slice(bytes).map_err(|err| err.to_string())?;
+        return Ok(values.into_iter().map(|v| record(serde_json::from_value(v))).collect());
     }
-    Ok(text
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| serde_json::from_str(line).map_err(|err| format!("malformed record: {err}")))
-        .collect())
+    let lines = jsonl_lines(bytes).map(|(line, text)| {
+        text.and_then(|text| record(serde_json::from_str(text))).map_err(|reason| format!("line {line}: {reason}"))
+    });
+    Ok(lines.collect())
 }
 
 fn check(index: usize, record: Record, image_dir: &Path) -> Result<Sample, String> {
@@ -110,6 +111,7 @@ fn check(index: usize, record: Record, image_dir: &Path) -> Result<Sample, Strin
     }
     let placeholders: usize = turns.iter().map(|t| t.prompt.matches(IMAGE_PLACEHOLDER).count()).sum();
     let image = match (&record.image, placeholders) {
+        (Some(file), _) if !stays_inside(file) => return Err(format!("image path {file:?} leaves the image folder")),
         (Some(file), 1) => Some(check_image(&image_dir.join(file))?),
         (Some(_), 0) => return Err(format!("an image is given but no prompt has {IMAGE_PLACEHOLDER}")),
         (Some(_), n) => return Err(format!("{n} {IMAGE_PLACEHOLDER} placeholders for one image")),
@@ -140,7 +142,7 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images")
     }
 
-    fn load_text(text: &str, name: &str) -> LlavaSet {
+    fn load_text(text: impl AsRef<[u8]>, name: &str) -> LlavaSet {
         let path = std::env::temp_dir().join(format!("cambrian-llava-{name}-{}.json", std::process::id()));
         std::fs::write(&path, text).unwrap();
         let set = load(&path, &fixture_dir()).unwrap();
@@ -184,6 +186,45 @@ mod tests {
         let set = load_text(text, "jsonl");
         assert_eq!(set.samples.len(), 1);
         assert_eq!(set.skipped[0].index, 1);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_read_past_and_a_line_that_is_not_utf8_costs_only_that_record() {
+        let record = |answer: &str| {
+            format!(r#"{{"conversations": [{{"from": "human", "value": "a"}}, {{"from": "gpt", "value": "{answer}"}}]}}"#)
+        };
+        let array = format!("\u{FEFF}[{}, {}]", record("b"), record("c"));
+        assert_eq!(load_text(array, "bom-array").samples.len(), 2);
+        let mut jsonl = format!("\u{FEFF}{}\n\n", record("b")).into_bytes();
+        // "café" in Latin-1: the byte 0xE9 alone is not UTF-8.
+        jsonl.extend(record("caf_").bytes().map(|b| if b == b'_' { 0xE9 } else { b }));
+        jsonl.extend(format!("\n{}\n", record("d")).bytes());
+        let set = load_text(jsonl, "latin1-line");
+        assert_eq!(set.samples.iter().map(|s| s.turns[0].answer.as_str()).collect::<Vec<_>>(), ["b", "d"]);
+        assert_eq!(set.samples.iter().map(|s| s.index).collect::<Vec<_>>(), [0, 2], "the bad record keeps its place");
+        assert_eq!(set.skipped.len(), 1);
+        assert_eq!(set.skipped[0].index, 1);
+        assert!(set.skipped[0].reason.starts_with("line 3: not UTF-8"), "{:?}", set.skipped);
+    }
+
+    #[test]
+    fn an_image_path_that_leaves_the_image_folder_is_skipped() {
+        let inside = fixture_dir().join("scene-61x47.png");
+        let record = |image: &str| {
+            format!(
+                r#"{{"image": "{image}", "conversations": [{{"from": "human", "value": "<image>"}}, {{"from": "gpt", "value": "x"}}]}}"#
+            )
+        };
+        let escaping = ["../images/scene-61x47.png", inside.to_str().unwrap(), "./../../../../../../../etc/hostname"];
+        let mut lines: Vec<String> = escaping.iter().map(|image| record(image)).collect();
+        lines.push(record("./scene-61x47.png"));
+        let set = load_text(lines.join("\n"), "escaping");
+        assert_eq!(set.samples.len(), 1, "{:?}", set.skipped);
+        assert_eq!(set.samples[0].index, 3);
+        assert_eq!(set.skipped.len(), 3);
+        for skip in &set.skipped {
+            assert!(skip.reason.contains("leaves the image folder"), "{skip:?}");
+        }
     }
 
     #[test]

@@ -43,13 +43,60 @@ impl DataError {
     }
 }
 
-/// Reads and parses a whole JSON file.
+/// Reads and parses a whole JSON file (a UTF-8 byte-order mark is allowed).
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, DataError> {
     let bytes = std::fs::read(path).map_err(DataError::io(path))?;
-    serde_json::from_slice(&bytes).map_err(|source| DataError::Json { path: path.to_path_buf(), source })
+    serde_json::from_slice(without_bom(&bytes)).map_err(|source| DataError::Json { path: path.to_path_buf(), source })
+}
+
+/// `bytes` without the UTF-8 byte-order mark that some editors put at the head of a file.
+pub(crate) fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
+/// The non-empty lines of a JSONL file's bytes, numbered from 1, each as UTF-8 text or the
+/// reason it is not (so that one bad byte costs its line, not the file).
+pub(crate) fn jsonl_lines(bytes: &[u8]) -> impl Iterator<Item = (usize, Result<&str, String>)> {
+    without_bom(bytes)
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .map(|(i, line)| (i + 1, std::str::from_utf8(line).map_err(|err| format!("not UTF-8 text ({err})"))))
+        .filter(|(_, line)| !matches!(line, Ok(text) if text.trim().is_empty()))
+}
+
+/// Whether `relative`, a path read from a data file, stays inside the folder it is taken
+/// from: relative, with no `..` (a symbolic link inside the folder is trusted).
+pub(crate) fn stays_inside(relative: &str) -> bool {
+    let path = std::path::Path::new(relative);
+    !relative.is_empty() && path.components().all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
 }
 
 /// Opens an image as 8-bit RGB.
 pub(crate) fn open_rgb(path: &std::path::Path) -> Result<image::RgbImage, DataError> {
     image::open(path).map(|img| img.to_rgb8()).map_err(|source| DataError::Image { path: path.to_path_buf(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_json_file_may_start_with_a_byte_order_mark() {
+        let path = std::env::temp_dir().join(format!("cambrian-bom-{}.json", std::process::id()));
+        std::fs::write(&path, "\u{FEFF}{\"images\": [1, 2]}").unwrap();
+        let value: serde_json::Value = read_json(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(value["images"], serde_json::json!([1, 2]));
+    }
+
+    #[test]
+    fn paths_that_leave_their_folder_are_told_apart() {
+        for inside in ["a.png", "./img/2D/a.png"] {
+            assert!(stays_inside(inside), "{inside}");
+        }
+        // Any `..` is refused, even one that comes back in.
+        for outside in ["../a.png", "/etc/passwd", "img/../../a.png", "img/../a.png", ""] {
+            assert!(!stays_inside(outside), "{outside}");
+        }
+    }
 }

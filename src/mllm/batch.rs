@@ -49,18 +49,15 @@ pub fn targets_within(encoded: &Encoded, image_tokens: usize, max_length: usize)
     slots(encoded, image_tokens, max_length).iter().skip(1).filter(|s| matches!(s, Slot::Text(_, true))).count()
 }
 
+/// The first `max_length` positions of `encoded` with its image spliced in; only those are
+/// built, however long the text.
 fn slots(encoded: &Encoded, image_tokens: usize, max_length: usize) -> Vec<Slot> {
     let text = encoded.ids.iter().zip(&encoded.targets).map(|(id, t)| Slot::Text(*id, *t));
-    let mut slots: Vec<Slot> = match encoded.image_at {
-        Some(at) => {
-            let (before, after): (Vec<_>, Vec<_>) = text.enumerate().partition(|(i, _)| *i < at);
-            let image = std::iter::repeat_n(Slot::Image, image_tokens);
-            before.into_iter().map(|(_, s)| s).chain(image).chain(after.into_iter().map(|(_, s)| s)).collect()
-        }
-        None => text.collect(),
+    let (at, image) = match encoded.image_at {
+        Some(at) => (at, image_tokens),
+        None => (encoded.ids.len(), 0),
     };
-    slots.truncate(max_length);
-    slots
+    text.clone().take(at).chain(std::iter::repeat_n(Slot::Image, image)).chain(text.skip(at)).take(max_length).collect()
 }
 
 impl Mllm {
@@ -95,11 +92,13 @@ impl Mllm {
         let positions = layouts.iter().map(Vec::len).max().unwrap_or(0).max(1);
         let batch = examples.len();
 
-        // [batch, longest text] token ids → embeddings; row b holds example b's text in order.
-        let longest_text = examples.iter().map(|e| e.encoded.ids.len()).max().unwrap_or(0).max(1);
+        // [batch, longest kept text] token ids → embeddings; row b holds example b's text up to
+        // where truncation cuts it (what lies beyond is never embedded).
+        let text_lens: Vec<usize> = layouts.iter().map(|l| l.iter().filter(|s| matches!(s, Slot::Text(..))).count()).collect();
+        let longest_text = text_lens.iter().copied().max().unwrap_or(0).max(1);
         let mut ids = vec![0i64; batch * longest_text];
         for (b, e) in examples.iter().enumerate() {
-            for (i, id) in e.encoded.ids.iter().enumerate() {
+            for (i, id) in e.encoded.ids[..text_lens[b]].iter().enumerate() {
                 ids[b * longest_text + i] = *id as i64;
             }
         }
@@ -109,9 +108,8 @@ impl Mllm {
         let mut rows = Vec::with_capacity(batch);
         let (mut next_ids, mut next_mask) = (vec![0i64; batch * positions], vec![0f32; batch * positions]);
         let mut targets = Vec::with_capacity(batch);
-        for (b, (example, layout)) in examples.iter().zip(&layouts).enumerate() {
+        for (b, ((example, layout), &text_len)) in examples.iter().zip(&layouts).zip(&text_lens).enumerate() {
             let row = text.clone().narrow(0, b, 1);
-            let text_len = layout.iter().filter(|s| matches!(s, Slot::Text(..))).count();
             let mut pieces = Vec::new();
             match (example.encoded.image_at, example.image, image_embeds) {
                 (Some(at), Some(k), Some(embeds)) => {
@@ -155,5 +153,42 @@ impl Mllm {
             vision,
             spans,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connectors::{ConcatConnector, Connector, ProjectorKind};
+    use crate::llm::random_init::{Shape, create};
+
+    /// A text-only MLLM over a tiny random LLM.
+    fn text_model(device: &Device) -> Mllm {
+        let dir = std::env::temp_dir().join(format!("cambrian-batch-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let shape = Shape { hidden_size: 8, intermediate_size: 8, layers: 1, heads: 2, kv_heads: 1, max_positions: 64 };
+        create(&dir, "a b c", &shape, 0, device).unwrap();
+        let llm = crate::llm::Llm::load(&dir, device).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let connector = Connector::Concat(ConcatConnector::new(ProjectorKind::Linear, 4, 8, [1, 1], false, device));
+        Mllm { encoders: Vec::new(), connector, llm: llm.model }
+    }
+
+    /// A long answer costs what `max_length` keeps of it: the ids past the cut are outside the
+    /// vocabulary here, so embedding a single one of them would fail.
+    #[test]
+    fn text_past_max_length_is_never_embedded() {
+        let device = Device::flex();
+        let model = text_model(&device);
+        let mut ids: Vec<u32> = (0..8).map(|i| 1 + i % 3).collect();
+        ids.extend(std::iter::repeat_n(1_000_000, 100_000));
+        let encoded = Encoded { targets: vec![true; ids.len()], ids, image_at: None };
+        let short = Encoded { ids: vec![1, 2, 3], targets: vec![false, true, true], image_at: None };
+        let examples = [Example { encoded: &encoded, image: None }, Example { encoded: &short, image: None }];
+        let inputs = model.splice(&examples, None, 8, &device);
+        assert_eq!(inputs.embeds.dims(), [2, 8, 8]);
+        assert_eq!(inputs.targets, [7, 2]);
+        assert_eq!(inputs.positions, 8 + 3);
+        assert_eq!(targets_within(&encoded, 0, 8), 7);
     }
 }

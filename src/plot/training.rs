@@ -1,6 +1,7 @@
 //! Figure 6: training curves, loss against optimizer step, one small panel per run on a
 //! shared loss scale; stage 1 (connector alignment) in grey, stage 2 (instruction tuning) in
-//! the run's family colour. Runs still training, with no results yet, are included.
+//! the run's family colour. Runs still training, with no results yet, are included. A step
+//! whose examples were all skipped has no loss: a tick on the step axis marks it.
 
 use std::path::Path;
 
@@ -9,13 +10,14 @@ use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::layout::{Entry, legend, mesh};
+use super::layout::{Entry, Swatch, legend, mesh};
 use super::render::{DrawResult, Figure};
 use super::style::{COMBINATION, FAMILIES, LABEL_PX, MUTED, TICK_PX, bold, family_colour, muted, text};
 use super::sweep::{Sweep, recipe_difference};
 use crate::results::{MetricRow, read_metrics};
 
 const STAGE1: RGBColor = RGBColor(150, 150, 150);
+const SKIPPED: RGBColor = RGBColor(214, 110, 20);
 const COLUMNS: usize = 4;
 const PANEL_PX: u32 = 340;
 
@@ -26,6 +28,8 @@ struct Curve {
     /// (step counted over both stages, loss) per stage
     stage1: Vec<(f64, f64)>,
     stage2: Vec<(f64, f64)>,
+    /// Steps (counted over both stages) that were skipped.
+    skipped: Vec<f64>,
 }
 
 pub struct Training {
@@ -78,23 +82,37 @@ impl Training {
         if curves.iter().any(|c| c.colour == MUTED) {
             legend.push(Entry::new("stage 2, run without results yet", MUTED));
         }
+        let skipped = curves.iter().any(|c| !c.skipped.is_empty());
+        if skipped {
+            legend.push(Entry::with("step skipped (no usable example)", SKIPPED, Swatch::Tick));
+        }
         let caption = format!(
             "Training loss against optimizer step for the {} runs with a training log, on one loss scale; stage 2 \
              continues the step count after stage 1 (dashed line). Under each encoder: its seed and where its recipe \
-             differs from the sweep's main recipe.",
-            curves.len()
+             differs from the sweep's main recipe.{}",
+            curves.len(),
+            if skipped { " Ticks on the step axis mark steps whose examples were all skipped: they have no loss." } else { "" }
         );
         Ok(Training { caption, curves, legend, loss_max })
     }
 }
 
-/// The loss per stage; steps whose loss is not finite (a diverged run) are left out.
+/// The loss per stage and the skipped steps, with stage 2's steps counted on after stage 1's;
+/// a loss that is not finite (an older log of a diverged run) is left out.
 fn curve(title: String, detail: String, colour: RGBColor, rows: &[MetricRow]) -> Curve {
-    let logged = |stage| rows.iter().filter(move |r: &&MetricRow| r.stage == stage && r.loss.is_finite());
-    let stage1: Vec<(f64, f64)> = logged(1).map(|r| (r.step as f64, r.loss)).collect();
-    let offset = stage1.iter().map(|p| p.0 + 1.0).fold(0.0, f64::max);
-    let stage2 = logged(2).map(|r| (offset + r.step as f64, r.loss)).collect();
-    Curve { title, detail, colour, stage1, stage2 }
+    let offset = rows.iter().filter(|r| r.stage == 1).map(|r| r.step as f64 + 1.0).fold(0.0, f64::max);
+    let x = |r: &MetricRow| if r.stage == 1 { r.step as f64 } else { offset + r.step as f64 };
+    let logged = |stage| {
+        let finite = |r: &MetricRow| r.loss.filter(|loss| loss.is_finite()).map(|loss| (x(r), loss));
+        rows.iter().filter(|r| r.stage == stage).filter_map(finite).collect()
+    };
+    let skipped: Vec<f64> = rows.iter().filter(|r| r.loss.is_none()).map(x).collect();
+    let detail = match skipped.len() {
+        0 => detail,
+        1 => format!("{detail}, 1 step skipped"),
+        n => format!("{detail}, {n} steps skipped"),
+    };
+    Curve { title, detail, colour, stage1: logged(1), stage2: logged(2), skipped }
 }
 
 /// Folders in the sweep with a metrics.csv but no rows in results.csv: runs still training.
@@ -149,7 +167,8 @@ impl Training {
             (width as i32 / 2, 28),
             muted(TICK_PX - 2.0).pos(Pos::new(HPos::Center, VPos::Top)),
         ))?;
-        let steps = curve.stage1.iter().chain(&curve.stage2).map(|p| p.0).fold(1.0, f64::max);
+        let steps =
+            curve.stage1.iter().chain(&curve.stage2).map(|p| p.0).chain(curve.skipped.iter().copied()).fold(1.0, f64::max);
         let mut chart = ChartBuilder::on(&plot)
             .margin_right(16)
             .x_label_area_size(44)
@@ -171,6 +190,8 @@ impl Training {
         }
         chart.draw_series(LineSeries::new(curve.stage1.clone(), STAGE1.stroke_width(2)))?;
         chart.draw_series(LineSeries::new(curve.stage2.clone(), curve.colour.stroke_width(2)))?;
+        let tick = self.loss_max * 0.06;
+        chart.draw_series(curve.skipped.iter().map(|&x| PathElement::new(vec![(x, 0.0), (x, tick)], SKIPPED.stroke_width(3))))?;
         Ok(())
     }
 }
@@ -196,5 +217,25 @@ fn fit<DB: DrawingBackend>(
             return Ok(candidate);
         }
         keep -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_skipped_step_is_marked_as_skipped_not_left_out() {
+        let path = std::env::temp_dir().join(format!("cambrian-training-curve-{}.csv", std::process::id()));
+        let log = "stage,step,loss,lr,grad_norm,tokens_per_sec,secs\n1,0,2.5,1e-3,1,10,1\n1,1,,1e-3,0,0,1\n\
+                   2,0,1.5,1e-3,1,10,2\n2,1,,1e-3,0,0,2\n2,2,1.25,1e-3,1,10,3\n";
+        std::fs::write(&path, log).unwrap();
+        let rows = read_metrics(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let curve = curve("run".into(), "seed 0".into(), MUTED, &rows);
+        assert_eq!(curve.stage1, [(0.0, 2.5)]);
+        assert_eq!(curve.stage2, [(2.0, 1.5), (4.0, 1.25)], "stage 2 counts on after stage 1's skipped last step");
+        assert_eq!(curve.skipped, [1.0, 3.0]);
+        assert_eq!(curve.detail, "seed 0, 2 steps skipped");
     }
 }

@@ -81,7 +81,8 @@ pub struct MetricRow {
     pub stage: u8,
     /// Optimizer steps from 0 within the stage.
     pub step: u64,
-    pub loss: f64,
+    /// Empty when the step was skipped: every one of its examples was (no optimizer step).
+    pub loss: Option<f64>,
     pub lr: f64,
     pub grad_norm: f64,
     pub tokens_per_sec: f64,

@@ -199,10 +199,13 @@ mod tests {
         let path = std::env::temp_dir().join(format!("cambrian-metrics-{}.csv", std::process::id()));
         std::fs::write(&path, "stage,step,loss,lr,grad_norm,tokens_per_sec,secs\n").unwrap();
         assert!(read_metrics(&path).unwrap().is_empty());
-        std::fs::write(&path, "stage,step,loss,lr,grad_norm,tokens_per_sec,secs\n2,10,1.5,2e-5,0.8,900.5,12\n").unwrap();
+        let text = "stage,step,loss,lr,grad_norm,tokens_per_sec,secs\n2,10,1.5,2e-5,0.8,900.5,12\n2,11,,2e-5,0,0,12\n";
+        std::fs::write(&path, text).unwrap();
         let rows = read_metrics(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
-        let expected = MetricRow { stage: 2, step: 10, loss: 1.5, lr: 2e-5, grad_norm: 0.8, tokens_per_sec: 900.5, secs: 12.0 };
-        assert_eq!(rows, [expected]);
+        let expected =
+            MetricRow { stage: 2, step: 10, loss: Some(1.5), lr: 2e-5, grad_norm: 0.8, tokens_per_sec: 900.5, secs: 12.0 };
+        let skipped = MetricRow { step: 11, loss: None, grad_norm: 0.0, tokens_per_sec: 0.0, ..expected.clone() };
+        assert_eq!(rows, [expected, skipped], "an empty loss: a skipped step");
     }
 }

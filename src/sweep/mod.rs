@@ -175,6 +175,7 @@ impl Sweep {
                     max_new_tokens: spec.max_new_tokens,
                     mode,
                     features: loaded.features(),
+                    allow_degraded: spec.allow_degraded,
                 };
                 let report = evaluate(
                     &loaded.model,

@@ -103,6 +103,10 @@ pub struct BenchmarkSpec {
     pub vision: Vec<ImageMode>,
     #[serde(default = "default_new_tokens")]
     pub max_new_tokens: usize,
+    /// Score even when more than 1% of the questions lose tokens at max_length (`eval
+    /// --allow-degraded`).
+    #[serde(default)]
+    pub allow_degraded: bool,
 }
 
 fn image_only() -> Vec<ImageMode> {

@@ -182,6 +182,13 @@ fn default_clip() -> f64 {
     1.0
 }
 
+/// Limits of the SVA's settings, far above Cambrian-1's (1 group, depth 3, width 1024) and
+/// any LLM's (Llama 3.1 405B: 126 layers, hidden size 16384).
+const SVA_MAX_GROUPS: usize = 64;
+const SVA_MAX_DEPTH: usize = 64;
+const SVA_MAX_WIDTH: usize = 16384;
+const MAX_LLM_LAYERS: usize = 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -253,8 +260,12 @@ impl RunConfig {
         if sva && self.connector.grid.is_some() {
             return Err("[connector] grid is the concatenation's; the SVA's grid is [connector.sva] image_token_len".into());
         }
+        self.check_connector_sizes()?;
         if self.stage1.is_none() && self.stage2.is_none() {
             return Err("no [stage1] or [stage2]: nothing to train".into());
+        }
+        if [&self.stage1, &self.stage2].into_iter().flatten().all(|stage| stage.samples == Some(0)) {
+            return Err("samples = 0 in every stage ([stage1] and [stage2]): nothing to train".into());
         }
         for (name, stage) in [("stage1", &self.stage1), ("stage2", &self.stage2)] {
             let Some(stage) = stage else { continue };
@@ -280,6 +291,46 @@ impl RunConfig {
             }
         }
         Ok(())
+    }
+
+    /// The connector's sizes within limits: an image leaves room for an answer within
+    /// `max_length`, and the SVA's widths, depths and layer numbers stay below what any
+    /// model has (so that a typo is an error, not an allocation that aborts the process).
+    fn check_connector_sizes(&self) -> Result<(), String> {
+        let newline = usize::from(self.connector.image_newline);
+        let room = |field: &str, tokens: Option<usize>| match tokens {
+            Some(tokens) if tokens < self.max_length => Ok(()),
+            _ => Err(format!(
+                "{field}: the image would take {} positions, leaving no room for an answer within max_length {}",
+                tokens.map_or("too many".to_string(), |t| t.to_string()),
+                self.max_length
+            )),
+        };
+        if let Some([rows, cols]) = self.connector.grid {
+            if rows == 0 || cols == 0 {
+                return Err(format!("[connector] grid [{rows}, {cols}] needs at least one row and one column"));
+            }
+            room("[connector] grid", rows.checked_mul(cols + newline))?;
+        }
+        if self.connector.kind != ConnectorKind::Sva {
+            return Ok(());
+        }
+        let sva = self.connector.sva_settings();
+        let side = sva.image_token_len.isqrt();
+        room("[connector.sva] image_token_len", sva.image_token_len.checked_add(side))?;
+        let limits = [
+            ("num_query_group", sva.num_query_group, SVA_MAX_GROUPS),
+            ("connector_depth", sva.connector_depth, SVA_MAX_DEPTH),
+            ("vision_hidden_size", sva.vision_hidden_size, SVA_MAX_WIDTH),
+            ("num_of_vision_sampler_layers", sva.num_of_vision_sampler_layers, MAX_LLM_LAYERS),
+            ("start_of_vision_sampler_layers", sva.start_of_vision_sampler_layers, MAX_LLM_LAYERS),
+            ("stride_of_vision_sampler_layers", sva.stride_of_vision_sampler_layers, MAX_LLM_LAYERS),
+        ];
+        let queries = sva.query_num_list.iter().flatten().map(|&n| ("query_num_list entry", n, self.max_length));
+        match limits.into_iter().chain(queries).find(|(_, value, limit)| value > limit) {
+            Some((field, value, limit)) => Err(format!("[connector.sva] {field} {value} is above the limit of {limit}")),
+            None => Ok(()),
+        }
     }
 
     /// Whether stage `stage` (1 or 2) or an earlier one trains the encoders: from then on
@@ -332,6 +383,35 @@ lr = 1e-3
         assert_eq!(config.connector.label(), "linear");
         let text = toml::to_string(&config.connector).unwrap();
         assert!(!text.contains("kind") && !text.contains("sva"), "{text}");
+    }
+
+    #[test]
+    fn connector_sizes_beyond_their_limits_are_refused_by_name() {
+        let sva = |line: &str| format!("[connector]\nkind = \"sva\"\n[connector.sva]\n{line}");
+        let cases = [
+            ("[connector]\ngrid = [0, 0]".to_string(), "grid [0, 0] needs at least one row"),
+            ("[connector]\ngrid = [100000, 100000]".into(), "grid: the image would take 10000100000 positions"),
+            ("[connector]\ngrid = [45, 45]".into(), "max_length 2048"),
+            (sva("image_token_len = 2116"), "image_token_len: the image would take 2162 positions"),
+            (sva("num_query_group = 100000"), "num_query_group 100000 is above the limit of 64"),
+            (sva("query_num_list = [576, 1000000000]"), "query_num_list entry 1000000000"),
+            (sva("connector_depth = 1000000"), "connector_depth 1000000 is above"),
+            (sva("vision_hidden_size = 1048576"), "vision_hidden_size 1048576 is above"),
+            (sva("stride_of_vision_sampler_layers = 1000000000000"), "stride_of_vision_sampler_layers"),
+        ];
+        for (connector, expected) in cases {
+            let err = parse(&connector, "").unwrap_err();
+            assert!(err.contains(expected), "{err} lacks {expected:?}");
+        }
+        assert!(parse("[connector]\ngrid = [44, 44]\nimage_newline = false", "").is_ok(), "1936 positions fit in 2048");
+        assert!(parse(&sva("image_token_len = 1936"), "").is_ok(), "44 × 45 = 1980 positions");
+    }
+
+    #[test]
+    fn a_run_whose_every_stage_has_no_samples_is_refused() {
+        let err = parse("[connector]", "samples = 0").unwrap_err();
+        assert!(err.contains("samples = 0 in every stage"), "{err}");
+        assert!(parse("[connector]", "samples = 1").is_ok());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Per-step training metrics, `RUN/metrics.csv` ([`MetricRow`]): loss is the mean over the
-//! step's answer tokens, lr the connector's, grad_norm global and before clipping,
-//! tokens_per_sec counts positions forwarded (pads excluded), secs the stage's training time.
+//! step's answer tokens (empty for a step whose examples were all skipped), lr the
+//! connector's, grad_norm global and before clipping, tokens_per_sec counts positions
+//! forwarded (pads excluded), secs the stage's training time.
 //! Rewritten whole (atomically) at each step from the rows in memory, which a checkpoint
 //! also holds, so a resumed run's file has no duplicated or half-written rows.
 

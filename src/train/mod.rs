@@ -37,6 +37,11 @@ pub enum TrainError {
     Data(String),
     #[error("{path} was made by a different configuration; use a new run folder, or restore its config.toml")]
     ConfigChanged { path: PathBuf },
+    #[error(
+        "stage {stage}, step {step}: loss {loss}, gradient norm {grad_norm}; training stopped before this step's \
+         update and saved nothing of it (is the learning rate too high, or are the weights already non-finite?)"
+    )]
+    NotFinite { stage: u8, step: u64, loss: f64, grad_norm: f64 },
     #[error(transparent)]
     Llava(#[from] crate::data::llava::LlavaError),
     #[error(transparent)]
@@ -68,6 +73,7 @@ pub struct StageSummary {
     pub stage: u8,
     pub steps: u64,
     pub examples: usize,
+    /// The last step's loss; none when that step was skipped.
     pub final_loss: Option<f64>,
     pub train_secs: f64,
     pub skipped_records: usize,
@@ -80,7 +86,7 @@ impl From<&StageState> for StageSummary {
             stage: state.stage,
             steps: state.steps_done,
             examples: state.examples,
-            final_loss: state.metrics.last().map(|m| m.loss),
+            final_loss: state.metrics.last().and_then(|m| m.loss),
             train_secs: state.train_secs,
             skipped_records: state.skipped_records.len(),
             skipped_examples: state.skipped_examples.len(),

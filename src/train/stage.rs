@@ -102,7 +102,11 @@ pub fn run(session: &Session, stage: u8, config: &StageConfig, model: Mllm) -> R
         let positions = step * batch..((step + 1) * batch).min(limit);
         let samples: Vec<&Sample> = positions.map(|p| &data.samples[order.at(p)]).collect();
         let prepared = prepare(session, template, &model, &samples, &mut state.skipped_examples)?;
-        let (loss, grad_norm, tokens) = train_step(session, config, parts, &mut model, &mut optimizers, step, &prepared)?;
+        let (loss, grad_norm, tokens) = match train_step(session, config, parts, &mut model, &mut optimizers, step, &prepared)? {
+            Outcome::Skipped => (None, 0.0, 0),
+            Outcome::NotFinite { loss, grad_norm } => return Err(TrainError::NotFinite { stage, step, loss, grad_norm }),
+            Outcome::Trained { loss, grad_norm, tokens } => (Some(loss), grad_norm, tokens),
+        };
         let secs = started.elapsed().as_secs_f64();
         state.steps_done = step + 1;
         state.train_secs += secs;
@@ -115,7 +119,7 @@ pub fn run(session: &Session, stage: u8, config: &StageConfig, model: Mllm) -> R
             tokens_per_sec: tokens as f64 / secs,
             secs: state.train_secs,
         });
-        session.progress.note(&format!("loss {loss:.4}"));
+        session.progress.note(&loss.map_or("skipped: no usable example".into(), |loss| format!("loss {loss:.4}")));
         let rows: Vec<MetricRow> = session.earlier_metrics.iter().chain(&state.metrics).cloned().collect();
         metrics::write(&session.run.join("metrics.csv"), &rows)?;
         session.progress.advance(1);
@@ -172,8 +176,17 @@ fn prepare(
     Ok(prepared)
 }
 
+/// What one optimizer step came to.
+enum Outcome {
+    /// Every example of the step was skipped: no loss, no update.
+    Skipped,
+    /// The loss or the gradient norm is not finite: no update.
+    NotFinite { loss: f64, grad_norm: f64 },
+    /// Mean loss per answer token, gradient norm before clipping, positions forwarded.
+    Trained { loss: f64, grad_norm: f64, tokens: usize },
+}
+
 /// Forward and backward over the micro-batches, clipping, one optimizer step per part.
-/// Returns (mean loss per answer token, gradient norm before clipping, positions forwarded).
 fn train_step(
     session: &Session,
     config: &StageConfig,
@@ -182,13 +195,13 @@ fn train_step(
     optimizers: &mut Optimizers,
     step: u64,
     prepared: &[Prepared],
-) -> Result<(f64, f64, usize), TrainError> {
+) -> Result<Outcome, TrainError> {
     let image_tokens = model.connector.image_tokens();
     let max_length = session.config.max_length;
     let total: usize =
         prepared.iter().map(|p| targets_within(&p.encoded, if p.image.is_some() { image_tokens } else { 0 }, max_length)).sum();
     if total == 0 {
-        return Ok((f64::NAN, 0.0, 0));
+        return Ok(Outcome::Skipped);
     }
     let mut connector_grads = GradientsAccumulator::new();
     let mut llm_grads = GradientsAccumulator::new();
@@ -243,6 +256,10 @@ fn train_step(
         squared += clip::squared_norm(&encoder.model, grads);
     }
     let norm = squared.sqrt();
+    let loss = nll_sum / total as f64;
+    if !(loss.is_finite() && norm.is_finite()) {
+        return Ok(Outcome::NotFinite { loss, grad_norm: norm });
+    }
     if let Some(factor) = clip::clip_factor(norm, config.max_grad_norm) {
         clip::scale(&model.connector, &mut connector, factor);
         if let Some(grads) = &mut sva {
@@ -267,5 +284,5 @@ fn train_step(
     for ((part, grads), encoder) in optimizers.encoders.iter_mut().zip(encoders).zip(&mut model.encoders) {
         encoder.model = part.optim.step(part.schedule.lr(step), encoder.model.clone(), grads);
     }
-    Ok((nll_sum / total as f64, norm, tokens))
+    Ok(Outcome::Trained { loss, grad_norm: norm, tokens })
 }

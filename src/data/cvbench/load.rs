@@ -8,29 +8,36 @@
 //!  "task": "orientation", "source": "MMVP", "group": "1"}
 //! ```
 //!
-//! `image` is relative to the JSONL's folder; `answer` is a letter, bare or in parentheses;
+//! `image` is relative to the JSONL's folder (and may lead out of it, to images kept beside);
+//! `answer` is a letter, bare or in parentheses;
 //! `task`, `source` and `group` (the pair of MMVP's pair accuracy) may be left out.
+//!
+//! A benchmark is read whole or refused: a line that is not a valid item (not UTF-8, not
+//! JSON, more than 26 choices, a CV-Bench `filename` leading out of its folder) is an error
+//! naming it, since scores over a silently shortened benchmark would not compare with anyone's.
 
-use std::io::BufRead;
 use std::path::Path;
 
 use serde::Deserialize;
 
 use super::schema::Record;
-use crate::data::DataError;
-use crate::data::benchmark::{Benchmark, Category, Item, Scoring, lettered, parse_letter};
+use crate::data::benchmark::{Benchmark, Category, Item, Scoring, check_choices, lettered, parse_letter};
+use crate::data::{DataError, jsonl_lines, stays_inside};
 
-/// Reads a CV-Bench folder; its items score by CV-Bench's formula, category Vision-Centric.
 /// A benchmark as `eval` and sweeps name it: a CV-Bench folder (vision-centric), or a
 /// multiple-choice JSONL of the given category, scored by accuracy.
 pub fn benchmark(path: &Path, name: &str, category: Option<Category>) -> Result<Benchmark, DataError> {
-    match (path.is_dir(), category) {
+    match (std::fs::metadata(path).map_err(DataError::io(path))?.is_dir(), category) {
         (true, _) => cvbench(path, name),
         (false, Some(category)) => jsonl(path, name, category, Scoring::Accuracy),
-        (false, None) => Err(DataError::invalid(path, "a multiple-choice JSONL needs a category")),
+        (false, None) => Err(DataError::invalid(
+            path,
+            "a multiple-choice JSONL needs a category (`eval --category`, or `category` in a sweep's [[benchmarks]])",
+        )),
     }
 }
 
+/// Reads a CV-Bench folder; its items score by CV-Bench's formula, category Vision-Centric.
 pub fn cvbench(dir: &Path, name: &str) -> Result<Benchmark, DataError> {
     let files: Vec<_> = ["test_2d.jsonl", "test_3d.jsonl"].iter().map(|f| dir.join(f)).filter(|p| p.is_file()).collect();
     let files = if files.is_empty() { vec![dir.join("test.jsonl")] } else { files };
@@ -48,6 +55,10 @@ pub fn cvbench(dir: &Path, name: &str) -> Result<Benchmark, DataError> {
 }
 
 fn cvbench_item(record: Record, dir: &Path) -> Result<Item, String> {
+    if !stays_inside(&record.filename) {
+        return Err(format!("filename {:?} leaves the benchmark folder", record.filename));
+    }
+    check_choices(record.choices.len())?;
     let answer = parse_letter(&record.answer).ok_or_else(|| format!("answer {:?} is not a letter", record.answer))?;
     Ok(Item {
         id: record.idx.to_string(),
@@ -87,8 +98,9 @@ pub fn jsonl(path: &Path, name: &str, category: Category, scoring: Scoring) -> R
     };
     let mut items = Vec::new();
     for (line, g) in read_lines::<GenericLine>(path)? {
-        let answer = parse_letter(&g.answer)
-            .ok_or_else(|| DataError::invalid(path, format!("line {line}: answer {:?} is not a letter", g.answer)))?;
+        let invalid = |message: String| DataError::invalid(path, format!("line {line}: {message}"));
+        check_choices(g.choices.len()).map_err(invalid)?;
+        let answer = parse_letter(&g.answer).ok_or_else(|| invalid(format!("answer {:?} is not a letter", g.answer)))?;
         items.push(Item {
             id: text(g.id),
             image: dir.join(&g.image),
@@ -106,21 +118,15 @@ pub fn jsonl(path: &Path, name: &str, category: Category, scoring: Scoring) -> R
     Benchmark::new(name, category, scoring, items)
 }
 
-/// Non-empty lines of a JSONL file, numbered from 1.
+/// Non-empty lines of a JSONL file, numbered from 1 (a UTF-8 byte-order mark is allowed).
 fn read_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<(usize, T)>, DataError> {
-    let file = std::fs::File::open(path).map_err(DataError::io(path))?;
+    let bytes = std::fs::read(path).map_err(DataError::io(path))?;
     let mut out = Vec::new();
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(DataError::io(path))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let value = serde_json::from_str(&line).map_err(|source| DataError::JsonLine {
-            path: path.to_path_buf(),
-            line: i + 1,
-            source,
-        })?;
-        out.push((i + 1, value));
+    for (line, text) in jsonl_lines(&bytes) {
+        let text = text.map_err(|reason| DataError::invalid(path, format!("line {line}: {reason}")))?;
+        let value =
+            serde_json::from_str(text).map_err(|source| DataError::JsonLine { path: path.to_path_buf(), line, source })?;
+        out.push((line, value));
     }
     Ok(out)
 }
