@@ -86,3 +86,39 @@ fn bench_train_with_the_feature_cache_names_each_image_s_entry() {
         assert_eq!(tokens, [16, 32], "4 × 4 tokens of width 32");
     }
 }
+
+/// `--vocab V` gives the LLM exactly V entries (the workload's words, then synthetic ones),
+/// and `--group-by-length` orders the steps as training does: the workload handed to the
+/// PyTorch side is, step by step, what our training forwarded, and each megabatch (2 steps
+/// of one example here) runs longest first.
+#[test]
+fn bench_train_with_a_large_vocabulary_and_length_grouping() {
+    let work = scratch("bench-train-vocab").join("work");
+    let (spec, work_arg) = (fixtures().join("mllm/tiny-vit.toml").display().to_string(), work.display().to_string());
+    let tiny = ["--hidden-size", "32", "--intermediate-size", "64", "--layers", "1", "--heads", "2", "--kv-heads", "2"];
+    let mut args = vec!["bench", "train", "--no-reference", "--encoder", &spec, "--work", &work_arg, "--vocab", "3000"];
+    args.extend(tiny);
+    args.extend(["--group-by-length", "--batch-size", "1", "--warmup", "1", "--steps", "7"]);
+    let out = cambrian(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("vocabulary 3000") && stdout.contains("grouped by length"), "{stdout}");
+    let config: Value = serde_json::from_slice(&std::fs::read(work.join("llm/config.json")).unwrap()).unwrap();
+    assert_eq!(config["vocab_size"], 3000);
+
+    let workload: Value = serde_json::from_slice(&std::fs::read(work.join("workload.json")).unwrap()).unwrap();
+    let lengths: Vec<u64> = workload["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| step[0]["ids"].as_array().unwrap().len() as u64 + IMAGE_POSITIONS)
+        .collect();
+    assert_eq!(lengths.len(), 8);
+    assert!(lengths.chunks(2).all(|pair| pair[0] >= pair[1]), "each megabatch longest first: {lengths:?}");
+    let (config, rerun) = (work.join("run.toml").display().to_string(), work.join("again").display().to_string());
+    let once = cambrian(&["-q", "bench", "train-once", "--config", &config, "--out", &rerun]);
+    assert!(once.status.success(), "{}", stderr(&once));
+    let steps: Value = serde_json::from_slice(&once.stdout).unwrap();
+    let positions: Vec<u64> = steps["positions"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap()).collect();
+    assert_eq!(positions, lengths, "training forwarded the workload's examples in the workload's order");
+}

@@ -36,7 +36,7 @@ use crate::mllm::conversation::encode;
 use crate::progress::Silent;
 use crate::train::checkpoint::finished_state;
 use crate::train::config::RunConfig;
-use crate::train::order::DataOrder;
+use crate::train::order::stage_order;
 use crate::train::train;
 
 /// The default encoder: timm's `vit_small_patch16_224` shape (ViT-S/16, the DeiT-S size of
@@ -85,6 +85,14 @@ pub struct TrainArgs {
     pub encoder: Option<String>,
     #[command(flatten)]
     pub shape: ShapeArgs,
+    /// Entries in the LLM's vocabulary: the workload's words, then synthetic ones up to this
+    /// many (a study's LLM has 32,000 to 152,064). Default: the workload's words alone.
+    #[arg(long)]
+    pub vocab: Option<usize>,
+    /// Group examples of similar length into steps (the stage's `group_by_length`): less
+    /// padding, another data order; both sides take it.
+    #[arg(long)]
+    pub group_by_length: bool,
     /// Examples per optimizer step.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_size: u64,
@@ -173,8 +181,11 @@ pub fn run(args: &TrainArgs, device: &Device, device_name: &str) -> anyhow::Resu
         Some(name) => registry::resolve(Some(name), None)?.spec,
         None => EncoderSpec::from_toml(VIT_S16, "the default ViT-S/16")?,
     };
-    let (config, entries) = generate(args, &spec, &work.path, device)?;
+    let (config, workload) = generate(args, &spec, &work.path, device)?;
     let llm = LlmConfig::from_dir(&config.llm)?;
+    if let Some(vocab) = args.vocab {
+        ensure!(llm.vocab_size == vocab, "the LLM's vocabulary has {} entries, not --vocab {vocab}", llm.vocab_size);
+    }
     let [rows, cols] = spec.output_grid()?;
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u64));
     println!(
@@ -186,11 +197,15 @@ pub fn run(args: &TrainArgs, device: &Device, device_name: &str) -> anyhow::Resu
     if args.feature_cache {
         println!("  features  read from a warm feature cache (f32 safetensors entries) by both sides, not encoded");
     }
+    if args.group_by_length {
+        println!("  order     grouped by length (group_by_length): each megabatch of steps runs longest first");
+    }
     println!(
         "  LLM       Llama: {} layers, width {}, {} heads ({} key/value), MLP {}, vocabulary {}, random weights",
         llm.layers, llm.hidden_size, llm.heads, llm.kv_heads, llm.intermediate_size, llm.vocab_size
     );
 
+    let entries: Vec<PathBuf> = workload.steps.iter().flatten().filter_map(|e| e.features.clone()).collect();
     let ours = match args.feature_cache {
         true => measure_ours_cached(&work.path, device_name, threads, &entries),
         false => measure_ours(&work.path, device_name, threads, "run"),
@@ -204,12 +219,12 @@ pub fn run(args: &TrainArgs, device: &Device, device_name: &str) -> anyhow::Resu
     } else {
         measure_torch(args, &work.path, threads).map_err(|err| format!("{err:#}"))
     };
-    report(args.warmup as usize, &ours, &torch)
+    report(args.warmup as usize, &workload.padded_positions(), &ours, &torch)
 }
 
 /// Writes the scenes, the LLM, the encoder spec, `run.toml` and `workload.json` into `work`;
-/// returns the run and the feature-cache entries the workload names (none without a cache).
-fn generate(args: &TrainArgs, spec: &EncoderSpec, work: &Path, device: &Device) -> anyhow::Result<(RunConfig, Vec<PathBuf>)> {
+/// returns the run and the workload.
+fn generate(args: &TrainArgs, spec: &EncoderSpec, work: &Path, device: &Device) -> anyhow::Result<(RunConfig, Workload)> {
     let total_steps = args.warmup + args.steps;
     let scenes = synth::Config { samples: 1, train_samples: args.batch_size * total_steps, size: SCENE_PX, seed: SEED };
     let synth_dir = work.join("synth");
@@ -217,6 +232,10 @@ fn generate(args: &TrainArgs, spec: &EncoderSpec, work: &Path, device: &Device) 
     let data = synth_dir.join("train/instruct.json");
     let llm = work.join("llm");
     let text = corpus::read(std::slice::from_ref(&data))?;
+    let text = match args.vocab {
+        Some(vocab) => padded_vocabulary(text, vocab, work, device)?,
+        None => text,
+    };
     create(&llm, &text, &args.shape.or(LLM_SHAPE), SEED, device).context("creating the LLM")?;
     let spec_path = work.join("encoder.toml");
     write(&spec_path, &toml::to_string(spec)?)?;
@@ -235,6 +254,7 @@ fn generate(args: &TrainArgs, spec: &EncoderSpec, work: &Path, device: &Device) 
             "batch_size": args.batch_size,
             "max_steps": total_steps,
             "lr": 2e-5,
+            "group_by_length": args.group_by_length,
         },
     }))?;
     if args.feature_cache {
@@ -257,8 +277,17 @@ fn generate(args: &TrainArgs, spec: &EncoderSpec, work: &Path, device: &Device) 
         steps: step_examples(&config, total_steps, device)?,
     };
     write(&work.join("workload.json"), &serde_json::to_string(&workload)?)?;
-    let entries = workload.steps.into_iter().flatten().filter_map(|e| e.features).collect();
-    Ok((config, entries))
+    Ok((config, workload))
+}
+
+impl Workload {
+    /// Per step, the positions forwarded with the right padding: the batch times its longest
+    /// example (text and image, within `max_length`).
+    fn padded_positions(&self) -> Vec<u64> {
+        let image = self.grid[0] * (self.grid[1] + usize::from(self.image_newline));
+        let length = |e: &StepExample| (e.ids.len() + if e.image_at.is_some() { image } else { 0 }).min(self.max_length);
+        self.steps.iter().map(|step| (step.len() * step.iter().map(length).max().unwrap_or(0)) as u64).collect()
+    }
 }
 
 /// The examples of each step as the stage reads them: step s takes positions s·batch ..
@@ -277,7 +306,7 @@ fn step_examples(config: &RunConfig, steps: u64, device: &Device) -> anyhow::Res
     let template = stage.template.unwrap_or(config.template);
     let data = llava::load(&stage.data, &stage.images)?;
     let tokenizer = LlmTokenizer::from_dir(&config.llm)?;
-    let mut order = DataOrder::new(data.samples.len(), config.seed, 2);
+    let mut order = stage_order(stage, &data.samples, &tokenizer, template, config.seed, 2)?;
     let batch = stage.batch_size as u64;
     let mut all = Vec::new();
     for step in 0..steps {
@@ -295,6 +324,19 @@ fn step_examples(config: &RunConfig, steps: u64, device: &Device) -> anyhow::Res
         all.push(examples);
     }
     Ok(all)
+}
+
+/// `text` and synthetic words (`w0`, `w1`, ... as `bench generate` uses) such that `init-llm`'s
+/// vocabulary over it has exactly `vocab` entries: counted by making a tiny model over `text`
+/// alone in `work`, then removed.
+fn padded_vocabulary(text: String, vocab: usize, work: &Path, device: &Device) -> anyhow::Result<String> {
+    let (probe, tiny) = (work.join("vocabulary-probe"), Shape { hidden_size: 2, intermediate_size: 2, layers: 1, heads: 1, kv_heads: 1, max_positions: 2 });
+    create(&probe, &text, &tiny, SEED, device).context("counting the workload's words")?;
+    let words = LlmConfig::from_dir(&probe)?.vocab_size;
+    std::fs::remove_dir_all(&probe).with_context(|| format!("removing {}", probe.display()))?;
+    ensure!(vocab >= words, "--vocab {vocab} is below the {words} entries the workload's text needs");
+    let synthetic: Vec<String> = (0..vocab - words).map(|i| format!("w{i}")).collect();
+    Ok(format!("{text} {}", synthetic.join(" ")))
 }
 
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -376,12 +418,17 @@ fn rates(steps: &Steps, warmup: usize) -> Result<(f64, f64), String> {
 }
 
 /// Prints the table; fails when ours failed or the sides did not run the same positions.
-fn report(warmup: usize, ours: &Outcome, torch: &Outcome) -> anyhow::Result<()> {
+/// `padded`: per step, the positions forwarded with the padding.
+fn report(warmup: usize, padded: &[u64], ours: &Outcome, torch: &Outcome) -> anyhow::Result<()> {
+    let timed_mean = |per_step: &[u64]| {
+        let timed = &per_step[warmup.min(per_step.len())..];
+        timed.iter().sum::<u64>() as f64 / timed.len().max(1) as f64
+    };
     if let Ok(steps) = ours {
-        let timed = &steps.positions[warmup.min(steps.positions.len())..];
-        let mean = timed.iter().sum::<u64>() as f64 / timed.len().max(1) as f64;
         println!(
-            "  data      synthetic scenes at {SCENE_PX} px, vicuna_v1: {mean:.0} positions per timed step on average (pads excluded)"
+            "  data      synthetic scenes at {SCENE_PX} px, vicuna_v1: {:.0} positions per timed step on average (pads excluded), {:.0} with the padding",
+            timed_mean(&steps.positions),
+            timed_mean(padded)
         );
     }
     if let Ok(Steps { about: Some(about), .. }) = torch {

@@ -226,11 +226,12 @@ impl LlmModel {
         self.norm.forward(x)
     }
 
-    /// Hidden states [batch, tokens, hidden] → logits [batch, tokens, vocab].
-    pub fn logits(&self, hidden: Tensor<3>) -> Tensor<3> {
+    /// Hidden states [..., hidden] → logits [..., vocab]: [batch, tokens, hidden] for a
+    /// sequence, or the [rows, hidden] gathered at the positions a loss reads.
+    pub fn logits<const D: usize>(&self, hidden: Tensor<D>) -> Tensor<D> {
         match &self.lm_head {
             Some(head) => head.forward(hidden),
-            None => hidden.matmul(self.embed_tokens.weight.val().transpose().unsqueeze::<3>()),
+            None => hidden.matmul(self.embed_tokens.weight.val().transpose().unsqueeze::<D>()),
         }
     }
 

@@ -21,10 +21,13 @@ pub struct Example<'a> {
 pub struct Inputs {
     /// [batch, positions, hidden]
     pub embeds: Tensor<3>,
-    /// [batch, positions]: the token each position should predict (0 where there is none).
-    pub next_ids: Tensor<2, Int>,
-    /// [batch, positions]: 1 where that next token is a target, else 0.
-    pub next_mask: Tensor<2>,
+    /// The supervised positions (those whose next token is a target), example by example in
+    /// position order, as [targets] rows of the flattened batch: b · positions + t.
+    pub target_rows: Tensor<1, Int>,
+    /// [targets]: the token each supervised position should predict.
+    pub target_ids: Tensor<1, Int>,
+    /// [targets]: the example each supervised position belongs to.
+    pub target_examples: Tensor<1, Int>,
     /// Target tokens left after truncation, per example.
     pub targets: Vec<usize>,
     /// Positions before padding, summed over the examples.
@@ -106,7 +109,7 @@ impl Mllm {
         let hidden = text.dims()[2];
 
         let mut rows = Vec::with_capacity(batch);
-        let (mut next_ids, mut next_mask) = (vec![0i64; batch * positions], vec![0f32; batch * positions]);
+        let (mut target_rows, mut target_ids, mut target_examples) = (Vec::new(), Vec::new(), Vec::new());
         let mut targets = Vec::with_capacity(batch);
         for (b, ((example, layout), &text_len)) in examples.iter().zip(&layouts).zip(&text_lens).enumerate() {
             let row = text.clone().narrow(0, b, 1);
@@ -136,18 +139,23 @@ impl Mllm {
                 sequence = Tensor::cat(vec![sequence, Tensor::zeros([1, positions - length, hidden], device)], 1);
             }
             rows.push(sequence);
+            let before = target_rows.len();
             for (t, next) in layout.iter().skip(1).enumerate() {
-                if let Slot::Text(id, target) = next {
-                    next_ids[b * positions + t] = *id as i64;
-                    next_mask[b * positions + t] = f32::from(u8::from(*target));
+                if let Slot::Text(id, true) = next {
+                    target_rows.push((b * positions + t) as i64);
+                    target_ids.push(*id as i64);
+                    target_examples.push(b as i64);
                 }
             }
-            targets.push(layout.iter().skip(1).filter(|s| matches!(s, Slot::Text(_, true))).count());
+            targets.push(target_rows.len() - before);
         }
+        let count = target_rows.len();
+        let int = |values: Vec<i64>| Tensor::from_data(TensorData::new(values, [count]), device);
         Inputs {
             embeds: Tensor::cat(rows, 0),
-            next_ids: Tensor::from_data(TensorData::new(next_ids, [batch, positions]), device),
-            next_mask: Tensor::from_data(TensorData::new(next_mask, [batch, positions]), device),
+            target_rows: int(target_rows),
+            target_ids: int(target_ids),
+            target_examples: int(target_examples),
             targets,
             positions: layouts.iter().map(Vec::len).sum(),
             vision,
@@ -188,6 +196,7 @@ mod tests {
         let inputs = model.splice(&examples, None, 8, &device);
         assert_eq!(inputs.embeds.dims(), [2, 8, 8]);
         assert_eq!(inputs.targets, [7, 2]);
+        assert_eq!(inputs.target_rows.into_data().convert::<i64>().try_into_vec::<i64>().unwrap(), [0, 1, 2, 3, 4, 5, 6, 8, 9]);
         assert_eq!(inputs.positions, 8 + 3);
         assert_eq!(targets_within(&encoded, 0, 8), 7);
     }

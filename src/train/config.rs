@@ -155,6 +155,10 @@ pub struct StageConfig {
     /// Write a checkpoint every this many steps (0: only at the end of the stage).
     #[serde(default)]
     pub checkpoint_every: u64,
+    /// Put examples of similar length together in micro-batches, for less padding (the HF
+    /// Trainer's `group_by_length`); this changes the data order (`train::order`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub group_by_length: bool,
 }
 
 fn default_template() -> Template {
@@ -171,6 +175,9 @@ fn yes() -> bool {
 }
 fn one() -> u64 {
     1
+}
+fn is_false(value: &bool) -> bool {
+    !value
 }
 fn is_f32(dtype: &CacheDtype) -> bool {
     *dtype == CacheDtype::F32

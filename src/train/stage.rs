@@ -19,7 +19,7 @@ use super::clip;
 use super::config::{RunConfig, StageConfig};
 use super::metrics::{self, MetricRow};
 use super::optim::{Optimizers, PartOptimizer, take_sampler_grads};
-use super::order::DataOrder;
+use super::order::stage_order;
 use super::schedule::WarmupCosine;
 use crate::connectors::Connector;
 use crate::data::llava::{self, Sample};
@@ -94,7 +94,7 @@ pub fn run(session: &Session, stage: u8, config: &StageConfig, model: Mllm) -> R
         },
     };
 
-    let mut order = DataOrder::new(data.samples.len(), session.config.seed, stage as u64);
+    let mut order = stage_order(config, &data.samples, session.tokenizer, template, session.config.seed, stage)?;
     session.progress.start(total_steps, &format!("stage {stage} steps"));
     session.progress.advance(state.steps_done);
     for step in state.steps_done..total_steps {
@@ -206,7 +206,7 @@ fn train_step(
     let mut connector_grads = GradientsAccumulator::new();
     let mut llm_grads = GradientsAccumulator::new();
     let mut encoder_grads: Vec<GradientsAccumulator<_>> = model.encoders.iter().map(|_| GradientsAccumulator::new()).collect();
-    let (mut nll_sum, mut tokens) = (0.0, 0);
+    let (mut nll_sum, mut tokens, mut padded) = (0.0, 0, 0);
     for chunk in prepared.chunks(config.micro_batch()) {
         let mut images = Vec::new();
         let examples: Vec<Example> = chunk
@@ -221,6 +221,8 @@ fn train_step(
             .collect();
         let inputs = model.assemble(&examples, &images, session.features, max_length, session.device)?;
         tokens += inputs.positions;
+        let [rows, positions, _] = inputs.embeds.dims();
+        padded += rows * positions;
         let nll = model.target_nll(&inputs).sum();
         nll_sum += nll.clone().into_scalar::<f64>();
         let mut grads = nll.div_scalar(total as f64).backward();
@@ -257,6 +259,7 @@ fn train_step(
     }
     let norm = squared.sqrt();
     let loss = nll_sum / total as f64;
+    tracing::debug!("step {step}: {tokens} positions, {padded} forwarded with the padding");
     if !(loss.is_finite() && norm.is_finite()) {
         return Ok(Outcome::NotFinite { loss, grad_norm: norm });
     }
