@@ -12,7 +12,10 @@
 //! both sides forward the same positions; the command checks that they did, step by step.
 //! With `--feature-cache` neither side encodes: an untimed first run of ours fills the run's
 //! feature cache, the timed one reads it, and the PyTorch side loads the same entries
-//! (`features` per example) with safetensors.
+//! (`features` per example) with safetensors. `--vocab V` pads the LLM's vocabulary with
+//! synthetic words to a study's size: ours projects only the answer positions onto it,
+//! transformers (as the HF Trainer runs it) every position. `--group-by-length` orders the
+//! steps as the stage's `group_by_length` does, for both sides.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -330,7 +333,10 @@ fn step_examples(config: &RunConfig, steps: u64, device: &Device) -> anyhow::Res
 /// vocabulary over it has exactly `vocab` entries: counted by making a tiny model over `text`
 /// alone in `work`, then removed.
 fn padded_vocabulary(text: String, vocab: usize, work: &Path, device: &Device) -> anyhow::Result<String> {
-    let (probe, tiny) = (work.join("vocabulary-probe"), Shape { hidden_size: 2, intermediate_size: 2, layers: 1, heads: 1, kv_heads: 1, max_positions: 2 });
+    let (probe, tiny) = (
+        work.join("vocabulary-probe"),
+        Shape { hidden_size: 2, intermediate_size: 2, layers: 1, heads: 1, kv_heads: 1, max_positions: 2 },
+    );
     create(&probe, &text, &tiny, SEED, device).context("counting the workload's words")?;
     let words = LlmConfig::from_dir(&probe)?.vocab_size;
     std::fs::remove_dir_all(&probe).with_context(|| format!("removing {}", probe.display()))?;

@@ -193,7 +193,11 @@ mod tests {
             assert_eq!(real, same, "the same examples, in another order");
             let waste = |padded: usize| 1.0 - real as f64 / padded as f64;
             let (plain, grouped) = (waste(plain), waste(grouped));
-            eprintln!("LLaVA-shaped, batch {batch}, micro-batch {micro}: padding {:.1}% plain, {:.1}% grouped", 100.0 * plain, 100.0 * grouped);
+            eprintln!(
+                "LLaVA-shaped, batch {batch}, micro-batch {micro}: padding {:.1}% plain, {:.1}% grouped",
+                100.0 * plain,
+                100.0 * grouped
+            );
             assert!(plain > 0.15 && grouped < plain / 4.0, "micro-batch {micro}: padding {plain} → {grouped}");
         }
     }
