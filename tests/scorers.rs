@@ -103,7 +103,11 @@ fn missing_predictions_score_wrong() {
 #[test]
 fn bad_truths_name_the_question() {
     let cases: [(Scorer, Truth, &str); 8] = [
-        (Scorer::Mme, Truth { index: 4, category: Some("smell".into()), ..yes_no(4, "Yes") }, "question 4: category \"smell\""),
+        (
+            Scorer::Mme,
+            Truth { index: 4, category: Some("smell".into()), ..yes_no(4, "Yes") },
+            "mme scorer, question 4: category \"smell\"",
+        ),
         (Scorer::Mme, Truth { category: None, ..yes_no(2, "Yes") }, "question 2: no category"),
         (Scorer::TextVqa, yes_no(3, "cat"), "question 3: VQA accuracy needs 10 answers, the question has 1"),
         (Scorer::Gqa, Truth { index: 5, ..Truth::default() }, "question 5: no answer"),
@@ -116,6 +120,7 @@ fn bad_truths_name_the_question() {
         // Checked whether the question was answered or not.
         for prediction in [Some("Yes".to_string()), None] {
             let error = scorer.score(std::slice::from_ref(&truth), &[prediction]).unwrap_err().to_string();
+            assert!(error.starts_with(&format!("{scorer} scorer")), "{error}");
             assert!(error.contains(expected), "{scorer:?}: {error:?} lacks {expected:?}");
         }
     }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{ItemScores, Items, ScoreError, Scored, Truth, first_answer, mean, py};
+use super::{ItemScores, Items, ScoreError, Scored, Truth, choice_letter, first_answer, hit, mean, py};
 use crate::eval::answer::{Extraction, extract, extract_choice};
 
 /// SEED-Bench's image dimensions by `question_type_id`, as seed_test.py names them.
@@ -18,10 +18,6 @@ const SEED_DIMENSIONS: [&str; 9] = [
     "Visual Reasoning",
     "Text Recognition",
 ];
-
-fn hit(right: bool) -> f64 {
-    if right { 1.0 } else { 0.0 }
-}
 
 /// The crate's letter rule: the extracted letter against the answer, "(A)" or "A".
 pub(super) fn letter(truth: &Truth, prediction: &str) -> Result<f64, String> {
@@ -47,7 +43,7 @@ fn scienceqa_item(truth: &Truth, prediction: &str) -> Result<f64, String> {
     let answer_text = first_answer(truth)?;
     let index: usize = answer_text.parse().map_err(|_| format!("the answer {answer_text:?} is not a choice index"))?;
     let choice = truth.choices.get(index).ok_or_else(|| format!("the answer {index} is not one of the choices"))?;
-    let gt = char::from_u32('a' as u32 + index as u32).ok_or("too many choices")?.to_string();
+    let gt = choice_letter(index)?;
     let sentence = |text: &str| py::strip(&text.replace(|c: char| c.is_ascii_punctuation(), "").to_lowercase()).to_string();
     let answer = extract(prediction, Extraction::Single);
     let option = answer.split('.').next().unwrap_or_default();

@@ -32,9 +32,9 @@ pub struct Truth {
     pub source: Option<String>,
 }
 
-/// A benchmark's scoring rule. Percentages below are `paper_score`; `score` is the same
-/// headline in [0, 1]. "The answer" is `answers[0]`; a category part is given for the rows that
-/// have a category.
+/// A benchmark's scoring rule: which [`Truth`] fields it reads and how. The headline is the
+/// accuracy (mean item score) unless said otherwise. "The answer" is `answers[0]`; "parts per
+/// category" group the rows that have a `category`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scorer {
@@ -114,10 +114,18 @@ pub enum ScoreError {
     Length { truths: usize, predictions: usize },
     #[error("no questions to score")]
     Empty,
-    #[error("{scorer:?} scorer, question {index}: {reason}")]
+    #[error("{scorer} scorer, question {index}: {reason}")]
     Truth { scorer: Scorer, index: usize, reason: String },
-    #[error("{scorer:?} scorer: {reason}")]
+    #[error("{scorer} scorer: {reason}")]
     Benchmark { scorer: Scorer, reason: String },
+}
+
+/// The name a spec uses, `mme`.
+impl std::fmt::Display for Scorer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
+        f.write_str(name.as_str().unwrap_or_default())
+    }
 }
 
 impl Scorer {
@@ -213,6 +221,17 @@ fn category_parts(truths: &[Truth], correct: &[f64]) -> BTreeMap<String, f64> {
 /// The mean, summed left to right as Python's `sum` does; 0 for none.
 fn mean(values: &[f64]) -> f64 {
     if values.is_empty() { 0.0 } else { values.iter().sum::<f64>() / values.len() as f64 }
+}
+
+/// An item's score under a right/wrong rule.
+fn hit(right: bool) -> f64 {
+    if right { 1.0 } else { 0.0 }
+}
+
+/// The letter of choice `index` as the scripts compare it, `chr(ord('A') + index).lower()`.
+fn choice_letter(index: usize) -> Result<String, String> {
+    let code = u32::try_from(index).ok().and_then(|i| i.checked_add('A' as u32)).and_then(char::from_u32);
+    code.map(|c| c.to_lowercase().to_string()).ok_or_else(|| format!("choice {index} has no letter"))
 }
 
 /// The answer a scorer compares with, `answers[0]`.

@@ -85,7 +85,7 @@ pub(super) fn mmvp(items: &Items) -> Result<Scored, ScoreError> {
         let option = (letter as usize).checked_sub('a' as usize).and_then(|i| truth.choices.get(i));
         let text = option.ok_or_else(|| format!("the answer's letter {letter:?} names none of the choices"))?.to_lowercase();
         let answer = extract(prediction, Extraction::Mmvp);
-        Ok(if answer == letter.to_string() || answer == text { 1.0 } else { 0.0 })
+        Ok(super::hit(answer == letter.to_string() || answer == text))
     })?;
     let mut pairs = PairCounter::default();
     for (truth, &c) in items.truths.iter().zip(&correct.correct) {

@@ -1,7 +1,8 @@
 //! The Python 3 string semantics Cambrian's scoring scripts rely on (CPython 3.11, Unicode
 //! 14.0): `str.strip()`/`str.split()` whitespace, `float(str)`, and the decimal digits that
-//! `float()` and the `re` pattern `\d` accept. `str.lower()` is Rust's `to_lowercase`, which
-//! applies the same full Unicode mapping (final sigma included).
+//! `float()` and the `re` pattern `\d` accept. `str.lower()`/`upper()` are Rust's
+//! `to_lowercase`/`to_uppercase`, the same full Unicode mappings (final sigma included); they
+//! differ from CPython 3.11's on 110 code points only, the case pairs Unicode 15–16 added.
 
 /// `str.isspace()`: Rust's `White_Space` plus the separators U+001C–U+001F.
 pub fn is_space(c: char) -> bool {

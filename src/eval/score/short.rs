@@ -1,15 +1,11 @@
 //! Short-answer rules, each scoring one item: GQA, ChartQA, OCRBench, MMMU, MathVista and
 //! RealWorldQA (their `compute_metrics` in Cambrian's `<b>_test.py`).
 
-use super::{Truth, first_answer, py};
+use super::{Truth, choice_letter, first_answer, hit, py};
 use crate::eval::answer::{Extraction, extract};
 
 /// OCRBench's category whose answers keep their case and lose their spaces.
 const HANDWRITTEN_MATH: &str = "Handwritten Mathematical Expression Recognition";
-
-fn hit(right: bool) -> f64 {
-    if right { 1.0 } else { 0.0 }
-}
 
 /// Cambrian's `relaxed_accuracy(pred, gt)`: within 5% of `gt`.
 fn relaxed(pred: f64, gt: f64) -> bool {
@@ -63,7 +59,7 @@ pub(super) fn mathvista(truth: &Truth, prediction: &str) -> Result<f64, String> 
         Some("multi_choice") => {
             // The eval script's `{choice: letter}` dict: a repeated choice takes its last letter.
             let index = truth.choices.iter().rposition(|c| c == answer).ok_or("the answer is not one of the choices")?;
-            char::from(b'a' + index as u8).to_string()
+            choice_letter(index)?
         }
         Some("free_form") => answer.to_lowercase(),
         other => return Err(format!("kind {other:?} is not \"multi_choice\" or \"free_form\"")),

@@ -60,7 +60,7 @@ static CONTRACTIONS: LazyLock<HashMap<&str, &str>> = LazyLock::new(|| HashMap::f
 ]));
 
 /// `EvalAIAnswerProcessor.__call__`.
-pub(super) fn normalize(answer: &str) -> String {
+fn normalize(answer: &str) -> String {
     // word_tokenize
     let text = answer.to_lowercase().replace([',', '?'], "").replace("'s", " 's");
     let text = py::strip(py::strip(&text).replace(['\n', '\t'], " ").as_str()).to_string();
