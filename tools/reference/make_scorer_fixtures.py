@@ -312,7 +312,7 @@ def cv_bench_case(seed_extract, aggregate):
     results = [{"source": t["source"], "is_correct": bool(c)} for t, c in zip(truths, correct)]
     score = aggregate(results)
     mean = lambda xs: sum(xs) / len(xs)
-    by = lambda key: {k: mean([c for t, c in zip(truths, correct) if key(t) == k]) for k in {key(t) for t in truths}}
+    by = lambda key: {k: mean([c for t, c in zip(truths, correct) if key(t) == k]) for k in sorted({key(t) for t in truths})}
     sources, tasks = by(lambda t: f"{t['kind']} {t['source']}"), by(lambda t: f"{t['kind']} {t['category']}")
     parts = {k: pct(v) for k, v in {**sources, **tasks}.items()}
     parts["2D"] = pct((sources["2D ADE20K"] + sources["2D COCO"]) / 2)
