@@ -44,6 +44,17 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     })
 }
 
+/// Refuses an existing `path` that is not a regular file once symlinks are followed (a FIFO,
+/// a device, a folder, a link to one of those), which writing would replace or hang on; a
+/// missing path, or a dangling link, is fine.
+pub fn refuse_special(path: &Path) -> io::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => Err(io::Error::other(format!("{} exists and is not a regular file", path.display()))),
+        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
+    }
+}
+
 /// `value` as pretty-printed JSON, written atomically.
 pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<(), OutputError> {
     let bytes =
