@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::SweepError;
 use crate::data::benchmark::Category;
 use crate::data::vision::ImageMode;
-use crate::train::config::RunConfig;
+use crate::train::config::{RunConfig, canonical};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -130,13 +130,13 @@ pub struct Paths<'a> {
 
 impl Paths<'_> {
     /// `{data}/rest` → the data folder's `rest`; another relative path → from the sweep file's
-    /// folder; an absolute path as it is.
+    /// folder; an absolute path as it is; each made [`canonical`], so that a sweep resumed from
+    /// another working folder, or with its paths spelled otherwise, names the same files.
     pub fn resolve(&self, text: &str) -> PathBuf {
-        match text.strip_prefix("{data}") {
+        canonical(&match text.strip_prefix("{data}") {
             Some(rest) => self.data_dir.join(rest.trim_start_matches('/')),
-            None if Path::new(text).is_relative() => self.spec_dir.join(text),
-            None => PathBuf::from(text),
-        }
+            None => self.spec_dir.join(text),
+        })
     }
 }
 
@@ -201,7 +201,7 @@ impl SweepSpec {
             // The id comes from the config as the sweep file writes it, so that it does not
             // depend on where the checkout or the results folder are.
             let id = run_id(&encoders, &config);
-            resolve_run_paths(&mut config, paths);
+            config.for_each_path(|path| *path = paths.resolve(&path.to_string_lossy()));
             cells.push(Cell { id, encoders, config });
         }
         Ok(cells)
@@ -235,25 +235,6 @@ fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<
         _ => at.insert(last.into(), value),
     };
     Ok(())
-}
-
-/// Makes the run's paths absolute: `{data}`, and relative ones from the sweep file's folder
-/// (an encoder's name only when it is a spec file).
-fn resolve_run_paths(config: &mut RunConfig, paths: &Paths) {
-    let fix = |p: &mut PathBuf| *p = paths.resolve(&p.to_string_lossy());
-    fix(&mut config.llm);
-    for encoder in &mut config.encoders {
-        if let Some(weights) = &mut encoder.weights {
-            fix(weights);
-        }
-        if encoder.name.ends_with(".toml") {
-            encoder.name = paths.resolve(&encoder.name).to_string_lossy().into_owned();
-        }
-    }
-    for stage in [&mut config.stage1, &mut config.stage2].into_iter().flatten() {
-        fix(&mut stage.data);
-        fix(&mut stage.images);
-    }
 }
 
 /// Readable prefix (encoders, connector, seed) + the first 8 hex digits of the SHA-256 of
