@@ -246,3 +246,46 @@ fn run_id(encoders: &[String], config: &RunConfig) -> String {
     let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
     format!("{}_{}_s{}-{hash}", encoders.join("+"), config.connector.label(), config.seed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every path of a run, the feature cache included, is resolved: `{data}` from the data
+    /// folder, the rest from the sweep file's folder, each made canonical.
+    #[test]
+    fn a_cell_names_its_files_by_canonical_paths() {
+        let text = r#"
+[encoders]
+vit = { name = "specs/../specs/vit.toml", init = "random" }
+[base]
+llm = "{data}/llm"
+feature_cache = "{data}/cache"
+[base.connector]
+[base.stage1]
+data = "data.json"
+images = "."
+batch_size = 1
+lr = 1e-3
+[axes]
+encoders = [["vit"]]
+[[benchmarks]]
+name = "b"
+path = "{data}/b"
+"#;
+        let spec: SweepSpec = toml::from_str(text).unwrap();
+        let paths = Paths { spec_dir: Path::new("sweeps/."), data_dir: Path::new("results/study/data") };
+        let cells = spec.cells(&paths, Path::new("study.toml")).unwrap();
+        let config = &cells[0].config;
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(config.llm, here.join("results/study/data/llm"));
+        assert_eq!(config.feature_cache.as_deref(), Some(here.join("results/study/data/cache").as_path()));
+        assert_eq!(config.encoders[0].name, here.join("sweeps/specs/vit.toml").to_string_lossy());
+        let stage = config.stage1.as_ref().unwrap();
+        assert_eq!(
+            (stage.data.as_path(), stage.images.as_path()),
+            (here.join("sweeps/data.json").as_path(), here.join("sweeps").as_path())
+        );
+        assert!(cells[0].id.starts_with("vit_mlp2x_gelu_s0-"), "{}", cells[0].id);
+    }
+}
