@@ -237,3 +237,46 @@ fn bench_encoders_measures_ours_in_a_child_process() {
     assert!(images_per_sec > 0.0, "{row}");
     assert!(stdout.contains("torch: not run (--no-reference)"), "{stdout}");
 }
+
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// An output path that is a FIFO, or a symlink to a device, is refused and left as it is:
+/// renaming a new file over it would silently replace it.
+#[test]
+fn outputs_that_are_not_regular_files_are_refused() {
+    let dir = scratch("cli-special-outputs");
+    let fifo = dir.join("logits.fifo");
+    mkfifo(&fifo);
+    let model = fixtures().join("llm/qwen2-bias-tied");
+    let args = ["llm", "--model", model.to_str().unwrap(), "--prompt", "the cat", "--max-new-tokens", "2"];
+    let output = cambrian(&[&args[..], &["--dump-logits", fifo.to_str().unwrap()]].concat());
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains(&format!("--dump-logits {}", fifo.display())) && message.contains("not a regular file"),
+        "{message}"
+    );
+    assert!(output.stdout.is_empty(), "refused before generating: {}", String::from_utf8_lossy(&output.stdout));
+    assert!(!std::fs::symlink_metadata(&fifo).unwrap().is_file(), "the FIFO was replaced");
+
+    let plots = dir.join("plots");
+    std::fs::create_dir_all(&plots).unwrap();
+    let report = plots.join("report.md");
+    std::os::unix::fs::symlink("/dev/null", &report).unwrap();
+    let study = fixtures().join("results/study");
+    let output = cambrian(&["plot", study.to_str().unwrap(), "--out", plots.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains(&format!("writing {}", report.display())), "{}", stderr(&output));
+    assert_eq!(std::fs::read_link(&report).unwrap(), Path::new("/dev/null"), "the link was replaced");
+
+    let script = dir.join("array.fifo");
+    mkfifo(&script);
+    let spec = fixtures().join("sweeps/tiny.toml");
+    let output = cambrian(&["sweep", spec.to_str().unwrap(), "--emit-slurm", script.to_str().unwrap(), "--shards", "2"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("not a regular file"), "{}", stderr(&output));
+    assert!(!std::fs::symlink_metadata(&script).unwrap().is_file(), "the FIFO was replaced");
+}

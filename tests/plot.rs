@@ -105,6 +105,39 @@ fn the_report_ranks_by_average_and_embeds_every_figure() {
     assert!(siglip.last().unwrap().contains(" ± "), "{siglip:?}");
 }
 
+/// Names come from results.csv: one with a newline, backticks, HTML and a pipe stays inside its
+/// code span and its table cell, and a sweep name with a newline stays in the title.
+#[test]
+fn names_that_look_like_markdown_stay_names() {
+    let sweep = copy_study("plot-markdown", |row| row.seed == 0);
+    let evil = "sam`x\n<img src=x onerror=alert(1)>|``b";
+    let rows: Vec<ResultRow> = read_results(&sweep.join("results.csv"))
+        .unwrap()
+        .into_iter()
+        .map(|row| ResultRow {
+            sweep: "study\n# injected".into(),
+            encoder: if row.encoder == "sam-vit-h-1024" { evil.into() } else { row.encoder.clone() },
+            ..row
+        })
+        .collect();
+    let mut writer = csv::Writer::from_path(sweep.join("results.csv")).unwrap();
+    rows.iter().for_each(|row| writer.serialize(row).unwrap());
+    writer.flush().unwrap();
+    let out = scratch("plot-markdown-out");
+    let output = plot(&sweep, &out);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert_eq!(report.lines().next(), Some("# Sweep `study\\n# injected`"), "{report}");
+    assert!(!report.lines().any(|l| l.starts_with("<img") || l.starts_with("# injected")), "{report}");
+    // every table line has the header's cells, and the name is one cell: one code span whose
+    // fence is longer than its backtick runs, its pipe escaped for the table
+    let table: Vec<&str> = report.lines().filter(|l| l.starts_with('|')).collect();
+    let cells = |line: &str| line.replace("\\|", "").matches('|').count();
+    assert!(table.iter().all(|l| cells(l) == cells(table[0])), "{report}");
+    let row = table.iter().find(|l| l.contains("onerror")).unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(row.split(" | ").nth(1), Some("```sam`x\\n<img src=x onerror=alert(1)>\\|``b```"), "{row}");
+}
+
 /// The SVA run of three encoders sits in one group with their concatenation, each named by
 /// its connector, above the members trained alone (with the projector).
 #[test]

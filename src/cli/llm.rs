@@ -11,6 +11,10 @@ use crate::llm::generate::{greedy, write_logits};
 use crate::llm::tokenizer::LlmTokenizer;
 
 pub fn run(args: &LlmArgs, device: &Device) -> anyhow::Result<()> {
+    if let Some(path) = &args.dump_logits {
+        // before the model runs, not after
+        crate::atomic::refuse_special(path).with_context(|| format!("--dump-logits {}", path.display()))?;
+    }
     let dir = &args.model;
     let llm = Llm::load(dir, device).with_context(|| format!("loading the language model in {}", dir.display()))?;
     let tokenizer = LlmTokenizer::from_dir(dir)?;

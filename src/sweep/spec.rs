@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::SweepError;
 use crate::data::benchmark::Category;
 use crate::data::vision::ImageMode;
-use crate::train::config::RunConfig;
+use crate::train::config::{RunConfig, canonical};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -164,13 +164,13 @@ pub struct Paths<'a> {
 
 impl Paths<'_> {
     /// `{data}/rest` → the data folder's `rest`; another relative path → from the sweep file's
-    /// folder; an absolute path as it is.
+    /// folder; an absolute path as it is; each made [`canonical`], so that a sweep resumed from
+    /// another working folder, or with its paths spelled otherwise, names the same files.
     pub fn resolve(&self, text: &str) -> PathBuf {
-        match text.strip_prefix("{data}") {
+        canonical(&match text.strip_prefix("{data}") {
             Some(rest) => self.data_dir.join(rest.trim_start_matches('/')),
-            None if Path::new(text).is_relative() => self.spec_dir.join(text),
-            None => PathBuf::from(text),
-        }
+            None => self.spec_dir.join(text),
+        })
     }
 }
 
@@ -258,7 +258,7 @@ impl SweepSpec {
             // The id comes from the config as the sweep file writes it, so that it does not
             // depend on where the checkout or the results folder are.
             let id = run_id(&encoders, &config, data);
-            resolve_run_paths(&mut config, paths);
+            config.for_each_path(|path| *path = paths.resolve(&path.to_string_lossy()));
             cells.push(Cell { id, encoders, config });
         }
         Ok(cells)
@@ -298,25 +298,6 @@ fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<
         _ => at.insert(last.into(), value),
     };
     Ok(())
-}
-
-/// Makes the run's paths absolute: `{data}`, and relative ones from the sweep file's folder
-/// (an encoder's name only when it is a spec file).
-fn resolve_run_paths(config: &mut RunConfig, paths: &Paths) {
-    let fix = |p: &mut PathBuf| *p = paths.resolve(&p.to_string_lossy());
-    fix(&mut config.llm);
-    for encoder in &mut config.encoders {
-        if let Some(weights) = &mut encoder.weights {
-            fix(weights);
-        }
-        if encoder.name.ends_with(".toml") {
-            encoder.name = paths.resolve(&encoder.name).to_string_lossy().into_owned();
-        }
-    }
-    for stage in [&mut config.stage1, &mut config.stage2].into_iter().flatten() {
-        fix(&mut stage.data);
-        fix(&mut stage.images);
-    }
 }
 
 /// Readable prefix (encoders, connector, seed) + the first 8 hex digits of the SHA-256 of
@@ -391,5 +372,43 @@ mod tests {
             assert!(err.contains(&format!("name `{bad}` is not one folder name")), "{bad}: {err}");
         }
         assert!(cells("good-name", r#"name = "tiny""#, r#"name = "tiny-2_b.v1""#).is_ok());
+    }
+
+    /// Every path of a run, the feature cache included, is resolved: `{data}` from the data
+    /// folder, the rest from the sweep file's folder, each made canonical.
+    #[test]
+    fn a_cell_names_its_files_by_canonical_paths() {
+        let text = r#"
+[encoders]
+vit = { name = "specs/../specs/vit.toml", init = "random" }
+[base]
+llm = "{data}/llm"
+feature_cache = "{data}/cache"
+[base.connector]
+[base.stage1]
+data = "data.json"
+images = "."
+batch_size = 1
+lr = 1e-3
+[axes]
+encoders = [["vit"]]
+[[benchmarks]]
+name = "b"
+path = "{data}/b"
+"#;
+        let spec: SweepSpec = toml::from_str(text).unwrap();
+        let paths = Paths { spec_dir: Path::new("sweeps/."), data_dir: Path::new("results/study/data") };
+        let cells = spec.cells(&paths, Path::new("study.toml"), None).unwrap();
+        let config = &cells[0].config;
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(config.llm, here.join("results/study/data/llm"));
+        assert_eq!(config.feature_cache.as_deref(), Some(here.join("results/study/data/cache").as_path()));
+        assert_eq!(config.encoders[0].name, here.join("sweeps/specs/vit.toml").to_string_lossy());
+        let stage = config.stage1.as_ref().unwrap();
+        assert_eq!(
+            (stage.data.as_path(), stage.images.as_path()),
+            (here.join("sweeps/data.json").as_path(), here.join("sweeps").as_path())
+        );
+        assert!(cells[0].id.starts_with("vit_mlp2x_gelu_s0-"), "{}", cells[0].id);
     }
 }
