@@ -20,8 +20,8 @@ const PREFIX: &str = "module.base_encoder.";
 /// What a refusal may take: parsing the spec and building the tiny model, nothing read.
 const QUICK: Duration = Duration::from_secs(10);
 
-/// A state-dict entry: the storage type `torch.save` names, the element count the pickle
-/// declares for the storage, the tensor's shape, and the bytes its zip entry holds.
+/// A state-dict entry: its key, the storage type `torch.save` names, the element count the
+/// pickle declares for the storage, the tensor's shape, and the bytes its zip entry holds.
 struct Entry {
     name: String,
     storage: &'static str,
