@@ -9,6 +9,7 @@ use hf_hub::Cache;
 use hf_hub::api::sync::ApiBuilder;
 
 use super::WeightsError;
+use super::checkpoint::ShardIndex;
 
 fn cache() -> Cache {
     match std::env::var_os("HF_HUB_CACHE") {
@@ -49,15 +50,8 @@ pub fn fetch(repo: &str, file: &str) -> Result<PathBuf, WeightsError> {
 pub fn fetch_weights(repo: &str, file: &str) -> Result<PathBuf, WeightsError> {
     let path = fetch(repo, file)?;
     if file.ends_with(".index.json") {
-        let text =
-            std::fs::read_to_string(&path).map_err(|err| WeightsError::Read { path: path.clone(), message: err.to_string() })?;
-        let index: serde_json::Value =
-            serde_json::from_str(&text).map_err(|err| WeightsError::Read { path: path.clone(), message: err.to_string() })?;
-        let mut shards: Vec<&str> =
-            index["weight_map"].as_object().map(|map| map.values().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
-        shards.sort_unstable();
-        shards.dedup();
-        for shard in shards {
+        let index = ShardIndex::read(&path)?;
+        for shard in index.shards(&path)? {
             fetch(repo, shard)?;
         }
     }

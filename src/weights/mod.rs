@@ -7,6 +7,8 @@ pub mod checkpoint;
 pub mod hub;
 pub mod keymap;
 pub mod load;
+mod params;
+mod pickle;
 pub mod url;
 
 use std::path::PathBuf;
