@@ -27,6 +27,8 @@ pub enum DataError {
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
     #[error(transparent)]
+    Decode(#[from] crate::encoders::image_file::ImageFileError),
+    #[error(transparent)]
     Output(#[from] crate::atomic::OutputError),
     #[error("{0}")]
     Config(String),
@@ -49,7 +51,7 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) 
     serde_json::from_slice(&bytes).map_err(|source| DataError::Json { path: path.to_path_buf(), source })
 }
 
-/// Opens an image as 8-bit RGB.
+/// Opens an image as 8-bit RGB with the crate's one decoder (size limit, truncation check).
 pub(crate) fn open_rgb(path: &std::path::Path) -> Result<image::RgbImage, DataError> {
-    image::open(path).map(|img| img.to_rgb8()).map_err(|source| DataError::Image { path: path.to_path_buf(), source })
+    Ok(crate::encoders::image_file::load_image(path)?)
 }
