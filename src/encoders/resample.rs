@@ -198,3 +198,26 @@ fn resize_horizontal_first(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A window is the same pixels as the crop of the whole resize, on both pass orders.
+    #[test]
+    fn a_window_equals_the_crop_of_the_whole_resize() {
+        let (width, height) = (23, 41);
+        let rgb: Vec<u8> = (0..width * height * 3).map(|i| ((i * 7919) % 251) as u8).collect();
+        for (out, filter) in
+            [((30, 12), Interpolation::Bicubic), ((9, 60), Interpolation::Bilinear), ((23, 17), Interpolation::Lanczos)]
+        {
+            let whole = resize_rgb(&rgb, (width, height), out, filter);
+            let (columns, rows) = (2..out.0 - 3, 1..out.1 - 4);
+            let cropped: Vec<u8> = rows
+                .clone()
+                .flat_map(|y| whole[(y * out.0 + columns.start) * 3..(y * out.0 + columns.end) * 3].to_vec())
+                .collect();
+            assert_eq!(resize_rgb_window(&rgb, (width, height), out, (columns, rows), filter), cropped, "{out:?} {filter:?}");
+        }
+    }
+}
