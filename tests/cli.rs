@@ -237,29 +237,25 @@ fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
     assert_eq!(std::fs::read(&weights).unwrap(), before);
 }
 
-/// A truncated JPEG used to decode silently (the missing rows grey); Pillow refuses it.
+/// A truncated JPEG used to decode silently (the missing rows grey; Pillow refuses it), and a
+/// 60000×1 PNG (256 bytes) used to be padded to a square of 3.6 G pixels.
 #[test]
-fn a_truncated_jpeg_is_an_error_naming_the_file() {
-    let dir = scratch("truncated-jpeg");
-    let bad = dir.join("half.jpg");
+fn unusable_images_are_errors_naming_the_file() {
+    let dir = scratch("unusable-images");
+    let half = dir.join("half.jpg");
     let bytes = std::fs::read(image("demo-96x72.jpg")).unwrap();
-    std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
-    let (code, err, out) = encode(&["--encoder", "mae-vit-l-16", "--init", "random", bad.to_str().unwrap()]);
-    assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains(&format!("cannot decode image {}: truncated", bad.display())), "{err}");
-    assert!(!out.exists());
-}
-
-/// A 60000×1 PNG is 256 bytes, but its padded square is 3.6 G pixels.
-#[test]
-fn an_image_too_large_to_pad_is_an_error_naming_it_and_its_size() {
-    let dir = scratch("too-large");
+    std::fs::write(&half, &bytes[..bytes.len() / 2]).unwrap();
     let thin = dir.join("thin.png");
     image::RgbImage::new(60_000, 1).save(&thin).unwrap();
-    let (code, err, out) = encode(&["--encoder", "mae-vit-l-16", "--init", "random", thin.to_str().unwrap()]);
-    assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains(&format!("image {} is too large: 60000×1", thin.display())), "{err}");
-    assert!(!out.exists());
+    for (path, message) in [
+        (&half, format!("cannot decode image {}: truncated", half.display())),
+        (&thin, format!("image {} is too large: 60000×1", thin.display())),
+    ] {
+        let (code, err, out) = encode(&["--encoder", "mae-vit-l-16", "--init", "random", path.to_str().unwrap()]);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(err.contains(&message), "{err}");
+        assert!(!out.exists());
+    }
 }
 
 #[test]
