@@ -58,8 +58,8 @@ fn weights_path(args: &EncodeArgs, resolved: &Resolved) -> anyhow::Result<Option
     Ok(Some(resolved.pretrained_weights()?))
 }
 
-/// `--out` must not be one of the images, the weights file, or inside the weights folder:
-/// the atomic rename would replace an input. Paths are compared canonical (links, `..`).
+/// `--out` must not be one of the images, the weights file, or a file already in the weights
+/// folder: the atomic rename would replace an input. Paths are compared canonical (links, `..`).
 fn refuse_overwriting_inputs(out: &Path, images: &[PathBuf], weights: Option<&Path>) -> anyhow::Result<()> {
     let canonical = |path: &Path| path.canonicalize().ok();
     // The output may not exist yet: its folder does, or the write fails with its own error.
@@ -71,7 +71,8 @@ fn refuse_overwriting_inputs(out: &Path, images: &[PathBuf], weights: Option<&Pa
     if let Some(image) = images.iter().find(|image| canonical(image).as_deref() == Some(&target)) {
         anyhow::bail!("--out {} is the input image {}: choose another output file", out.display(), image.display());
     }
-    if let Some(weights) = weights.and_then(|w| canonical(w).map(|c| (w, c))).filter(|(_, c)| target.starts_with(c)) {
+    let replaces = |weights: &Path| *weights == target || (weights.is_dir() && target.starts_with(weights) && target.exists());
+    if let Some(weights) = weights.and_then(|w| canonical(w).map(|c| (w, c))).filter(|(_, c)| replaces(c)) {
         anyhow::bail!("--out {} would overwrite the weights {}: choose another output file", out.display(), weights.0.display());
     }
     Ok(())

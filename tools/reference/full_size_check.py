@@ -157,7 +157,8 @@ def transformers_vit(name, spec, work):
     else:
         raise ValueError(layout)
     model = model.eval()
-    model.save_pretrained(work, safe_serialization=spec["weights_file"].endswith(".safetensors"))
+    folder = work / "model"
+    model.save_pretrained(folder, safe_serialization=spec["weights_file"].endswith(".safetensors"))
     states = model(pixel_values=flat_pixels(spec), output_hidden_states=True)
     layer = spec.get("feature_layer")
     prefix = 0 if layout == "hf-siglip" else 1
@@ -167,7 +168,7 @@ def transformers_vit(name, spec, work):
         tokens = states.last_hidden_state
     tokens = tokens[:, prefix:]
     side = spec["preprocess"]["crop_size"] // a["patch_size"]
-    return work, resize_tokens(tokens, (side, side), spec)
+    return folder, resize_tokens(tokens, (side, side), spec)
 
 
 BUILDERS = {name: open_clip_tower for name in OPEN_CLIP}
