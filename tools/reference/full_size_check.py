@@ -151,7 +151,7 @@ def transformers_vit(name, spec, work):
     elif layout == "hf-siglip":
         model = tf.SiglipVisionModel(tf.SiglipVisionConfig(intermediate_size=a["mlp_size"], **sizes))
     elif layout == "hf-dinov2":
-        model = tf.Dinov2Model(tf.Dinov2Config(mlp_ratio=a["mlp_size"] / a["hidden_size"], **sizes))
+        model = tf.Dinov2Model(tf.Dinov2Config(mlp_ratio=a["mlp_size"] // a["hidden_size"], **sizes))
     elif layout == "hf-dpt":
         model = tf.DPTForDepthEstimation(tf.DPTConfig(intermediate_size=a["mlp_size"], **sizes))
     else:
