@@ -27,6 +27,8 @@ pub enum DataError {
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
     #[error(transparent)]
+    Decode(#[from] crate::encoders::image_file::ImageFileError),
+    #[error(transparent)]
     Output(#[from] crate::atomic::OutputError),
     #[error("{0}")]
     Config(String),
@@ -71,9 +73,9 @@ pub(crate) fn stays_inside(relative: &str) -> bool {
     !relative.is_empty() && path.components().all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
 }
 
-/// Opens an image as 8-bit RGB.
+/// Opens an image as 8-bit RGB with the crate's one decoder (size limit, truncation check).
 pub(crate) fn open_rgb(path: &std::path::Path) -> Result<image::RgbImage, DataError> {
-    image::open(path).map(|img| img.to_rgb8()).map_err(|source| DataError::Image { path: path.to_path_buf(), source })
+    Ok(crate::encoders::image_file::load_image(path)?)
 }
 
 #[cfg(test)]

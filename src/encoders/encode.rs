@@ -2,14 +2,16 @@
 //! safetensors with `features` [N, T, C] f32 and `grid` [2] i64 (rows, cols), the image
 //! paths, encoder and layer in its metadata. Written to a temporary file, then renamed.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
+use serde::{Deserialize, Serialize};
 
-use super::preprocess::{Preprocess, load_image};
+use super::image_file::load_image;
+use super::preprocess::Preprocess;
 use super::{Encoder, EncoderError};
 use crate::progress::Progress;
 
@@ -58,8 +60,9 @@ pub fn encode_pixels(
     Ok(EncodedImages { features, shape, grid })
 }
 
-/// Writes the features file atomically (temporary file in the same folder, then rename).
-pub fn write_features(path: &Path, encoded: &EncodedImages, metadata: HashMap<String, String>) -> Result<(), EncoderError> {
+/// Writes the features file atomically (temporary file in the same folder, then rename); the
+/// same features and metadata give the same bytes.
+pub fn write_features(path: &Path, encoded: &EncodedImages, metadata: BTreeMap<String, String>) -> Result<(), EncoderError> {
     let io = |source| EncoderError::Io { path: path.to_path_buf(), source };
     let features: Vec<u8> = encoded.features.iter().flat_map(|v| v.to_le_bytes()).collect();
     let grid: Vec<u8> = encoded.grid.iter().flat_map(|v| (*v as i64).to_le_bytes()).collect();
@@ -68,6 +71,28 @@ pub fn write_features(path: &Path, encoded: &EncodedImages, metadata: HashMap<St
     };
     let tensors =
         vec![("features", view(Dtype::F32, encoded.shape.to_vec(), &features)?), ("grid", view(Dtype::I64, vec![2], &grid)?)];
-    let bytes = safetensors::serialize(tensors, Some(metadata)).map_err(|err| EncoderError::Config(err.to_string()))?;
-    crate::atomic::write(path, &bytes).map_err(io)
+    let bytes = safetensors::serialize(tensors, Some(metadata.clone().into_iter().collect()))
+        .map_err(|err| EncoderError::Config(err.to_string()))?;
+    crate::atomic::write(path, &with_sorted_metadata(bytes, metadata)?).map_err(io)
+}
+
+/// A safetensors header: the metadata, then each tensor's entry.
+#[derive(Serialize, Deserialize)]
+struct Header {
+    #[serde(rename = "__metadata__")]
+    metadata: BTreeMap<String, String>,
+    #[serde(flatten)]
+    tensors: BTreeMap<String, serde_json::Value>,
+}
+
+/// `safetensors::serialize` writes the metadata in the order of its HashMap, which changes
+/// from run to run; this rewrites the header with the keys sorted (offsets are untouched, so
+/// the data is as serialized), padded with spaces to 8 bytes as the format asks.
+fn with_sorted_metadata(bytes: Vec<u8>, metadata: BTreeMap<String, String>) -> Result<Vec<u8>, EncoderError> {
+    let invalid = |err: serde_json::Error| EncoderError::Config(format!("features header: {err}"));
+    let length = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+    let header: Header = serde_json::from_slice(&bytes[8..8 + length]).map_err(invalid)?;
+    let mut text = serde_json::to_vec(&Header { metadata, tensors: header.tensors }).map_err(invalid)?;
+    text.resize(text.len().next_multiple_of(8), b' ');
+    Ok([&(text.len() as u64).to_le_bytes()[..], &text, &bytes[8 + length..]].concat())
 }
