@@ -107,11 +107,14 @@ fn runs_matching(sweep_dir: &Path, check: impl Fn(&Path) -> bool) -> usize {
     std::fs::read_dir(sweep_dir).map(|entries| entries.flatten().filter(|e| check(&e.path())).count()).unwrap_or(0)
 }
 
+/// When to kill: a condition on the sweep's folder.
+type Moment<'a> = Box<dyn Fn() -> bool + 'a>;
+
 #[test]
 fn a_sweep_killed_at_random_moments_restarts_to_the_same_results() {
     let dir = scratch("sweep-killed");
     let sweep_dir = dir.join("tiny");
-    let moments: [(&str, Box<dyn Fn() -> bool>); 4] = [
+    let moments: [(&str, Moment); 4] = [
         ("while preparing", Box::new(|| true)),
         ("in a run's first stage", Box::new(|| runs_matching(&sweep_dir, |run| run.join("checkpoints").is_dir()) > 0)),
         ("after a run finished", Box::new(|| runs_matching(&sweep_dir, |run| run.join("done").is_file()) > 0)),

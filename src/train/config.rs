@@ -299,7 +299,11 @@ impl RunConfig {
             if rates.into_iter().flatten().any(|lr| !(lr.is_finite() && lr > 0.0)) {
                 return Err(format!("[{name}] learning rates must be positive"));
             }
-            if !(0.0..1.0).contains(&stage.warmup_ratio) || stage.weight_decay < 0.0 || !(stage.max_grad_norm > 0.0) {
+            if !(0.0..1.0).contains(&stage.warmup_ratio)
+                || stage.weight_decay < 0.0
+                || stage.max_grad_norm.is_nan()
+                || stage.max_grad_norm <= 0.0
+            {
                 return Err(format!("[{name}] needs 0 <= warmup_ratio < 1, weight_decay >= 0, max_grad_norm > 0"));
             }
             if stage.epochs == 0 || stage.max_steps == Some(0) {
