@@ -177,11 +177,12 @@ fn out_of_range_sizes_in_a_spec_are_errors_naming_the_field() {
     }
 }
 
-/// A NaN in a checkpoint used to give NaN features and exit 0.
+/// Finite weights whose products overflow used to give infinite features and exit 0 (a NaN in
+/// the checkpoint itself is refused when it loads: tests/weights_bad_input.rs).
 #[test]
 fn non_finite_features_are_an_error_naming_the_encoder() {
-    let nan: Vec<u8> = [f32::NAN; 32].iter().flat_map(|v| v.to_le_bytes()).collect();
-    let dir = altered_checkpoint("nan-weights", "post_layernorm.weight", Some(("post_layernorm.weight", vec![32], nan)));
+    let huge: Vec<u8> = [f32::MAX; 32].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let dir = altered_checkpoint("nan-weights", "post_layernorm.weight", Some(("post_layernorm.weight", vec![32], huge)));
     let (code, err, out) = encode(&["--weights", dir.to_str().unwrap(), &demo_image()]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("encoder `nan-weights` produced non-finite features"), "{err}");
