@@ -11,7 +11,7 @@
 * expected.json: every row as PIL and pyarrow read it (images as [width, height, RGB bytes]).
 * brotli.parquet: two rows compressed with brotli (pyarrow), which the crate does not read.
 
-Needs: pip install datasets pillow pyarrow (written with datasets 5.2.0, pyarrow 26.0.1).
+Needs: pip install datasets pillow pyarrow (written with datasets 5.2.0, pyarrow 26.0.1, Pillow 13.0.0).
 Run from the repository root: python tools/reference/make_hub_fixtures.py
 """
 

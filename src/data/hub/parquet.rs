@@ -3,9 +3,9 @@
 //! read in the order given, `BATCH_ROWS` rows at a time, only the requested columns
 //! (projection), each cell converted when its row is asked for. Memory stays near one batch of
 //! encoded cells whatever the row groups' size: reading a 5,000-row, 3-shard split of 131 KB
-//! JPEGs (480×360 to 800×600) in row groups of 100, decoding every image once, peaks at 61 MB
-//! resident for the whole process, where 2× its largest row group decoded is 179 MB
-//! (`peak_memory` in tests/hub_dataset.rs).
+//! JPEGs (480×360 to 800×600) in row groups of 100, decoding every image once, peaks at 60 MB
+//! resident for the whole process (5 MB before reading), where 2× its largest row group
+//! decoded is 179 MB (`peak_memory` in tests/hub_dataset.rs).
 
 use std::fs::File;
 use std::panic::AssertUnwindSafe;
