@@ -8,6 +8,7 @@ pub mod benchmark;
 pub mod corpus;
 pub mod cvbench;
 pub mod draw;
+pub mod hub;
 pub mod llava;
 pub mod synth;
 pub mod vision;
@@ -101,4 +102,12 @@ mod tests {
             assert!(!stays_inside(outside), "{outside}");
         }
     }
+}
+
+/// Decodes an encoded image held in memory (the format sniffed from its bytes) as 8-bit RGB;
+/// `origin` names it in errors.
+pub(crate) fn decode_rgb(bytes: &[u8], origin: &std::path::Path) -> Result<image::RgbImage, DataError> {
+    image::load_from_memory(bytes)
+        .map(|img| img.to_rgb8())
+        .map_err(|source| DataError::Image { path: origin.to_path_buf(), source })
 }

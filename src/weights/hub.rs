@@ -11,15 +11,21 @@ use hf_hub::api::sync::ApiBuilder;
 use super::WeightsError;
 use super::checkpoint::ShardIndex;
 
-fn cache() -> Cache {
+/// The hub cache: `HF_HUB_CACHE`, else `HF_HOME/hub`, else `~/.cache/huggingface/hub`.
+pub(crate) fn cache() -> Cache {
     match std::env::var_os("HF_HUB_CACHE") {
         Some(path) => Cache::new(PathBuf::from(path)),
         None => Cache::from_env(),
     }
 }
 
-pub(super) fn offline() -> bool {
+pub(crate) fn offline() -> bool {
     std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+}
+
+/// The hub API downloading into `cache`, with a progress bar on a terminal.
+pub(crate) fn api(cache: Cache) -> Result<hf_hub::api::sync::Api, hf_hub::api::sync::ApiError> {
+    ApiBuilder::from_cache(cache).with_progress(std::io::stderr().is_terminal()).build()
 }
 
 /// The local path of `file` in the Hugging Face repository `repo`.
@@ -37,10 +43,7 @@ pub fn fetch(repo: &str, file: &str) -> Result<PathBuf, WeightsError> {
             "{repo}/{file} is not in the Hugging Face cache and HF_HUB_OFFLINE is set: {how}"
         )));
     }
-    let api = ApiBuilder::from_cache(cache)
-        .with_progress(std::io::stderr().is_terminal())
-        .build()
-        .map_err(|err| WeightsError::Hub(format!("cannot reach the Hugging Face hub: {err}; {how}")))?;
+    let api = api(cache).map_err(|err| WeightsError::Hub(format!("cannot reach the Hugging Face hub: {err}; {how}")))?;
     api.model(repo.to_string())
         .get(file)
         .map_err(|err| WeightsError::Hub(format!("{repo}/{file} is not cached and could not be downloaded ({err}): {how}")))
