@@ -9,6 +9,7 @@ pub mod corpus;
 pub mod cvbench;
 pub mod draw;
 pub mod llava;
+pub mod suite;
 pub mod synth;
 pub mod vision;
 

@@ -12,6 +12,9 @@ the columns and feature types the dataset cards declare (benchmarks.md §2; `[in
 marked here too), so their `huggingface` schema metadata is the real thing; images are 8x8 PNG or
 JPEG. Each repo gets a README.md whose `configs` front matter gives the data files, as on the hub.
 
+`tests/fixtures/benchmarks/without-column/ChartQA/` is ChartQA's test split without its `type`
+column, as `hf download --local-dir` lays a repository out.
+
 `tests/fixtures/benchmarks/prompts.json` records, per preset, what Cambrian's
 `eval/eval/<b>/<b>_eval.py` (cambrian-mllm/cambrian at CAMBRIAN_REV) builds for each question: the
 user message `qs` and the full vicuna_v1 prompt. They come from running Cambrian's own `process`
@@ -118,16 +121,21 @@ class CachedRepo:
         self.add("README.md", "\n".join(lines).encode())
 
     def add_parquet(self, prefix, rows, features, shards=1):
-        """Writes `rows` as `{prefix}-0000i-of-0000n.parquet`, sharded as push_to_hub shards;
-        `shards=None`: one file, `{prefix}.parquet`."""
-        import datasets
+        for path, data in parquet_files(prefix, rows, features, shards):
+            self.add(path, data)
 
-        table = datasets.Dataset.from_list(rows, features=datasets.Features(features)).select_columns(list(features))
-        for i in range(shards or 1):
-            shard = table.shard(num_shards=shards, index=i, contiguous=True) if shards else table
-            with tempfile.NamedTemporaryFile(suffix=".parquet") as tmp:
-                shard.to_parquet(tmp.name)
-                self.add(f"{prefix}-{i:05d}-of-{shards:05d}.parquet" if shards else f"{prefix}.parquet", Path(tmp.name).read_bytes())
+
+def parquet_files(prefix, rows, features, shards=1):
+    """`rows` as `{prefix}-0000i-of-0000n.parquet` files, sharded as push_to_hub shards;
+    `shards=None`: one file, `{prefix}.parquet`. Yields (path, bytes)."""
+    import datasets
+
+    table = datasets.Dataset.from_list(rows, features=datasets.Features(features)).select_columns(list(features))
+    for i in range(shards or 1):
+        shard = table.shard(num_shards=shards, index=i, contiguous=True) if shards else table
+        with tempfile.NamedTemporaryFile(suffix=".parquet") as tmp:
+            shard.to_parquet(tmp.name)
+            yield (f"{prefix}-{i:05d}-of-{shards:05d}.parquet" if shards else f"{prefix}.parquet"), Path(tmp.name).read_bytes()
 
 
 def parquet_repo(repo_id, splits, features, config="default", readme=True):
@@ -307,15 +315,19 @@ def build_cache():
         dict(question=S, options=Sequence(S), answer=S, image=Img()),
     )
 
-    parquet_repo(
-        "lmms-lab/ChartQA",
-        {"test": ("data/test", [
-            dict(type="human_test", question="How many food items are shown in the bar graph?", answer="14", image=img(RED)),
-            dict(type="human_test", question="What is the difference in value between Lamb and Corn?", answer="0.57", image=img(GREEN)),
-            dict(type="augmented_test", question="Which country has the highest value?", answer="Japan", image=img(BLUE)),
-        ], 1)},
-        dict(type=S, question=S, answer=S, image=Img()),
-    )
+    chartqa = [
+        dict(type="human_test", question="How many food items are shown in the bar graph?", answer="14", image=img(RED)),
+        dict(type="human_test", question="What is the difference in value between Lamb and Corn?", answer="0.57", image=img(GREEN)),
+        dict(type="augmented_test", question="Which country has the highest value?", answer="Japan", image=img(BLUE)),
+    ]
+    parquet_repo("lmms-lab/ChartQA", {"test": ("data/test", chartqa, 1)}, dict(type=S, question=S, answer=S, image=Img()))
+    # The same split without its `type` column, in the layout `hf download --local-dir` leaves
+    # (for `--data`): the error must name the column, the file and the preset.
+    local = OUT / "without-column" / "ChartQA"
+    for path, data in parquet_files("data/test", [{k: v for k, v in row.items() if k != "type"} for row in chartqa],
+                                    dict(question=S, answer=S, image=Img())):
+        (local / path).parent.mkdir(parents=True, exist_ok=True)
+        (local / path).write_bytes(data)
 
     parquet_repo(
         "echo840/OCRBench",
