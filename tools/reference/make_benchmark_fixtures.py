@@ -29,8 +29,10 @@ the row's answer(s), choices, category, type and source as the eval script reads
 CV-Bench has no Cambrian script: its prompt is the inferred one of benchmarks.md §2.15.
 
     pip install "datasets==2.21.0" "pyarrow==16.1.0" "numpy<2" pillow
-    git clone https://github.com/cambrian-mllm/cambrian /tmp/cambrian
-    python3 tools/reference/make_benchmark_fixtures.py --cambrian /tmp/cambrian
+    python3 tools/reference/make_benchmark_fixtures.py [--cambrian REPO]
+
+`--cambrian` is a git repository of cambrian-mllm/cambrian holding CAMBRIAN_REV, local or a URL
+(default: a bare partial clone from GitHub into a temporary folder); nothing of it is committed.
 
 Made with datasets 2.21.0 and pyarrow 16.1.0 (a `datasets` of the time lmms-lab wrote the files
 Cambrian reads: `Sequence` in the features metadata, where datasets >= 4 writes `List`),
@@ -56,6 +58,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "fixtures" / "benchmarks"
 HUB = OUT / "hub"
+CAMBRIAN_URL = "https://github.com/cambrian-mllm/cambrian"
 CAMBRIAN_REV = "539ffc3254bba004e5d012b65c0ad6cb308897c5"
 KNOWN_SHAS = {  # benchmarks.md §3.1
     "lmms-lab/textvqa": "9c0699cd19768ac5ab97568f6b3cbac4c0062884",
@@ -619,13 +622,17 @@ def build_prompts(cambrian, load):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cambrian", type=Path, required=True, help=f"a git clone of cambrian-mllm/cambrian holding {CAMBRIAN_REV[:12]}")
+    parser.add_argument("--cambrian", default=CAMBRIAN_URL, help="a git repository of cambrian-mllm/cambrian, local or a URL")
     args = parser.parse_args()
     shutil.rmtree(OUT, ignore_errors=True)
     build_cache()
     os.environ["HF_HUB_OFFLINE"] = "1"
     with tempfile.TemporaryDirectory() as scratch:
-        prompts = build_prompts(args.cambrian, loader(scratch))
+        cambrian = args.cambrian
+        if not Path(cambrian).exists():
+            cambrian = str(Path(scratch) / "cambrian.git")
+            subprocess.run(["git", "clone", "--bare", "--filter=blob:none", args.cambrian, cambrian], check=True)
+        prompts = build_prompts(cambrian, loader(scratch))
     document = dict(cambrian=dict(repo="cambrian-mllm/cambrian", commit=CAMBRIAN_REV, conv_mode="vicuna_v1"), presets=prompts)
     (OUT / "prompts.json").write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
     size = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file() and not p.is_symlink())

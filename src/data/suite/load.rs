@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::prompt;
-use super::spec::{BenchmarkSpec, ChoiceColumns, ImageSource, ImageTag, Prompt};
+use super::spec::{BenchmarkSpec, ChoiceColumns, Format, ImageTag, JoinedImages, Prompt};
 use super::SuiteError;
 use crate::data::hub::{self, DatasetRepo, HubError, ImageRef, Row, Value};
 use crate::eval::score::Truth;
@@ -31,6 +31,7 @@ pub struct Question {
 pub struct Dataset {
     pub spec: BenchmarkSpec,
     repo: DatasetRepo,
+    root: PathBuf,
     files: Vec<PathBuf>,
 }
 
@@ -38,18 +39,53 @@ impl Dataset {
     /// Finds the spec's files: in `data` (a folder with the repository's layout), else in the
     /// hub cache, downloaded when missing and online.
     pub fn open(spec: BenchmarkSpec, data: Option<&Path>) -> Result<Self, SuiteError> {
-        let context = |source| SuiteError::Data { preset: spec.name.clone(), source };
-        let repo = DatasetRepo::open(&spec.hub, spec.revision.as_deref(), data).map_err(context)?;
-        let files = glob_all(&repo, &spec.files).map_err(context)?;
-        Ok(Self { spec, repo, files })
+        let repo = match data {
+            Some(dir) => DatasetRepo::local(dir),
+            None => DatasetRepo::hub(&spec.hub, spec.revision.as_deref()),
+        };
+        Self::in_repo(spec, repo)
     }
 
     /// The dataset when its files are all in the hub cache (nothing is downloaded), else `None`.
     pub fn cached(spec: BenchmarkSpec) -> Result<Option<Self>, SuiteError> {
+        let cache = crate::weights::hub::cache().path().clone();
+        let repo = DatasetRepo::in_cache(cache, &spec.hub, spec.revision.as_deref(), true);
+        match Self::in_repo(spec, repo) {
+            Ok(dataset) => Ok(Some(dataset)),
+            Err(SuiteError::Data { source: HubError::Missing { .. }, .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn in_repo(spec: BenchmarkSpec, repo: DatasetRepo) -> Result<Self, SuiteError> {
         let context = |source| SuiteError::Data { preset: spec.name.clone(), source };
-        let Some(repo) = DatasetRepo::cached(&spec.hub, spec.revision.as_deref()).map_err(context)? else { return Ok(None) };
-        let files = glob_all(&repo, &spec.files).map_err(context)?;
-        Ok(Some(Self { spec, repo, files }))
+        let mut files = Vec::new();
+        for pattern in &spec.files {
+            files.extend(repo.glob(pattern).map_err(context)?);
+        }
+        if spec.format == Format::Mmvp {
+            files.push(repo.file(hub::mmvp::QUESTIONS).map_err(context)?);
+        }
+        let root = repo.root().map_err(context)?;
+        Ok(Self { spec, repo, root, files })
+    }
+
+    /// The folder relative image paths are read from.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The question files, in index order.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// The questions, in index order, built as the rows are read.
+    pub fn questions(&self) -> Result<impl Iterator<Item = Result<Question, SuiteError>> + '_, SuiteError> {
+        let joined = self.spec.images.as_ref().map(|joined| self.joined_images(joined)).transpose()?;
+        Ok(self.rows(&self.spec.question_columns())?.filter_map(move |row| {
+            row.and_then(|row| self.question(&row, joined.as_ref())).transpose()
+        }))
     }
 
     /// The number of questions, reading one column: the images where `keep` filters on
@@ -61,38 +97,24 @@ impl Dataset {
             _ => &columns.question,
         };
         let mut count = 0;
-        for row in hub::rows(&self.files, &[column]).map_err(|source| self.data_error(source))? {
-            let row = row.map_err(|source| self.data_error(source))?;
-            let images = match self.spec.keep {
-                Some(_) => row.images(column).map_err(|source| self.data_error(source))?.len(),
-                None => 0,
+        for row in self.rows(&[column])? {
+            let row = row?;
+            let asked = match self.spec.keep {
+                Some(keep) => keep.asks(row.images(column).map_err(|source| self.data_error(source))?.len()),
+                None => true,
             };
-            count += usize::from(self.spec.keep.is_none_or(|keep| keep.asks(images)));
+            count += usize::from(asked);
         }
         Ok(count)
     }
 
-    /// The folder relative image paths are read from.
-    pub fn root(&self) -> &Path {
-        self.repo.root()
-    }
-
-    /// The question files, in index order.
-    pub fn files(&self) -> &[PathBuf] {
-        &self.files
-    }
-
-    /// The questions, in index order, built as the rows are read.
-    pub fn questions(&self) -> Result<impl Iterator<Item = Result<Question, SuiteError>> + '_, SuiteError> {
-        let joined = match &self.spec.images {
-            Some(ImageSource::Joined(joined)) => Some(self.joined_images(&joined.files, &joined.key, &joined.image)?),
-            _ => None,
-        };
-        let rows = hub::rows(&self.files, &self.spec.question_columns()).map_err(|source| self.data_error(source))?;
-        Ok(rows.filter_map(move |row| {
-            let built = row.map_err(|source| self.data_error(source)).and_then(|row| self.question(&row, joined.as_ref()));
-            built.transpose()
-        }))
+    /// The question rows with `columns`, in index order.
+    fn rows(&self, columns: &[&str]) -> Result<Box<dyn Iterator<Item = Result<Row, SuiteError>> + '_>, SuiteError> {
+        let hub = |source| self.data_error(source);
+        Ok(match self.spec.format {
+            Format::Parquet => Box::new(hub::rows(&self.files, columns).map_err(hub)?.map(move |row| row.map_err(hub))),
+            Format::Mmvp => Box::new(hub::mmvp_rows(&self.repo).map_err(hub)?.into_iter().map(Ok)),
+        })
     }
 
     fn data_error(&self, source: HubError) -> SuiteError {
@@ -100,14 +122,18 @@ impl Dataset {
     }
 
     /// GQA's `{id: image}` of the image config (gqa_eval.py:73-76).
-    fn joined_images(&self, patterns: &[String], key: &str, image: &str) -> Result<HashMap<String, ImageRef>, SuiteError> {
-        let files = glob_all(&self.repo, patterns).map_err(|source| self.data_error(source))?;
+    fn joined_images(&self, joined: &JoinedImages) -> Result<HashMap<String, ImageRef>, SuiteError> {
+        let hub = |source| self.data_error(source);
+        let mut files = Vec::new();
+        for pattern in &joined.files {
+            files.extend(self.repo.glob(pattern).map_err(hub)?);
+        }
         let mut images = HashMap::new();
-        for row in hub::rows(&files, &[key, image]).map_err(|source| self.data_error(source))? {
-            let row = row.map_err(|source| self.data_error(source))?;
-            let found = row.images(image).map_err(|source| self.data_error(source))?;
-            let id = row.str(key).map_err(|source| self.data_error(source))?.to_string();
-            images.insert(id, found.into_iter().next().cloned().ok_or_else(|| self.row_error(&row, format!("no image in `{image}`")))?);
+        for row in hub::rows(&files, &[&joined.key, &joined.image]).map_err(hub)? {
+            let row = row.map_err(hub)?;
+            let image = row.images(&joined.image).map_err(hub)?.into_iter().next().cloned();
+            let image = image.ok_or_else(|| self.row_error(&row, format!("no image in `{}`", joined.image)))?;
+            images.insert(row.str(&joined.key).map_err(hub)?.to_string(), image);
         }
         Ok(images)
     }
@@ -122,12 +148,11 @@ impl Dataset {
         let spec = &self.spec;
         let columns = &spec.columns;
         let mut images: Vec<ImageRef> = match (&spec.images, &columns.image) {
-            (Some(ImageSource::Joined(join)), _) => {
+            (Some(join), _) => {
                 let key = row.str(&join.by).map_err(hub)?;
                 let image = joined.and_then(|images| images.get(key));
                 vec![image.cloned().ok_or_else(|| self.row_error(row, format!("no image with {} {key:?}", join.key)))?]
             }
-            (Some(ImageSource::Files(files)), _) => vec![self.image_file(row, &files.path)?],
             (None, Some(column)) => row.images(column).map_err(hub)?.into_iter().cloned().collect(),
             (None, None) => Vec::new(),
         };
@@ -150,18 +175,6 @@ impl Dataset {
         };
         let id = text(&columns.id).map_err(fail)?.unwrap_or_else(|| row.index.to_string());
         Ok(Some(Question { index: row.index, id, images, prompt, has_image, truth }))
-    }
-
-    /// MMVP's `MMVP Images/{Index}.jpg`: the template filled from the row, the file located
-    /// (downloaded when missing and online).
-    fn image_file(&self, row: &Row, template: &str) -> Result<ImageRef, SuiteError> {
-        let mut path = template.to_string();
-        for name in super::spec::placeholders(template) {
-            let value = cell_text(row, name).map_err(|message| self.row_error(row, message))?.unwrap_or_default();
-            path = path.replace(&format!("{{{name}}}"), &value);
-        }
-        let file = self.repo.file(&path).map_err(|source| self.data_error(source))?;
-        Ok(ImageRef { bytes: None, path: Some(file.display().to_string()) })
     }
 
     /// Cambrian's `qs` after the image placeholder, and the choices it shows.
@@ -218,15 +231,6 @@ impl Dataset {
         let shown = texts.into_iter().enumerate().filter(|(_, text)| Some(*text) != absent);
         Ok(shown.map(|(i, text)| (prompt::letter(i), text.to_string())).collect())
     }
-}
-
-/// The files of every pattern, each pattern's matches in file-name order.
-fn glob_all(repo: &DatasetRepo, patterns: &[String]) -> Result<Vec<PathBuf>, HubError> {
-    let mut files = Vec::new();
-    for pattern in patterns {
-        files.extend(repo.glob(pattern)?);
-    }
-    Ok(files)
 }
 
 /// A cell as Python's `str()` writes it, for ids, categories and types: text, or an integer

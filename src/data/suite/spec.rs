@@ -35,12 +35,16 @@ pub struct BenchmarkSpec {
     /// The split Cambrian loads; absent where it reads files, not a split (MMVP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split: Option<String>,
-    /// Glob patterns of the question files in the repository (parquet, or `.csv`); the
-    /// matches are read in file-name order, which is the order of the question indices.
+    /// How the question files are stored.
+    #[serde(default, skip_serializing_if = "Format::is_parquet")]
+    pub format: Format,
+    /// Glob patterns of the parquet files of the questions in the repository; the matches are
+    /// read in file-name order, which is the order of the question indices.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
     /// Where the images are when the question rows do not hold them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub images: Option<ImageSource>,
+    pub images: Option<JoinedImages>,
     pub columns: Columns,
     /// The rows Cambrian asks; the others are left out but keep their index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,17 +94,25 @@ pub enum ChoiceColumns {
     Columns(Vec<String>),
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum ImageSource {
-    /// Images in other files, found by key (GQA: `testdev_balanced_images`, key `id`, from
-    /// the question's `imageId`).
-    Joined(JoinedImages),
-    /// Image files in the repository; `{COLUMN}` in `path` is replaced by the row's value
-    /// (MMVP: `MMVP Images/{Index}.jpg`).
-    Files(ImageFiles),
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// `datasets` parquet shards, the `files`.
+    #[default]
+    Parquet,
+    /// MMVP/MMVP's `Questions.csv` and `MMVP Images/`, as Cambrian reads them: the columns
+    /// `Index`, `Question`, `Options`, `Correct Answer` and `image` (crate::data::hub::mmvp_rows).
+    Mmvp,
 }
 
+impl Format {
+    fn is_parquet(&self) -> bool {
+        *self == Format::Parquet
+    }
+}
+
+/// Images in other files, found by key (GQA: `testdev_balanced_images`, key `id`, from the
+/// question's `imageId`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct JoinedImages {
@@ -111,12 +123,6 @@ pub struct JoinedImages {
     pub image: String,
     /// The question column holding the key.
     pub by: String,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImageFiles {
-    pub path: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -268,6 +274,9 @@ impl BenchmarkSpec {
             Prompt::Mmmu(_) | Prompt::MathVista(_) => needs("kind", self.columns.kind.is_some())?,
             Prompt::ShortAnswer(_) | Prompt::TextVqa(_) | Prompt::Mmvp(_) => {}
         }
+        if self.files.is_empty() != (self.format == Format::Mmvp) {
+            return Err("parquet questions need `files`; MMVP's are its own".into());
+        }
         if self.keep.is_some() && (self.columns.image.is_none() || self.images.is_some()) {
             return Err("`keep` filters on the images of columns.image".into());
         }
@@ -300,21 +309,14 @@ impl BenchmarkSpec {
             Prompt::TextVqa(TextVqa { ocr_tokens, .. }) => names.push(ocr_tokens),
             _ => {}
         }
-        match &self.images {
-            Some(ImageSource::Joined(joined)) => names.push(&joined.by),
-            Some(ImageSource::Files(files)) => names.extend(placeholders(&files.path)),
-            None => {}
+        if let Some(joined) = &self.images {
+            names.push(&joined.by);
         }
         let mut top: Vec<&str> = names.into_iter().map(|name| name.split('.').next().unwrap_or(name)).collect();
         top.sort_unstable();
         top.dedup();
         top
     }
-}
-
-/// The `{COLUMN}` names in an image path template.
-pub fn placeholders(template: &str) -> impl Iterator<Item = &str> {
-    template.split('{').skip(1).filter_map(|part| part.split_once('}').map(|(name, _)| name))
 }
 
 fn category_from_name<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Category, D::Error> {
