@@ -8,6 +8,7 @@ pub mod benchmark;
 pub mod corpus;
 pub mod cvbench;
 pub mod draw;
+pub mod hub;
 pub mod llava;
 pub mod suite;
 pub mod synth;
@@ -53,4 +54,12 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) 
 /// Opens an image as 8-bit RGB.
 pub(crate) fn open_rgb(path: &std::path::Path) -> Result<image::RgbImage, DataError> {
     image::open(path).map(|img| img.to_rgb8()).map_err(|source| DataError::Image { path: path.to_path_buf(), source })
+}
+
+/// Decodes an encoded image held in memory (the format sniffed from its bytes) as 8-bit RGB;
+/// `origin` names it in errors.
+pub(crate) fn decode_rgb(bytes: &[u8], origin: &std::path::Path) -> Result<image::RgbImage, DataError> {
+    image::load_from_memory(bytes)
+        .map(|img| img.to_rgb8())
+        .map_err(|source| DataError::Image { path: origin.to_path_buf(), source })
 }
