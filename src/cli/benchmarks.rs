@@ -57,7 +57,7 @@ pub fn run(args: &BenchmarksArgs) -> anyhow::Result<()> {
     }
     let width = |f: fn(&Row) -> usize, title: &str| rows.iter().map(f).max().unwrap_or(0).max(title.len());
     let (name_width, hub_width) = (width(|r| r.name.len(), "NAME"), width(|r| r.hub.len(), "HUB"));
-    println!("{:<name_width$} {:<14} {:<hub_width$} {:<12} {:>9}  SCORER", "NAME", "CATEGORY", "HUB", "SPLIT", "QUESTIONS");
+    println!("{:<name_width$} {:<14} {:<hub_width$} {:<12} {:>10}  SCORER", "NAME", "CATEGORY", "HUB", "SPLIT", "QUESTIONS");
     for row in rows {
         let scorer = match (row.scorer, row.submission) {
             (Some(scorer), _) => serde_json::to_value(scorer)?.as_str().unwrap_or_default().to_string(),
@@ -65,7 +65,7 @@ pub fn run(args: &BenchmarksArgs) -> anyhow::Result<()> {
             (None, None) => String::new(),
         };
         println!(
-            "{:<name_width$} {:<14} {:<hub_width$} {:<12} {:>9}  {scorer}",
+            "{:<name_width$} {:<14} {:<hub_width$} {:<12} {:>10}  {scorer}",
             row.name,
             row.category,
             row.hub,

@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::prompt;
-use super::spec::{BenchmarkSpec, ChoiceColumns, Format, ImageTag, JoinedImages, Prompt};
 use super::SuiteError;
+use super::prompt;
+use super::spec::{BenchmarkSpec, CategoryColumn, ChoiceColumns, ColumnPart, Format, ImageTag, JoinedImages, Prompt};
 use crate::data::hub::{self, DatasetRepo, HubError, ImageRef, Row, Value};
 use crate::eval::score::Truth;
 
@@ -63,9 +63,6 @@ impl Dataset {
         for pattern in &spec.files {
             files.extend(repo.glob(pattern).map_err(context)?);
         }
-        if spec.format == Format::Mmvp {
-            files.push(repo.file(hub::mmvp::QUESTIONS).map_err(context)?);
-        }
         let root = repo.root().map_err(context)?;
         Ok(Self { spec, repo, root, files })
     }
@@ -75,7 +72,7 @@ impl Dataset {
         &self.root
     }
 
-    /// The question files, in index order.
+    /// The parquet files of the questions, in index order.
     pub fn files(&self) -> &[PathBuf] {
         &self.files
     }
@@ -83,9 +80,9 @@ impl Dataset {
     /// The questions, in index order, built as the rows are read.
     pub fn questions(&self) -> Result<impl Iterator<Item = Result<Question, SuiteError>> + '_, SuiteError> {
         let joined = self.spec.images.as_ref().map(|joined| self.joined_images(joined)).transpose()?;
-        Ok(self.rows(&self.spec.question_columns())?.filter_map(move |row| {
-            row.and_then(|row| self.question(&row, joined.as_ref())).transpose()
-        }))
+        Ok(self
+            .rows(&self.spec.question_columns())?
+            .filter_map(move |row| row.and_then(|row| self.question(&row, joined.as_ref())).transpose()))
     }
 
     /// The number of questions, reading one column: the images where `keep` filters on
@@ -169,12 +166,26 @@ impl Dataset {
             index: row.index,
             answers: columns.answer.as_deref().map(|c| answers(row, c)).transpose().map_err(fail)?.unwrap_or_default(),
             choices,
-            category: text(&columns.category).map_err(fail)?,
+            category: self.category(row)?,
             kind: text(&columns.kind).map_err(fail)?,
             source: text(&columns.source).map_err(fail)?,
         };
         let id = text(&columns.id).map_err(fail)?.unwrap_or_else(|| row.index.to_string());
         Ok(Some(Question { index: row.index, id, images, prompt, has_image, truth }))
+    }
+
+    /// The category; a part of a column as Python's `text.split(sep)[part]` gives it.
+    fn category(&self, row: &Row) -> Result<Option<String>, SuiteError> {
+        let fail = |message| self.row_error(row, message);
+        match &self.spec.columns.category {
+            None => Ok(None),
+            Some(CategoryColumn::Column(column)) => cell_text(row, column).map_err(fail),
+            Some(CategoryColumn::Part(ColumnPart { column, split, part })) => {
+                let Some(text) = cell_text(row, column).map_err(fail)? else { return Ok(None) };
+                let found = text.split(split.as_str()).nth(*part).map(str::to_string);
+                found.map(Some).ok_or_else(|| fail(format!("`{column}` {text:?} has no part {part} split at {split:?}")))
+            }
+        }
     }
 
     /// Cambrian's `qs` after the image placeholder, and the choices it shows.
@@ -188,7 +199,9 @@ impl Dataset {
             Prompt::ShortAnswer(short) => (prompt::short_answer(question, short.suffix.as_deref()), choices()?),
             Prompt::Lettered(lettered) => {
                 let hint = match &lettered.hint {
-                    Some(hint) => Some(str(&hint.column)?).filter(|text| *text != hint.absent).map(|text| (text, hint.join.as_str())),
+                    Some(hint) => {
+                        Some(str(&hint.column)?).filter(|text| *text != hint.absent).map(|text| (text, hint.join.as_str()))
+                    }
                     None => None,
                 };
                 let shown = self.lettered_choices(row, lettered.absent_choice.as_deref())?;
@@ -249,7 +262,11 @@ fn answers(row: &Row, column: &str) -> Result<Vec<String>, String> {
     match cell(row, column)? {
         Value::List(items) => items
             .iter()
-            .map(|item| item.as_str().map(str::to_string).ok_or_else(|| format!("column `{column}` should hold texts, found {}", item.kind())))
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("column `{column}` should hold texts, found {}", item.kind()))
+            })
             .collect(),
         _ => Ok(cell_text(row, column)?.into_iter().collect()),
     }

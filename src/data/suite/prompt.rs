@@ -92,7 +92,10 @@ pub fn mathvista(query: &str, multi_choice: bool, suffix: &str, open_suffix: &st
 
 /// TextVQA (textvqa_eval.py:35-43): "\nReference OCR tokens:", then " t0", ", t1", …
 pub fn textvqa(question: &str, ocr_tokens: &[String], suffix: &str) -> String {
-    format!("{question}\nReference OCR tokens:{}\n{suffix}", if ocr_tokens.is_empty() { String::new() } else { format!(" {}", ocr_tokens.join(", ")) })
+    format!(
+        "{question}\nReference OCR tokens:{}\n{suffix}",
+        if ocr_tokens.is_empty() { String::new() } else { format!(" {}", ocr_tokens.join(", ")) }
+    )
 }
 
 /// MMVP (mmvp_eval.py:36-45): the options text split at "(b)", each part stripped, "(a)"

@@ -29,7 +29,9 @@ const PRESETS: &[(&str, &str)] = &[
 pub fn presets() -> Vec<BenchmarkSpec> {
     PRESETS
         .iter()
-        .map(|(name, text)| BenchmarkSpec::from_toml(text, &format!("benchmarks/{name}.toml")).unwrap_or_else(|err| panic!("{err}")))
+        .map(|(name, text)| {
+            BenchmarkSpec::from_toml(text, &format!("benchmarks/{name}.toml")).unwrap_or_else(|err| panic!("{err}"))
+        })
         .collect()
 }
 
@@ -47,9 +49,5 @@ pub fn preset(name: &str) -> Result<BenchmarkSpec, SuiteError> {
 
 /// A benchmark as the user names it: a preset name, or a spec file (`.toml`).
 pub fn resolve(name: &str) -> Result<BenchmarkSpec, SuiteError> {
-    if name.ends_with(".toml") || Path::new(name).is_file() {
-        BenchmarkSpec::from_file(Path::new(name))
-    } else {
-        preset(name)
-    }
+    if name.ends_with(".toml") || Path::new(name).is_file() { BenchmarkSpec::from_file(Path::new(name)) } else { preset(name) }
 }

@@ -77,13 +77,39 @@ pub struct Columns {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub choices: Option<ChoiceColumns>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
+    pub category: Option<CategoryColumn>,
     /// The question's type as the scorer reads it (MMMU's and MathVista's `question_type`,
     /// CV-Bench's `type`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+}
+
+/// The category: a column, or a part of one (MMMU's `id.split('_')[1]`:
+/// `{ column = "id", split = "_", part = 1 }`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum CategoryColumn {
+    Column(String),
+    Part(ColumnPart),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnPart {
+    pub column: String,
+    pub split: String,
+    pub part: usize,
+}
+
+impl CategoryColumn {
+    /// The column read.
+    pub fn column(&self) -> &str {
+        match self {
+            CategoryColumn::Column(column) | CategoryColumn::Part(ColumnPart { column, .. }) => column,
+        }
+    }
 }
 
 /// The choices: one list column, or one column per choice in letter order.
@@ -292,12 +318,13 @@ impl BenchmarkSpec {
     /// The question rows' columns to read (top-level names: `metadata.category` reads `metadata`).
     pub fn question_columns(&self) -> Vec<&str> {
         let c = &self.columns;
-        let mut names: Vec<&str> = [Some(&c.question), c.id.as_ref(), c.image.as_ref(), c.answer.as_ref(), c.category.as_ref()]
-            .into_iter()
-            .chain([c.kind.as_ref(), c.source.as_ref()])
-            .flatten()
-            .map(String::as_str)
-            .collect();
+        let mut names: Vec<&str> =
+            [Some(&c.question), c.id.as_ref(), c.image.as_ref(), c.answer.as_ref(), c.kind.as_ref(), c.source.as_ref()]
+                .into_iter()
+                .flatten()
+                .map(String::as_str)
+                .chain(c.category.as_ref().map(CategoryColumn::column))
+                .collect();
         match &c.choices {
             Some(ChoiceColumns::List(name)) => names.push(name),
             Some(ChoiceColumns::Columns(list)) => names.extend(list.iter().map(String::as_str)),
