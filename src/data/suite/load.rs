@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::SuiteError;
 use super::prompt;
 use super::spec::{BenchmarkSpec, CategoryColumn, ChoiceColumns, ColumnPart, Format, ImageTag, JoinedImages, Prompt};
+use crate::data::benchmark::letter;
 use crate::data::hub::{self, DatasetRepo, HubError, ImageRef, Row, Value};
 use crate::eval::score::Truth;
 
@@ -211,6 +212,7 @@ impl Dataset {
             }
             Prompt::Mmmu(mmmu) => {
                 let options = prompt::quoted(str(&mmmu.options)?);
+                self.check_letters(row, options.len())?;
                 let choice = kind()? == "multiple-choice";
                 (prompt::mmmu(question, choice.then_some(&options[..]), &mmmu.suffix, &mmmu.open_suffix, image), options)
             }
@@ -232,6 +234,14 @@ impl Dataset {
         })
     }
 
+    /// Choices are lettered A to Z.
+    fn check_letters(&self, row: &Row, choices: usize) -> Result<(), SuiteError> {
+        match choices {
+            0..=26 => Ok(()),
+            _ => Err(self.row_error(row, format!("{choices} choices, more than the letters A-Z"))),
+        }
+    }
+
     /// Each shown choice of `columns.choices` with its letter: its position among the choice
     /// columns (MMBench's columns are A–D) or in the list; a choice holding `absent` is not shown.
     fn lettered_choices(&self, row: &Row, absent: Option<&str>) -> Result<Vec<(char, String)>, SuiteError> {
@@ -241,8 +251,9 @@ impl Dataset {
             Some(ChoiceColumns::Columns(columns)) => columns.iter().map(|c| row.str(c)).collect::<Result<_, _>>().map_err(hub)?,
             None => Vec::new(),
         };
+        self.check_letters(row, texts.len())?;
         let shown = texts.into_iter().enumerate().filter(|(_, text)| Some(*text) != absent);
-        Ok(shown.map(|(i, text)| (prompt::letter(i), text.to_string())).collect())
+        Ok(shown.map(|(i, text)| (letter(i), text.to_string())).collect())
     }
 }
 

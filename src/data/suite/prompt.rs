@@ -4,6 +4,7 @@
 //! `<image>\n`. tests/benchmark_suite.rs checks them against the prompts Cambrian's own code
 //! builds for the fixture rows (tests/fixtures/benchmarks/prompts.json).
 
+use crate::data::benchmark::letter;
 use crate::eval::score::py;
 
 /// `question + "\n" + suffix` (mme_eval.py:35, gqa_eval.py:33, chartqa_eval.py:39-47,
@@ -120,11 +121,6 @@ pub fn mmvp(question: &str, options: &str, suffix: &str) -> String {
 /// (Python raises IndexError).
 pub fn mmvp_choices(options: &str) -> Option<Vec<String>> {
     options.split('(').skip(1).map(|part| part.split(')').nth(1).map(|text| py::strip(text).to_string())).collect()
-}
-
-/// The letter of choice `index`, Cambrian's `chr(ord('A') + i)`.
-pub fn letter(index: usize) -> char {
-    char::from_u32('A' as u32 + index as u32).unwrap_or('?')
 }
 
 #[cfg(test)]
