@@ -35,6 +35,8 @@ pub struct Cli {
 pub enum Command {
     /// List the preset encoders.
     Encoders(EncodersArgs),
+    /// List the preset benchmarks and the questions of those in the Hugging Face cache.
+    Benchmarks(super::benchmarks::BenchmarksArgs),
     /// Run an encoder on images and save the patch tokens as safetensors.
     Encode(EncodeArgs),
     /// Greedy text generation with a language model (a transformers folder).

@@ -2,6 +2,7 @@
 
 mod args;
 mod bar;
+mod benchmarks;
 mod cvbench;
 mod encode;
 mod encoders;
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let device_name = cli.device.name();
     match cli.command {
         Command::Encoders(args) => encoders::run(&args),
+        Command::Benchmarks(args) => benchmarks::run(&args),
         Command::Encode(args) => encode::run(&args, &inference()?, cli.quiet > 0),
         Command::Bench(BenchCommand::Encoders(args)) => {
             inference()?;

@@ -10,6 +10,7 @@ pub mod cvbench;
 pub mod draw;
 pub mod hub;
 pub mod llava;
+pub mod suite;
 pub mod synth;
 pub mod vision;
 
