@@ -96,7 +96,7 @@ fn the_matrix_results_and_slurm_script() {
     let rows = uninterrupted();
     assert_eq!(
         rows[0],
-        "sweep,run,encoder,family,connector,stage1_samples,stage2_samples,encoder_trainable,llm,seed,benchmark,category,questions,chance,generation,likelihood,generation_blind,likelihood_blind"
+        "sweep,run,encoder,family,connector,stage1_samples,stage2_samples,encoder_trainable,llm,seed,benchmark,category,questions,unreadable,degraded,chance,generation,paper_score,likelihood,generation_blind,likelihood_blind"
     );
     assert_eq!(rows.len(), 1 + 3, "{rows:?}");
     assert!(rows[3].starts_with("tiny,vit+clip_mlp2x_gelu_s0-"), "{}", rows[3]);

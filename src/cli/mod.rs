@@ -10,6 +10,7 @@ mod eval;
 mod init_llm;
 mod llm;
 mod plot;
+mod score;
 mod sweep;
 mod synth;
 mod train;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Encoders(args) => encoders::run(&args),
         Command::Benchmarks(args) => benchmarks::run(&args),
+        Command::Score(args) => score::run(&args),
         Command::Encode(args) => encode::run(&args, &inference()?, cli.quiet > 0),
         Command::Bench(BenchCommand::Encoders(args)) => {
             inference()?;

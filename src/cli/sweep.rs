@@ -47,11 +47,19 @@ pub fn run(args: &SweepArgs, device: DeviceArg, quiet: bool) -> anyhow::Result<(
         "{:<40} {:<11} {:<14} {:>10} {:>10} {:>10} {:>7}",
         "encoder", "connector", "benchmark", "generation", "likelihood", "no image", "chance"
     );
+    let optional = |value: Option<f64>| value.map_or("-".to_string(), |v| format!("{v:.3}"));
     for row in rows {
-        let blind = row.likelihood_blind.map_or("-".to_string(), |v| format!("{v:.3}"));
+        // Without the image: the likelihood where the benchmark has it, else the generation.
+        let blind = row.likelihood_blind.or(row.generation_blind);
         println!(
-            "{:<40} {:<11} {:<14} {:>10.3} {:>10.3} {:>10} {:>7.3}",
-            row.encoder, row.connector, row.benchmark, row.generation, row.likelihood, blind, row.chance
+            "{:<40} {:<11} {:<14} {:>10.3} {:>10} {:>10} {:>7}",
+            row.encoder,
+            row.connector,
+            row.benchmark,
+            row.generation,
+            optional(row.likelihood),
+            optional(blind),
+            optional(row.chance)
         );
     }
     let pending = sweep.cells.iter().filter(|c| !rows.iter().any(|r| r.run == c.id)).count();

@@ -121,9 +121,9 @@ impl Lines<'_> {
 /// has one family from the study's taxonomy.
 fn check(row: &ResultRow) -> Result<(), String> {
     let scores = [
-        ("chance", Some(row.chance)),
+        ("chance", row.chance),
         ("generation", Some(row.generation)),
-        ("likelihood", Some(row.likelihood)),
+        ("likelihood", row.likelihood),
         ("generation_blind", row.generation_blind),
         ("likelihood_blind", row.likelihood_blind),
     ];
@@ -156,9 +156,12 @@ mod tests {
             benchmark: "ChartQA".into(),
             category: Category::OcrChart,
             questions: 2500,
-            chance: 0.0,
+            unreadable: 2,
+            degraded: 0,
+            chance: None,
             generation: 0.6033333333333334,
-            likelihood: 0.61,
+            paper_score: 60.33333333333334,
+            likelihood: None,
             generation_blind: Some(0.25),
             likelihood_blind: None,
             train_secs: 12.5,
@@ -189,11 +192,11 @@ mod tests {
     #[test]
     fn a_score_outside_zero_one_names_line_and_column() {
         let mut bad = row();
-        bad.likelihood = 61.0;
+        bad.generation_blind = Some(61.0);
         let path = write("range", &[row(), bad]);
         let message = read_results(&path).unwrap_err().to_string();
         std::fs::remove_file(&path).unwrap();
-        assert!(message.contains("line 3: column `likelihood`: 61 is not a score"), "{message}");
+        assert!(message.contains("line 3: column `generation_blind`: 61 is not a score"), "{message}");
     }
 
     /// The file of `write`, rewritten by `edit`.
@@ -205,12 +208,12 @@ mod tests {
     #[test]
     fn line_numbers_count_crlf_and_blank_lines() {
         let mut bad = row();
-        bad.likelihood = 61.0;
+        bad.generation_blind = Some(61.0);
         let path = write("crlf", &[row(), bad]);
         rewrite(&path, |text| text.replace('\n', "\r\n"));
         let message = read_results(&path).unwrap_err().to_string();
         std::fs::remove_file(&path).unwrap();
-        assert!(message.contains("line 3: column `likelihood`: 61 is not a score"), "{message}");
+        assert!(message.contains("line 3: column `generation_blind`: 61 is not a score"), "{message}");
         // the header, a blank line, the row (line 3), a blank line, the row again (line 5)
         let path = write("blank", &[row(), row()]);
         rewrite(&path, |text| {

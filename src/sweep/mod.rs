@@ -26,10 +26,9 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 
 use crate::atomic::write_json;
-use crate::data::benchmark::Benchmark;
-use crate::data::cvbench::load::benchmark;
 use crate::data::vision::ImageMode;
-use crate::eval::mc::{Options, evaluate, report_file};
+use crate::eval::evaluate::{Options, Probe, evaluate, report_file};
+use crate::eval::questions::{Questions, Source};
 use crate::progress::Progress;
 use lock::RunLock;
 use prepare::Plan;
@@ -48,7 +47,9 @@ pub enum SweepError {
     #[error("run {run}: {source}")]
     Train { run: String, source: Box<crate::train::TrainError> },
     #[error("run {run}: {source}")]
-    Eval { run: String, source: Box<crate::eval::mc::EvalError> },
+    Eval { run: String, source: Box<crate::eval::evaluate::EvalError> },
+    #[error("benchmark `{name}`: {source}")]
+    Benchmark { name: String, source: Box<crate::eval::questions::QuestionsError> },
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
     #[error(transparent)]
@@ -112,7 +113,7 @@ pub struct Outcome {
 
 /// A loaded benchmark with its stamp and its entry in the sweep file.
 struct Scored<'a> {
-    benchmark: Benchmark,
+    benchmark: Questions,
     stamp: BenchmarkStamp,
     spec: &'a spec::BenchmarkSpec,
 }
@@ -194,7 +195,20 @@ impl Sweep {
             .benchmarks
             .iter()
             .map(|spec| {
-                let benchmark = benchmark(&paths.resolve(&spec.path), &spec.name, spec.category)?;
+                let path = spec.path.as_deref().map(|path| paths.resolve(path).to_string_lossy().into_owned());
+                let data = spec.data.as_deref().map(|data| paths.resolve(data));
+                let source = Source {
+                    benchmark: path.as_deref().or(spec.preset.as_deref()).unwrap_or_default(),
+                    data: data.as_deref(),
+                    category: spec.category,
+                    name: Some(&spec.name),
+                };
+                let failed = |source| SweepError::Benchmark { name: spec.name.clone(), source: Box::new(source) };
+                let benchmark = Questions::load(&source).map_err(failed)?;
+                if benchmark.scorer.is_none() {
+                    let hidden = "its answers are hidden: `cambrian eval` writes its submission file".to_string();
+                    return Err(failed(crate::eval::questions::QuestionsError::Source(hidden)));
+                }
                 let stamp = BenchmarkStamp::of(&benchmark, spec)?;
                 Ok(Scored { benchmark, stamp, spec })
             })
@@ -245,21 +259,15 @@ impl Sweep {
             let options = Options {
                 template: cell.config.template,
                 max_length: cell.config.max_length,
-                max_new_tokens: scored.spec.max_new_tokens,
+                max_new_tokens: scored.stamp.max_new_tokens,
                 mode,
                 features: loaded.features(),
                 allow_degraded: scored.spec.allow_degraded,
             };
-            let report = evaluate(
-                &loaded.model,
-                &loaded.tokenizer,
-                &loaded.llm_config.eos_token_ids,
-                &scored.benchmark,
-                &options,
-                device,
-                progress,
-            )
-            .map_err(|source| SweepError::Eval { run: cell.id.clone(), source: Box::new(source) })?;
+            let probe =
+                Probe { model: &loaded.model, tokenizer: &loaded.tokenizer, eos_token_ids: &loaded.llm_config.eos_token_ids };
+            let report = evaluate(&probe, &scored.benchmark, &options, device, progress)
+                .map_err(|source| SweepError::Eval { run: cell.id.clone(), source: Box::new(source) })?;
             write_json(&path, &StampedReport { made_from: Some(stamp), report })?;
         }
         Done::new(cell, self.data.clone())?.write(run)

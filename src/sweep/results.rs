@@ -22,7 +22,7 @@ use super::{Sweep, SweepError};
 use crate::atomic::write_json;
 use crate::data::vision::ImageMode;
 use crate::encoders::registry;
-use crate::eval::mc::report_file;
+use crate::eval::evaluate::report_file;
 use crate::results::ResultRow;
 use crate::train::StageSummary;
 
@@ -149,7 +149,7 @@ impl Sweep {
                 let path = run.join("eval").join(report_file(&benchmark.name, mode));
                 current_report(&path, &ReportStamp::new(&done.run, benchmark, mode))
             };
-            let Some(seeing) = report(ImageMode::Image) else {
+            let Some((seeing, generation)) = report(ImageMode::Image).and_then(|r| r.generation.clone().map(|g| (r, g))) else {
                 table.left_out.push(format!("{}: no report on `{}` as it is now", done.run, benchmark.name));
                 continue;
             };
@@ -169,11 +169,14 @@ impl Sweep {
                 benchmark: benchmark.name.clone(),
                 category: seeing.category,
                 questions: seeing.questions as u64,
+                unreadable: seeing.unreadable.len() as u64,
+                degraded: seeing.degraded.len() as u64,
                 chance: seeing.chance,
-                generation: seeing.generation.value,
-                likelihood: seeing.likelihood.value,
-                generation_blind: blind.as_ref().map(|b| b.generation.value),
-                likelihood_blind: blind.as_ref().map(|b| b.likelihood.value),
+                generation: generation.score,
+                paper_score: generation.paper_score,
+                likelihood: seeing.likelihood.as_ref().map(|l| l.score),
+                generation_blind: blind.as_ref().and_then(|b| b.generation.as_ref()).map(|g| g.score),
+                likelihood_blind: blind.as_ref().and_then(|b| b.likelihood.as_ref()).map(|l| l.score),
                 train_secs: stages.iter().map(|s| s.train_secs).sum(),
             });
         }

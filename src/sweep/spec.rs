@@ -123,16 +123,21 @@ pub struct LlmPrepare {
 #[serde(deny_unknown_fields)]
 pub struct BenchmarkSpec {
     pub name: String,
-    /// A CV-Bench folder or a multiple-choice JSONL.
-    pub path: String,
+    /// A preset (`cambrian benchmarks`) or a benchmark spec (`.toml`); or give `path`.
+    pub preset: Option<String>,
+    /// For a preset: a folder with the dataset repository's layout instead of the HF cache.
+    pub data: Option<String>,
+    /// A folder with a `benchmark.toml` and its data, a CV-Bench folder or a multiple-choice
+    /// JSONL; or give `preset`.
+    pub path: Option<String>,
     /// For a JSONL (a CV-Bench folder is vision-centric): "General", "Knowledge",
     /// "OCR & Chart" or "Vision-Centric".
     pub category: Option<Category>,
     /// Image modes to evaluate with; `no-image` gives the vision-disabled scores.
     #[serde(default = "image_only")]
     pub vision: Vec<ImageMode>,
-    #[serde(default = "default_new_tokens")]
-    pub max_new_tokens: usize,
+    /// Tokens generated per answer; default: the preset's, else 16.
+    pub max_new_tokens: Option<usize>,
     /// Score even when more than 1% of the questions lose tokens at max_length (`eval
     /// --allow-degraded`).
     #[serde(default)]
@@ -141,10 +146,6 @@ pub struct BenchmarkSpec {
 
 fn image_only() -> Vec<ImageMode> {
     vec![ImageMode::Image]
-}
-
-fn default_new_tokens() -> usize {
-    16
 }
 
 /// One cell of the matrix.
@@ -193,6 +194,9 @@ impl SweepSpec {
         if let Some(b) = spec.benchmarks.iter().find(|b| !b.vision.contains(&ImageMode::Image)) {
             let message = format!("benchmark `{}`: `vision` must include \"image\", whose scores results.csv holds", b.name);
             return Err(SweepError::spec(path, message));
+        }
+        if let Some(b) = spec.benchmarks.iter().find(|b| b.preset.is_some() == b.path.is_some()) {
+            return Err(SweepError::spec(path, format!("benchmark `{}`: give one of `preset` and `path`", b.name)));
         }
         if spec.axes.0.iter().any(|m| !m.contains_key("encoders")) {
             return Err(SweepError::spec(path, "every [axes] needs `encoders`: the encoder sets to compare"));

@@ -11,9 +11,9 @@ use sha2::{Digest, Sha256};
 
 use super::SweepError;
 use super::spec::BenchmarkSpec;
-use crate::data::benchmark::Benchmark;
 use crate::data::vision::ImageMode;
-use crate::eval::mc::Report;
+use crate::eval::evaluate::Report;
+use crate::eval::questions::Questions;
 use crate::features::key::hex;
 
 /// The program that made an artifact, part of every stamp: other code, other artifacts.
@@ -23,23 +23,16 @@ pub const MADE_BY: &str = concat!("cambrian ", env!("CARGO_PKG_VERSION"));
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchmarkStamp {
     pub name: String,
-    /// SHA-256 of the items (questions, choices, answers, scoring) and of each image file.
+    /// SHA-256 of the questions as scoring reads them (`Questions::sha256`).
     pub sha256: String,
     pub max_new_tokens: usize,
 }
 
 impl BenchmarkStamp {
-    pub fn of(benchmark: &Benchmark, spec: &BenchmarkSpec) -> Result<Self, SweepError> {
-        let mut hasher = Sha256::new();
-        hasher.update(serde_json::json!([benchmark.category, benchmark.scoring]).to_string());
-        for item in &benchmark.items {
-            let image = sha256_file(&item.image)?;
-            let fields = [&item.id, &image, &item.question, &item.prompt, &item.task, &item.kind, &item.source];
-            let text = serde_json::json!([fields, item.choices, item.answer, item.group]).to_string();
-            hasher.update(text.len().to_le_bytes());
-            hasher.update(text);
-        }
-        Ok(Self { name: spec.name.clone(), sha256: hex(&hasher.finalize()), max_new_tokens: spec.max_new_tokens })
+    pub fn of(benchmark: &Questions, spec: &BenchmarkSpec) -> Result<Self, SweepError> {
+        let max_new_tokens =
+            spec.max_new_tokens.or(benchmark.max_new_tokens).unwrap_or(crate::eval::evaluate::DEFAULT_NEW_TOKENS);
+        Ok(Self { name: spec.name.clone(), sha256: benchmark.sha256()?, max_new_tokens })
     }
 }
 
