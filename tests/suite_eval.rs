@@ -169,3 +169,39 @@ fn eval_runs_open_ended_and_multiple_choice_presets_with_and_without_the_image()
         assert_eq!(Some(scorer), cambrian::data::suite::preset(name).unwrap().scorer);
     }
 }
+
+/// A sweep over a preset and a JSONL with an undecodable image: results.csv has the preset's
+/// paper score and no likelihood for it (open-ended), and counts the unreadable question.
+#[test]
+fn a_sweep_scores_presets_and_counts_unreadable_images_in_results_csv() {
+    let dir = scratch("suite-sweep");
+    write_task(&dir, Ask::Colour, 8, Ask::Colour.test_items());
+    let bench = std::fs::read_to_string(dir.join("bench.jsonl")).unwrap();
+    let first: Value = serde_json::from_str(bench.lines().next().unwrap()).unwrap();
+    std::fs::write(dir.join(first["image"].as_str().unwrap()), b"not an image").unwrap();
+    let text = std::fs::read_to_string(fixtures().join("sweeps/tiny.toml")).unwrap();
+    let spec = text
+        .replace(r#"encoders = [["vit"], ["clip"], ["vit", "clip"]]"#, r#"encoders = [["vit"]]"#)
+        .replace("../mllm/", &format!("{}/", fixtures().join("mllm").display()))
+        .replace("../../../sweeps/", &format!("{}/sweeps/", env!("CARGO_MANIFEST_DIR")));
+    let spec = format!(
+        "{spec}\n[[benchmarks]]\nname = \"mme\"\npreset = \"mme\"\nvision = [\"image\", \"no-image\"]\n\n\
+         [[benchmarks]]\nname = \"colour\"\npath = \"bench.jsonl\"\ncategory = \"Vision-Centric\"\n"
+    );
+    let path = dir.join("sweep.toml");
+    std::fs::write(&path, spec).unwrap();
+    let out = offline(&["-q", "sweep", &path.display().to_string(), "--results", &dir.display().to_string(), "--no-plots"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = cambrian::results::read_results(&dir.join("tiny/results.csv")).unwrap();
+    let row = |name: &str| rows.iter().find(|r| r.benchmark == name).unwrap_or_else(|| panic!("no {name} row: {rows:?}"));
+    let mme = row("mme");
+    assert_eq!((mme.questions, mme.unreadable, mme.likelihood, mme.chance), (6, 0, None, None));
+    assert!(mme.generation_blind.is_some() && mme.likelihood_blind.is_none());
+    // MME's paper score is the perception sum, its score the sum's share of 200 points per
+    // perception category present (the fixture has two: artwork and existence).
+    assert!((mme.paper_score - 400.0 * mme.generation).abs() < 1e-9, "{mme:?}");
+    let colour = row("colour");
+    assert_eq!((colour.questions, colour.unreadable), (Ask::Colour.test_items() as u64, 1));
+    assert!(colour.likelihood.is_some() && colour.chance.is_some());
+    assert!((colour.paper_score - 100.0 * colour.generation).abs() < 1e-9);
+}
