@@ -119,6 +119,9 @@ fn bad_answers_files_are_errors_naming_the_line() {
         assert_eq!(out.status.code(), Some(1), "{name}");
         assert!(stderr(&out).contains(message), "{name}: {}", stderr(&out));
     }
+    // The cause is said once, though the message names it and it is also the error's source.
+    let missing = offline(&["score", "--benchmark", "gqa", "--answers", &dir.join("none.jsonl").display().to_string()]);
+    assert_eq!(stderr(&missing).matches("No such file or directory").count(), 1, "{}", stderr(&missing));
     let hidden = offline(&["score", "--benchmark", "docvqa-test", "--answers", &dir.join("json.jsonl").display().to_string()]);
     assert_eq!(hidden.status.code(), Some(1));
     assert!(stderr(&hidden).contains("hidden answers"), "{}", stderr(&hidden));

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
-use serde::{Deserialize, Serialize};
 
 use super::image_file::load_image;
 use super::preprocess::Preprocess;
@@ -71,28 +70,6 @@ pub fn write_features(path: &Path, encoded: &EncodedImages, metadata: BTreeMap<S
     };
     let tensors =
         vec![("features", view(Dtype::F32, encoded.shape.to_vec(), &features)?), ("grid", view(Dtype::I64, vec![2], &grid)?)];
-    let bytes = safetensors::serialize(tensors, Some(metadata.clone().into_iter().collect()))
-        .map_err(|err| EncoderError::Config(err.to_string()))?;
-    crate::atomic::write(path, &with_sorted_metadata(bytes, metadata)?).map_err(io)
-}
-
-/// A safetensors header: the metadata, then each tensor's entry.
-#[derive(Serialize, Deserialize)]
-struct Header {
-    #[serde(rename = "__metadata__")]
-    metadata: BTreeMap<String, String>,
-    #[serde(flatten)]
-    tensors: BTreeMap<String, serde_json::Value>,
-}
-
-/// `safetensors::serialize` writes the metadata in the order of its HashMap, which changes
-/// from run to run; this rewrites the header with the keys sorted (offsets are untouched, so
-/// the data is as serialized), padded with spaces to 8 bytes as the format asks.
-fn with_sorted_metadata(bytes: Vec<u8>, metadata: BTreeMap<String, String>) -> Result<Vec<u8>, EncoderError> {
-    let invalid = |err: serde_json::Error| EncoderError::Config(format!("features header: {err}"));
-    let length = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
-    let header: Header = serde_json::from_slice(&bytes[8..8 + length]).map_err(invalid)?;
-    let mut text = serde_json::to_vec(&Header { metadata, tensors: header.tensors }).map_err(invalid)?;
-    text.resize(text.len().next_multiple_of(8), b' ');
-    Ok([&(text.len() as u64).to_le_bytes()[..], &text, &bytes[8 + length..]].concat())
+    let bytes = crate::weights::sorted::serialize(tensors, metadata).map_err(EncoderError::Config)?;
+    crate::atomic::write(path, &bytes).map_err(io)
 }

@@ -9,6 +9,7 @@ pub mod keymap;
 pub mod load;
 mod params;
 mod pickle;
+pub mod sorted;
 pub mod url;
 
 use std::path::PathBuf;
