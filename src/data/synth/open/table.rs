@@ -130,7 +130,16 @@ impl TableWriter {
     /// Column `j` of `rows`.
     fn array(&self, rows: &[Vec<Cell>], j: usize) -> Result<ArrayRef, DataError> {
         let (name, feature) = self.columns[j];
-        let wrong = |cell: Option<&Cell>| self.invalid(format!("column `{name}` ({feature:?}) given {cell:?}"));
+        let wrong = |cell: Option<&Cell>| {
+            let given = match cell {
+                Some(Cell::Str(_)) => "a string",
+                Some(Cell::Int(_)) => "an integer",
+                Some(Cell::Strings(_)) => "a list of strings",
+                Some(Cell::Image(_)) => "an image",
+                None => "no cell",
+            };
+            self.invalid(format!("column `{name}` ({feature:?}) given {given}"))
+        };
         let cells = rows.iter().map(|row| row.get(j));
         Ok(match feature {
             Feature::String => {
