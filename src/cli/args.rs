@@ -214,6 +214,14 @@ pub struct SynthArgs {
     /// Training scenes, each with a caption and a conversation. Default: as many as --samples.
     #[arg(long)]
     pub train_samples: Option<u64>,
+    /// Benchmark items per open-ended task (existence, colour, count, sign, chart), each written
+    /// as a hub dataset under OUT/open/TASK/; 0: none. Default: as many as --samples.
+    #[arg(long)]
+    pub open_samples: Option<u64>,
+    /// Training items per open-ended task, appended to train/instruct.json. Default: the
+    /// training scenes / 20.
+    #[arg(long)]
+    pub open_train_samples: Option<u64>,
     /// Image side in pixels (64 to 384).
     #[arg(long, default_value_t = 128)]
     pub size: u32,

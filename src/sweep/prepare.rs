@@ -106,7 +106,7 @@ impl Plan {
         };
         if let Some((s, stamp)) = &self.synth {
             ensure(&data.join("synth"), stamp, |out| {
-                let config = synth::Config { samples: s.samples, train_samples: s.train_samples, size: s.size, seed: s.seed };
+                let config = synth::Config::new(s.samples, s.train_samples, s.size, s.seed);
                 synth::write(&config, out, &Silent)?;
                 Ok(())
             })?;
