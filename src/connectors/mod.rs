@@ -17,6 +17,8 @@ pub use sva::{SvaConnector, SvaContext, SvaError, SvaSettings};
 
 use crate::encoders::Features;
 
+// One connector per model, built once: boxing the larger variant would save nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Connector {
     Concat(ConcatConnector),

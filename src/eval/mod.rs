@@ -1,5 +1,9 @@
-//! Scoring model outputs on multiple-choice questions: Cambrian's answer extraction
-//! (`answer`) and the evaluation of a trained probe with both scorers (`mc`).
+//! Scoring model outputs: a benchmark's questions from whatever source names them
+//! (`questions`), the evaluation of a trained probe on them with both scorers (`evaluate`),
+//! Cambrian's answer extraction (`answer`) and the benchmark scorers of Cambrian-1's
+//! evaluation scripts (`score`).
 
 pub mod answer;
-pub mod mc;
+pub mod evaluate;
+pub mod questions;
+pub mod score;
