@@ -369,14 +369,13 @@ def ours(name, spec, weights, work):
     Image.new("RGB", (side, side), COLOUR).save(image)
     out = work / "features.safetensors"
     layer = ["--layer", str(spec["feature_layer"])] if "feature_layer" in spec else []
+    # GNU time measures the binary's own peak (a child forked from this process would count
+    # this process's pages too).
+    rss = work / "peak_kib"
     cmd = [str(BINARY), "-q", "encode", "--encoder", name, "--weights", str(weights), *layer, "--out", str(out), str(image)]
-    subprocess.run(cmd, check=True)
+    subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss), *cmd], check=True)
     with safe_open(out, "pt") as f:
-        return f.get_tensor("features")
-
-
-def peak_gib(who):
-    return resource.getrusage(who).ru_maxrss / 2**20
+        return f.get_tensor("features"), int(rss.read_text().split()[-1]) / 2**20
 
 
 def check_one(name, work_root):
@@ -387,12 +386,12 @@ def check_one(name, work_root):
     work = Path(tempfile.mkdtemp(dir=work_root, prefix=f"full-{name}-"))
     try:
         weights, reference = BUILDERS[name](name, spec, work)
-        reference_peak = peak_gib(resource.RUSAGE_SELF)
-        mine = ours(name, spec, weights, work)
+        reference_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        mine, our_peak = ours(name, spec, weights, work)
         assert mine.shape == reference.shape, f"{name}: shape {tuple(mine.shape)} vs {tuple(reference.shape)}"
         scale = reference.abs().max().item()
         relative = (mine - reference).abs().max().item() / scale
-        peaks = f"{reference_peak:.1f} / {peak_gib(resource.RUSAGE_CHILDREN):.1f}"
+        peaks = f"{reference_peak:.1f} / {our_peak:.1f}"
         print(f"{name:<30} {relative:>16.2e} {scale:>9.3g} {peaks:>14}", flush=True)
         return relative <= TOLERANCE
     finally:
