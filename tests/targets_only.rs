@@ -57,10 +57,13 @@ fn model(tied: bool, device: &Device) -> Mllm {
     Mllm { encoders: Vec::new(), connector, llm: LlmModel::new(&config(tied), device) }
 }
 
+/// A conversation's length, its answers as spans of positions, and where its image goes.
+type ConversationShape = (usize, &'static [(usize, usize)], Option<usize>);
+
 /// Conversations of a few shapes: ids spread over the whole vocabulary, answers as runs of
 /// targets; the third is longer than `MAX_LENGTH`, so truncation cuts its last answer.
 fn conversations() -> Vec<Encoded> {
-    let shapes: [(usize, &[(usize, usize)], Option<usize>); 4] = [
+    let shapes: [ConversationShape; 4] = [
         (20, &[(8, 14), (17, 20)], Some(3)),
         (9, &[(5, 9)], None),
         (70, &[(10, 30), (40, 70)], Some(1)),
