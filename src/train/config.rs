@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::connectors::{ProjectorKind, SvaSettings};
+use crate::connectors::{CAbstractorSettings, LdpSettings, PerceiverSettings, PixelShuffleSettings, ProjectorKind, SvaSettings};
 use crate::features::CacheDtype;
 use crate::llm::chat::Template;
 
@@ -68,13 +68,21 @@ pub enum Init {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum ConnectorKind {
     /// Every encoder's map resized to one grid, concatenated on channels, projected.
     #[default]
     Concat,
     /// Cambrian-1's Spatial Vision Aggregator, with its settings in `[connector.sva]`.
     Sva,
+    /// The concatenation's input through Honeybee's C-Abstractor (`[connector.c-abstractor]`).
+    CAbstractor,
+    /// Through InternVL's pixel shuffle and `mlp1` (`[connector.pixel-shuffle]`).
+    PixelShuffle,
+    /// Through Flamingo's Perceiver resampler, then the projector (`[connector.perceiver]`).
+    Perceiver,
+    /// Through MobileVLM's lightweight downsample projector (`[connector.ldp]`).
+    Ldp,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -94,16 +102,28 @@ pub struct ConnectorConfig {
     /// `kind = "sva"`: Cambrian's settings, named and defaulted as in its code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sva: Option<SvaSettings>,
+    /// `kind = "c-abstractor"`: Honeybee's settings, named and defaulted as in its code (as
+    /// the three below are after theirs).
+    #[serde(default, rename = "c-abstractor", skip_serializing_if = "Option::is_none")]
+    pub c_abstractor: Option<CAbstractorSettings>,
+    #[serde(default, rename = "pixel-shuffle", skip_serializing_if = "Option::is_none")]
+    pub pixel_shuffle: Option<PixelShuffleSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perceiver: Option<PerceiverSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ldp: Option<LdpSettings>,
 }
 
 impl ConnectorConfig {
-    /// The connector's name in run ids and results: `sva`, or the projector's.
+    /// The connector's name in run ids and results: the projector's for the concatenation,
+    /// else the kind's (`sva`, `c-abstractor`, ...).
     pub fn label(&self) -> String {
+        let name = |value: serde_json::Result<serde_json::Value>| {
+            value.ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+        };
         match self.kind {
-            ConnectorKind::Sva => "sva".into(),
-            ConnectorKind::Concat => {
-                serde_json::to_value(self.projector).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-            }
+            ConnectorKind::Concat => name(serde_json::to_value(self.projector)),
+            kind => name(serde_json::to_value(kind)),
         }
     }
 
@@ -188,6 +208,12 @@ const SVA_MAX_GROUPS: usize = 64;
 const SVA_MAX_DEPTH: usize = 64;
 const SVA_MAX_WIDTH: usize = 16384;
 const MAX_LLM_LAYERS: usize = 1024;
+/// The largest map a token-reducing connector reads, far above Cambrian-1's largest (96 × 96).
+const MAX_INPUT_TOKENS: usize = 1 << 16;
+
+/// Whether an image of this many positions (`None`: too many to count) leaves room for an
+/// answer; the error names the field that sized it.
+type Room<'a> = dyn Fn(&str, Option<usize>) -> Result<(), String> + 'a;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -310,8 +336,16 @@ impl RunConfig {
             if rows == 0 || cols == 0 {
                 return Err(format!("[connector] grid [{rows}, {cols}] needs at least one row and one column"));
             }
-            room("[connector] grid", rows.checked_mul(cols + newline))?;
+            match self.connector.kind {
+                ConnectorKind::Concat => room("[connector] grid", rows.checked_mul(cols + newline))?,
+                // The map a reducing connector reads: positions are counted from its output.
+                _ if rows.saturating_mul(cols) > MAX_INPUT_TOKENS => {
+                    return Err(format!("[connector] grid [{rows}, {cols}] is above the limit of {MAX_INPUT_TOKENS} tokens"));
+                }
+                _ => {}
+            }
         }
+        self.check_reducing_connectors(&room)?;
         if self.connector.kind != ConnectorKind::Sva {
             return Ok(());
         }
@@ -330,6 +364,40 @@ impl RunConfig {
         match limits.into_iter().chain(queries).find(|(_, value, limit)| value > limit) {
             Some((field, value, limit)) => Err(format!("[connector.sva] {field} {value} is above the limit of {limit}")),
             None => Ok(()),
+        }
+    }
+
+    /// The settings of the token-reducing connectors (C-Abstractor, pixel shuffle, Perceiver,
+    /// LDP): each table only with its kind, sizes within their limits, and the image tokens
+    /// they make, where the settings fix them, within `room`.
+    fn check_reducing_connectors(&self, room: &Room) -> Result<(), String> {
+        let c = &self.connector;
+        let tables = [
+            ("c-abstractor", c.c_abstractor.is_some(), ConnectorKind::CAbstractor),
+            ("pixel-shuffle", c.pixel_shuffle.is_some(), ConnectorKind::PixelShuffle),
+            ("perceiver", c.perceiver.is_some(), ConnectorKind::Perceiver),
+            ("ldp", c.ldp.is_some(), ConnectorKind::Ldp),
+        ];
+        if let Some((name, ..)) = tables.iter().find(|(_, present, kind)| *present && c.kind != *kind) {
+            return Err(format!("[connector.{name}] needs kind = \"{name}\""));
+        }
+        let newline = usize::from(c.image_newline);
+        match c.kind {
+            ConnectorKind::CAbstractor => {
+                let settings = c.c_abstractor.clone().unwrap_or_default();
+                settings.check(self.max_length)?;
+                room("[connector.c-abstractor] num_query_tokens", Some(settings.num_query_tokens + newline * settings.side()))
+            }
+            ConnectorKind::PixelShuffle => c.pixel_shuffle.clone().unwrap_or_default().factor().map(|_| ()),
+            ConnectorKind::Perceiver if c.image_newline => {
+                Err("[connector] image_newline: the Perceiver's latents have no rows; set image_newline = false".into())
+            }
+            ConnectorKind::Perceiver => {
+                let settings = c.perceiver.clone().unwrap_or_default();
+                settings.check(self.max_length)?;
+                room("[connector.perceiver] num_latents", Some(settings.num_latents))
+            }
+            _ => Ok(()),
         }
     }
 
