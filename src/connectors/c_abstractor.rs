@@ -268,3 +268,17 @@ impl CAbstractor {
         append_newlines(y, [self.side; 2], &self.image_newline)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// timm's `int(round(in_chs * 0.25))` for these widths (Python rounds 1.5 to 2, 2.5 to 2),
+    /// and SEModule's fallback of 8 where that is 0.
+    #[test]
+    fn squeeze_widths_round_as_timm_does() {
+        for (channels, expected) in [(2, 8), (6, 2), (10, 2), (14, 4), (12, 3), (1024, 256)] {
+            assert_eq!(se_channels(channels), expected, "{channels}");
+        }
+    }
+}

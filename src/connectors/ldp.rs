@@ -53,8 +53,19 @@ impl Default for LdpSettings {
     }
 }
 
-/// `LDPNetV2Projector`'s `TokenDownLayer((12, 12))`.
-const V2_GRID: usize = 12;
+impl LdpSettings {
+    /// [rows, cols] of the output map for an input `grid`: halved (rounded up) by ldpnet's
+    /// stride-2 block, pooled to 12 × 12 by ldpnetv2.
+    pub fn output_grid(&self, grid: [usize; 2]) -> [usize; 2] {
+        match self.mm_projector_type {
+            LdpType::Ldpnet => grid.map(|side| side.div_ceil(2)),
+            LdpType::Ldpnetv2 => [V2_GRID; 2],
+        }
+    }
+}
+
+/// `LDPNetV2Projector`'s `TokenDownLayer((12, 12))`: the side of its output map.
+pub const V2_GRID: usize = 12;
 /// The norms are timm's `LayerNormAct2d` (eps 1e-5) without activation.
 const NORM_EPS: f64 = 1e-5;
 
@@ -109,6 +120,8 @@ pub struct Ldp {
     pub image_newline: Option<Param<Tensor<1>>>,
     /// [rows, cols] of the input map.
     pub grid: [usize; 2],
+    #[module(skip)]
+    pub settings: LdpSettings,
 }
 
 static V1_KEYS: KeyMap = KeyMap {
@@ -166,15 +179,13 @@ impl Ldp {
             peg,
             image_newline: new_newline(newline, hidden, device),
             grid,
+            settings: settings.clone(),
         })
     }
 
     /// [rows, cols] of the output map.
     pub fn output_grid(&self) -> [usize; 2] {
-        match self.peg {
-            None => self.grid.map(|side| side.div_ceil(2)),
-            Some(_) => [V2_GRID; 2],
-        }
+        self.settings.output_grid(self.grid)
     }
 
     /// LLM positions one image takes.
@@ -208,5 +219,25 @@ impl Ldp {
         let [out_rows, out_cols] = self.output_grid();
         let tokens = map.reshape([batch, hidden, out_rows * out_cols]).swap_dims(1, 2);
         append_newlines(tokens, [out_rows, out_cols], &self.image_newline)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// torchvision's `_make_divisible(v, 8)` for these `v`.
+    #[test]
+    fn squeeze_widths_round_as_torchvision_does() {
+        let torchvision = [(1, 8), (4, 8), (10, 16), (12, 16), (20, 24), (36, 40), (100, 104), (256, 256), (1024, 1024)];
+        for (v, expected) in torchvision {
+            assert_eq!(make_divisible(v), expected, "{v}");
+        }
+    }
+
+    #[test]
+    fn ldpnet_refuses_an_llm_width_that_torchvision_would_round() {
+        let err = Ldp::new(&LdpSettings::default(), [4, 4], 8, 20, false, &Device::flex()).unwrap_err().to_string();
+        assert!(err.contains("[connector.ldp] ldpnet") && err.contains("multiple of 8") && err.contains("20"), "{err}");
     }
 }

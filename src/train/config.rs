@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::connectors::ldp::{LdpType, V2_GRID};
 use crate::connectors::{CAbstractorSettings, LdpSettings, PerceiverSettings, PixelShuffleSettings, ProjectorKind, SvaSettings};
 use crate::features::CacheDtype;
 use crate::llm::chat::Template;
@@ -388,7 +389,13 @@ impl RunConfig {
                 settings.check(self.max_length)?;
                 room("[connector.c-abstractor] num_query_tokens", Some(settings.num_query_tokens + newline * settings.side()))
             }
-            ConnectorKind::PixelShuffle => c.pixel_shuffle.clone().unwrap_or_default().factor().map(|_| ()),
+            ConnectorKind::PixelShuffle => {
+                let k = c.pixel_shuffle.clone().unwrap_or_default().factor()?;
+                match c.grid {
+                    Some([rows, cols]) => room("[connector] grid", Some(rows / k * (cols / k + newline))),
+                    None => Ok(()),
+                }
+            }
             ConnectorKind::Perceiver if c.image_newline => {
                 Err("[connector] image_newline: the Perceiver's latents have no rows; set image_newline = false".into())
             }
@@ -397,7 +404,18 @@ impl RunConfig {
                 settings.check(self.max_length)?;
                 room("[connector.perceiver] num_latents", Some(settings.num_latents))
             }
-            _ => Ok(()),
+            ConnectorKind::Ldp => {
+                let settings = c.ldp.clone().unwrap_or_default();
+                match (settings.mm_projector_type, c.grid) {
+                    (LdpType::Ldpnetv2, _) => room("[connector.ldp] mm_projector_type", Some(V2_GRID * (V2_GRID + newline))),
+                    (LdpType::Ldpnet, Some(grid)) => {
+                        let [rows, cols] = settings.output_grid(grid);
+                        room("[connector] grid", Some(rows * (cols + newline)))
+                    }
+                    (LdpType::Ldpnet, None) => Ok(()),
+                }
+            }
+            ConnectorKind::Concat | ConnectorKind::Sva => Ok(()),
         }
     }
 
@@ -490,5 +508,69 @@ lr = 1e-3
         assert!(err.contains("sva_lr"), "{err}");
         let err = parse("[connector]\nkind = \"sva\"\n[connector.sva]\nconector_depth = 3", "").unwrap_err();
         assert!(err.contains("conector_depth"), "{err}");
+    }
+
+    #[test]
+    fn the_token_reducing_connectors_with_their_settings() {
+        let config = parse("[connector]\nkind = \"c-abstractor\"\n[connector.c-abstractor]\ndepth = 0", "").unwrap();
+        assert_eq!(config.connector.label(), "c-abstractor");
+        let settings = config.connector.c_abstractor.clone().unwrap();
+        assert_eq!((settings.depth, settings.num_query_tokens, settings.hidden_size), (0, 144, 1024));
+        let text = toml::to_string(&config.connector).unwrap();
+        assert!(text.contains("[c-abstractor]") && text.contains("kind = \"c-abstractor\""), "{text}");
+        let config = parse("[connector]\nkind = \"pixel-shuffle\"\ngrid = [48, 48]", "").unwrap();
+        assert_eq!(config.connector.label(), "pixel-shuffle", "a 48 × 48 map folds into 576 positions");
+        let config = parse("[connector]\nkind = \"ldp\"\n[connector.ldp]\nmm_projector_type = \"ldpnetv2\"", "").unwrap();
+        assert_eq!(config.connector.label(), "ldp");
+        assert!(parse("[connector]\nkind = \"perceiver\"\nimage_newline = false", "").is_ok());
+    }
+
+    #[test]
+    fn token_reducing_settings_beyond_their_limits_are_refused_by_name() {
+        let table =
+            |kind: &str, line: &str| format!("[connector]\nkind = \"{kind}\"\nimage_newline = false\n[connector.{kind}]\n{line}");
+        let cases = [
+            (table("c-abstractor", "num_query_tokens = 150"), "num_query_tokens 150 must be a square number"),
+            (table("c-abstractor", "num_query_tokens = 4096"), "num_query_tokens 4096 must be a square number of at most 2048"),
+            (table("c-abstractor", "depth = 1000"), "[connector.c-abstractor] depth 1000 is outside 0..=64"),
+            (table("c-abstractor", "hidden_size = 0"), "hidden_size 0 is outside 1..=16384"),
+            (table("c-abstractor", "mlp_depth = 0"), "mlp_depth 0 is outside 1..=64"),
+            (table("pixel-shuffle", "downsample_ratio = 0.3"), "downsample_ratio 0.3 must be 1/k"),
+            (table("pixel-shuffle", "downsample_ratio = 0.0625"), "for a whole k from 1 to 8"),
+            (table("perceiver", "num_latents = 5000"), "[connector.perceiver] num_latents 5000 is outside 1..=2048"),
+            (table("perceiver", "heads = 0"), "heads 0 is outside"),
+            (table("perceiver", "dim_head = 100000"), "dim_head 100000 is outside 1..=1024"),
+            (table("perceiver", "num_latents = 2048"), "num_latents: the image would take 2048 positions"),
+            (table("perceiver", "depth = 0"), "[connector.perceiver] depth 0 is outside 1..=64"),
+            (table("perceiver", "ff_mult = 100"), "[connector.perceiver] ff_mult 100 is outside 1..=64"),
+            (
+                "max_length = 500\n[connector]\nkind = \"pixel-shuffle\"\ngrid = [48, 48]".into(),
+                "[connector] grid: the image would take 600 positions",
+            ),
+            (
+                "max_length = 100\n[connector]\nkind = \"ldp\"\n[connector.ldp]\nmm_projector_type = \"ldpnetv2\"".into(),
+                "[connector.ldp] mm_projector_type: the image would take 156 positions",
+            ),
+            (
+                "max_length = 100\n[connector]\nkind = \"ldp\"\ngrid = [23, 23]".into(),
+                "[connector] grid: the image would take 156 positions",
+            ),
+            (table("ldp", "mm_projector_type = \"ldpnet3\""), "ldpnet3"),
+            ("[connector]\nkind = \"ldp\"\ngrid = [1000, 1000]".into(), "grid [1000, 1000] is above the limit of 65536"),
+        ];
+        for (connector, expected) in cases {
+            let err = parse(&connector, "").unwrap_err();
+            assert!(err.contains(expected), "{err} lacks {expected:?}");
+        }
+    }
+
+    #[test]
+    fn a_connector_table_without_its_kind_or_a_perceiver_newline_is_refused() {
+        let err = parse("[connector]\n[connector.perceiver]\ndepth = 2", "").unwrap_err();
+        assert!(err.contains("[connector.perceiver] needs kind = \"perceiver\""), "{err}");
+        let err = parse("[connector]\nkind = \"ldp\"\n[connector.c-abstractor]\ndepth = 2", "").unwrap_err();
+        assert!(err.contains("[connector.c-abstractor] needs kind = \"c-abstractor\""), "{err}");
+        let err = parse("[connector]\nkind = \"perceiver\"", "").unwrap_err();
+        assert!(err.contains("image_newline") && err.contains("no rows"), "{err}");
     }
 }
