@@ -8,7 +8,7 @@ fn main() -> ExitCode {
     match cambrian::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", cambrian::cli::error_message(&err));
             ExitCode::FAILURE
         }
     }

@@ -149,7 +149,114 @@ fn an_unreadable_or_malformed_spec_is_an_error() {
     std::fs::write(&zero_patch, spec.replace("patch_size = 16\n", "patch_size = 0\n")).unwrap();
     let (code, err, _) = encode(&["--encoder", zero_patch.to_str().unwrap(), "--init", "random", &demo_image()]);
     assert_eq!(code, Some(1));
-    assert!(err.contains("crop_size 224 is smaller than one patch"), "{err}");
+    assert!(err.contains("patch_size = 0 is out of range: it must be 1..=64"), "{err}");
+}
+
+/// Sizes are checked where the spec is read: before `encode` preprocesses (a zero crop used to
+/// panic in the resampler) and before anything is allocated (a huge width used to abort).
+#[test]
+fn out_of_range_sizes_in_a_spec_are_errors_naming_the_field() {
+    let dir = scratch("bad-sizes");
+    let spec = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("encoders/mae-vit-l-16.toml")).unwrap();
+    for (from, to, message) in [
+        ("crop_size = 224", "crop_size = 0", "crop_size = 0 is out of range"),
+        ("resize_size = 248", "resize_size = 0", "resize_size = 0 is out of range: it must be 224..=4096"),
+        ("hidden_size = 1024", "hidden_size = 1000000000", "hidden_size = 1000000000 is out of range"),
+        ("image_size = 224", "image_size = 4000000000", "image_size = 4000000000 is out of range"),
+        ("act = \"gelu\"", "act = \"gelu\"\nregisters = 1000000000", "registers = 1000000000 is out of range"),
+        ("act = \"gelu\"", "act = \"gelu\"\nnorm_eps = nan", "norm_eps = NaN must be finite and positive"),
+        ("act = \"gelu\"", "act = \"gelu\"\nnorm_eps = -1e-6", "norm_eps = -0.000001 must be finite and positive"),
+    ] {
+        assert!(spec.contains(from), "{from}");
+        let path = dir.join("spec.toml");
+        std::fs::write(&path, spec.replacen(from, to, 1)).unwrap();
+        let (code, err, out) = encode(&["--encoder", path.to_str().unwrap(), "--init", "random", &demo_image()]);
+        assert_eq!(code, Some(1), "{to}: {err}");
+        assert!(err.contains(&format!("invalid encoder spec {}", path.display())) && err.contains(message), "{to}: {err}");
+        assert!(!out.exists());
+    }
+}
+
+/// Finite weights whose products overflow used to give infinite features and exit 0 (a NaN in
+/// the checkpoint itself is refused when it loads: tests/weights_bad_input.rs).
+#[test]
+fn non_finite_features_are_an_error_naming_the_encoder() {
+    let huge: Vec<u8> = [f32::MAX; 32].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let dir = altered_checkpoint("nan-weights", "post_layernorm.weight", Some(("post_layernorm.weight", vec![32], huge)));
+    let (code, err, out) = encode(&["--weights", dir.to_str().unwrap(), &demo_image()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("encoder `nan-weights` produced non-finite features"), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn encoding_twice_writes_the_same_bytes() {
+    let run = |name: &str| {
+        let out = scratch(name).join("f.safetensors");
+        let output =
+            cambrian(&["encode", "--encoder", "mae-vit-l-16", "--init", "random", "--out", out.to_str().unwrap(), &demo_image()]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        std::fs::read(out).unwrap()
+    };
+    assert!(run("repeat-1") == run("repeat-2"), "two runs of the same encode differ");
+}
+
+#[test]
+fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
+    let dir = scratch("out-is-input");
+    let picture = dir.join("picture.png");
+    std::fs::copy(image("scene-61x47.png"), &picture).unwrap();
+    let before = std::fs::read(&picture).unwrap();
+    // The same file through another spelling of its path.
+    let spelled = dir.join(".").join("picture.png");
+    let output = cambrian(&[
+        "encode",
+        "--encoder",
+        "mae-vit-l-16",
+        "--init",
+        "random",
+        "--out",
+        spelled.to_str().unwrap(),
+        picture.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("is the input image"), "{}", stderr(&output));
+    assert_eq!(std::fs::read(&picture).unwrap(), before);
+
+    let weights = altered_checkpoint("out-is-weights", "", None).join("model.safetensors");
+    let before = std::fs::read(&weights).unwrap();
+    let output = cambrian(&[
+        "encode",
+        "--weights",
+        weights.parent().unwrap().to_str().unwrap(),
+        "--out",
+        weights.to_str().unwrap(),
+        &demo_image(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("would overwrite the weights"), "{}", stderr(&output));
+    assert_eq!(std::fs::read(&weights).unwrap(), before);
+}
+
+/// A truncated JPEG used to decode silently (the missing rows grey; Pillow refuses it), and a
+/// 60000×1 PNG (256 bytes) used to be padded to a square of 3.6 G pixels.
+#[test]
+fn unusable_images_are_errors_naming_the_file() {
+    let dir = scratch("unusable-images");
+    let half = dir.join("half.jpg");
+    let bytes = std::fs::read(image("demo-96x72.jpg")).unwrap();
+    std::fs::write(&half, &bytes[..bytes.len() / 2]).unwrap();
+    let thin = dir.join("thin.png");
+    image::RgbImage::new(60_000, 1).save(&thin).unwrap();
+    for (path, message) in [
+        (&half, format!("cannot decode image {}: truncated", half.display())),
+        (&thin, format!("image {} is too large: 60000×1", thin.display())),
+    ] {
+        let (code, err, out) = encode(&["--encoder", "mae-vit-l-16", "--init", "random", path.to_str().unwrap()]);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(err.contains(&message), "{err}");
+        assert!(!out.exists());
+    }
 }
 
 #[test]
@@ -236,4 +343,47 @@ fn bench_encoders_measures_ours_in_a_child_process() {
     let images_per_sec: f64 = fields[2].parse().expect("images/s");
     assert!(images_per_sec > 0.0, "{row}");
     assert!(stdout.contains("torch: not run (--no-reference)"), "{stdout}");
+}
+
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// An output path that is a FIFO, or a symlink to a device, is refused and left as it is:
+/// renaming a new file over it would silently replace it.
+#[test]
+fn outputs_that_are_not_regular_files_are_refused() {
+    let dir = scratch("cli-special-outputs");
+    let fifo = dir.join("logits.fifo");
+    mkfifo(&fifo);
+    let model = fixtures().join("llm/qwen2-bias-tied");
+    let args = ["llm", "--model", model.to_str().unwrap(), "--prompt", "the cat", "--max-new-tokens", "2"];
+    let output = cambrian(&[&args[..], &["--dump-logits", fifo.to_str().unwrap()]].concat());
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains(&format!("--dump-logits {}", fifo.display())) && message.contains("not a regular file"),
+        "{message}"
+    );
+    assert!(output.stdout.is_empty(), "refused before generating: {}", String::from_utf8_lossy(&output.stdout));
+    assert!(!std::fs::symlink_metadata(&fifo).unwrap().is_file(), "the FIFO was replaced");
+
+    let plots = dir.join("plots");
+    std::fs::create_dir_all(&plots).unwrap();
+    let report = plots.join("report.md");
+    std::os::unix::fs::symlink("/dev/null", &report).unwrap();
+    let study = fixtures().join("results/study");
+    let output = cambrian(&["plot", study.to_str().unwrap(), "--out", plots.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains(&format!("writing {}", report.display())), "{}", stderr(&output));
+    assert_eq!(std::fs::read_link(&report).unwrap(), Path::new("/dev/null"), "the link was replaced");
+
+    let script = dir.join("array.fifo");
+    mkfifo(&script);
+    let spec = fixtures().join("sweeps/tiny.toml");
+    let output = cambrian(&["sweep", spec.to_str().unwrap(), "--emit-slurm", script.to_str().unwrap(), "--shards", "2"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("not a regular file"), "{}", stderr(&output));
+    assert!(!std::fs::symlink_metadata(&script).unwrap().is_file(), "the FIFO was replaced");
 }

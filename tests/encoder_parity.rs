@@ -9,7 +9,10 @@ mod common;
 
 use std::path::Path;
 
-use common::encoder_case::{Case, FROM_FILE_TOLERANCE};
+use burn::tensor::Device;
+use cambrian::encoders::registry::preset;
+use cambrian::encoders::{Architecture, Encoder, EncoderSpec, WeightsSource};
+use common::encoder_case::{Case, FROM_FILE_TOLERANCE, SAME_PIXELS_TOLERANCE, forward};
 use common::{cambrian, image, max_abs_diff, scratch, stderr};
 
 fn check(name: &str) {
@@ -46,6 +49,12 @@ fn hf_dinov2_sharded_with_position_interpolation() {
     check("hf-dinov2");
 }
 
+/// A saved `Dinov2Config(intermediate_size=40)`: transformers sizes the MLP from `mlp_ratio`.
+#[test]
+fn hf_dinov2_ignores_intermediate_size_as_transformers_does() {
+    check("hf-dinov2-intermediate-size");
+}
+
 #[test]
 fn hf_dinov2_with_registers_and_swiglu() {
     check("hf-dinov2-reg-swiglu");
@@ -69,6 +78,30 @@ fn timm_vit_with_class_token() {
 #[test]
 fn open_clip_siglip_trunk_padded_to_square() {
     check("open-clip-siglip-trunk");
+}
+
+/// The study's SigLIP presets, shrunk to the fixture's sizes, on the fixture's trunk (built from
+/// `vit_so400m_patch14_siglip_384`'s registered definition): every structural choice of the
+/// preset (activation, class token, layout) must be the trunk's. Both presets name the same
+/// structure (`vit_large_patch16_siglip_384` differs in sizes only).
+#[test]
+fn the_siglip_presets_build_the_trunk_open_clip_loads() {
+    let case = Case::open("open-clip-siglip-trunk");
+    let fixture = EncoderSpec::from_file(case.spec.as_ref().unwrap()).unwrap();
+    let Architecture::Vit(sizes) = &fixture.architecture else { panic!("a vit fixture") };
+    let device = Device::flex();
+    for name in ["siglip-so400m-14-384", "siglip-vit-l-16-384"] {
+        let mut spec = preset(name).unwrap();
+        let Architecture::Vit(vit) = &mut spec.architecture else { panic!("{name} is a vit") };
+        (vit.image_size, vit.patch_size, vit.hidden_size) = (sizes.image_size, sizes.patch_size, sizes.hidden_size);
+        (vit.depth, vit.heads, vit.mlp_size) = (sizes.depth, sizes.heads, sizes.mlp_size);
+        spec.preprocess = fixture.preprocess.clone();
+        let weights = case.dir.join(fixture.weights_file.as_ref().unwrap());
+        let encoder = Encoder::build(spec, WeightsSource::Path(&weights), &device).unwrap();
+        let (ours, _) = forward(&encoder, &case.reference.tensors["pixels"], None, &device);
+        let diff = max_abs_diff(&ours, &case.reference.tensors["features"].values);
+        assert!(diff <= SAME_PIXELS_TOLERANCE, "{name}: features differ by {diff} from the trunk's");
+    }
 }
 
 #[test]

@@ -92,7 +92,7 @@ fn a_tiny_mllm_learns_a_visual_question_above_chance() {
     assert!(out.status.success(), "{}", stderr(&out));
     println!("trained in {:.1} s: {}", started.elapsed().as_secs_f64(), String::from_utf8_lossy(&out.stdout));
     let [seeing, blind] = &evaluate(&dir, &run)[..] else { unreachable!() };
-    let score = |report: &Value, scorer: &str| report[scorer]["value"].as_f64().unwrap();
+    let score = |report: &Value, scorer: &str| report[scorer]["score"].as_f64().unwrap();
     let chance = seeing["chance"].as_f64().unwrap();
     println!(
         "with the image: generation {:.3}, likelihood {:.3}; without: {:.3}, {:.3}; chance 0.25",
@@ -120,7 +120,7 @@ fn a_tiny_mllm_learns_where_the_square_is_above_chance() {
     let out = train(&config, &run);
     assert!(out.status.success(), "{}", stderr(&out));
     let [seeing, blind] = &evaluate(&dir, &run)[..] else { unreachable!() };
-    let score = |report: &Value| report["likelihood"]["value"].as_f64().unwrap();
+    let score = |report: &Value| report["likelihood"]["score"].as_f64().unwrap();
     println!("left or right, with the image: {:.3}; without: {:.3}; chance 0.5", score(seeing), score(blind));
     assert!((seeing["chance"].as_f64().unwrap() - 0.5).abs() < 1e-9);
     // 100 questions: 65 right or more happens by chance with probability below 0.2%.
@@ -145,7 +145,7 @@ fn a_tiny_mllm_with_the_sva_over_two_encoders_learns_above_chance() {
     assert!(out.status.success(), "{}", stderr(&out));
     println!("trained in {:.1} s", started.elapsed().as_secs_f64());
     let [seeing, blind] = &evaluate(&dir, &run)[..] else { unreachable!() };
-    let score = |report: &Value, scorer: &str| report[scorer]["value"].as_f64().unwrap();
+    let score = |report: &Value, scorer: &str| report[scorer]["score"].as_f64().unwrap();
     println!(
         "SVA, with the image: generation {:.3}, likelihood {:.3}; without: {:.3}, {:.3}; chance 0.25",
         score(seeing, "generation"),

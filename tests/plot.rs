@@ -105,6 +105,39 @@ fn the_report_ranks_by_average_and_embeds_every_figure() {
     assert!(siglip.last().unwrap().contains(" ± "), "{siglip:?}");
 }
 
+/// Names come from results.csv: one with a newline, backticks, HTML and a pipe stays inside its
+/// code span and its table cell, and a sweep name with a newline stays in the title.
+#[test]
+fn names_that_look_like_markdown_stay_names() {
+    let sweep = copy_study("plot-markdown", |row| row.seed == 0);
+    let evil = "sam`x\n<img src=x onerror=alert(1)>|``b";
+    let rows: Vec<ResultRow> = read_results(&sweep.join("results.csv"))
+        .unwrap()
+        .into_iter()
+        .map(|row| ResultRow {
+            sweep: "study\n# injected".into(),
+            encoder: if row.encoder == "sam-vit-h-1024" { evil.into() } else { row.encoder.clone() },
+            ..row
+        })
+        .collect();
+    let mut writer = csv::Writer::from_path(sweep.join("results.csv")).unwrap();
+    rows.iter().for_each(|row| writer.serialize(row).unwrap());
+    writer.flush().unwrap();
+    let out = scratch("plot-markdown-out");
+    let output = plot(&sweep, &out);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert_eq!(report.lines().next(), Some("# Sweep `study\\n# injected`"), "{report}");
+    assert!(!report.lines().any(|l| l.starts_with("<img") || l.starts_with("# injected")), "{report}");
+    // every table line has the header's cells, and the name is one cell: one code span whose
+    // fence is longer than its backtick runs, its pipe escaped for the table
+    let table: Vec<&str> = report.lines().filter(|l| l.starts_with('|')).collect();
+    let cells = |line: &str| line.replace("\\|", "").matches('|').count();
+    assert!(table.iter().all(|l| cells(l) == cells(table[0])), "{report}");
+    let row = table.iter().find(|l| l.contains("onerror")).unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(row.split(" | ").nth(1), Some("```sam`x\\n<img src=x onerror=alert(1)>\\|``b```"), "{row}");
+}
+
 /// The SVA run of three encoders sits in one group with their concatenation, each named by
 /// its connector, above the members trained alone (with the projector).
 #[test]
@@ -269,12 +302,12 @@ fn a_malformed_results_csv_names_the_file_line_and_column() {
     let text = std::fs::read_to_string(study().join("results.csv")).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let mut percent: Vec<&str> = lines[2].split(',').collect();
-    percent[14] = "65.26";
+    percent[16] = "65.26";
     let cases = [
         // an unknown category on line 3
         (lines[2].replace(",General,", ",Generic,"), "line 3: unknown variant `Generic`, expected one of `General`"),
         // a row cut short
-        (lines[2].rsplit_once(',').unwrap().0.to_string(), "line 3: 18 fields where the header has 19"),
+        (lines[2].rsplit_once(',').unwrap().0.to_string(), "line 3: 21 fields where the header has 22"),
         // a score in percent
         (percent.join(","), "line 3: column `generation`: 65.26 is not a score in [0, 1]"),
     ];

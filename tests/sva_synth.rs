@@ -124,7 +124,7 @@ fn a_tiny_mllm_with_the_sva_over_two_encoders_beats_chance_on_the_synthetic_benc
         serde_json::from_slice(&std::fs::read(run.join(format!("eval/depth.{mode}.json"))).unwrap()).unwrap()
     };
     let (seeing, blind) = (report("image"), report("no-image"));
-    let score = |r: &Value| r["likelihood"]["value"].as_f64().unwrap();
+    let score = |r: &Value| r["likelihood"]["score"].as_f64().unwrap();
     println!("Depth, with the image: {:.3}; without: {:.3}; chance 0.5", score(&seeing), score(&blind));
     assert_eq!(seeing["questions"], 100);
     assert!((seeing["chance"].as_f64().unwrap() - 0.5).abs() < 1e-9);

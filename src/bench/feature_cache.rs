@@ -57,7 +57,7 @@ struct Row {
 fn measure(args: &FeatureCacheArgs, work: &Path, device: &Device) -> anyhow::Result<()> {
     let images = args.steps * args.batch_size;
     let data = work.join("data");
-    let config = synth::Config { samples: 1, train_samples: images, size: IMAGE_PX, seed: 0 };
+    let config = synth::Config { open_samples: 0, open_train_samples: 0, ..synth::Config::new(1, images, IMAGE_PX, 0) };
     synth::write(&config, &data, &Silent).with_context(|| format!("writing {}", data.display()))?;
     init_llm(&data.join("train/pretrain.json"), &work.join("llm"))?;
 

@@ -211,7 +211,11 @@ pub fn run(args: &TrainArgs, device: &Device, device_name: &str) -> anyhow::Resu
 /// returns the run and the feature-cache entries the workload names (none without a cache).
 fn generate(args: &TrainArgs, spec: &EncoderSpec, work: &Path, device: &Device) -> anyhow::Result<(RunConfig, Vec<PathBuf>)> {
     let total_steps = args.warmup + args.steps;
-    let scenes = synth::Config { samples: 1, train_samples: args.batch_size * total_steps, size: SCENE_PX, seed: SEED };
+    let scenes = synth::Config {
+        open_samples: 0,
+        open_train_samples: 0,
+        ..synth::Config::new(1, args.batch_size * total_steps, SCENE_PX, SEED)
+    };
     let synth_dir = work.join("synth");
     synth::write(&scenes, &synth_dir, &Silent).context("rendering the training scenes")?;
     let data = synth_dir.join("train/instruct.json");

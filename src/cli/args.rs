@@ -35,6 +35,10 @@ pub struct Cli {
 pub enum Command {
     /// List the preset encoders.
     Encoders(EncodersArgs),
+    /// List the preset benchmarks and the questions of those in the Hugging Face cache.
+    Benchmarks(super::benchmarks::BenchmarksArgs),
+    /// Score a benchmark's answers (ANSWERS.jsonl or an eval report) without a model.
+    Score(super::score::ScoreArgs),
     /// Run an encoder on images and save the patch tokens as safetensors.
     Encode(EncodeArgs),
     /// Greedy text generation with a language model (a transformers folder).
@@ -51,7 +55,7 @@ pub enum Command {
     InitLlm(InitLlmArgs),
     /// Train a probe (encoders → connector → LLM) in the study's two stages; resumes a run.
     Train(TrainArgs),
-    /// Score a trained run on a multiple-choice benchmark, by generation and by likelihood.
+    /// Score a trained run on a benchmark: by generation, and by likelihood where it has choices.
     Eval(EvalArgs),
     /// Figures (PNG and SVG) and a report.md from a sweep's results.csv.
     Plot(PlotArgs),
@@ -117,22 +121,29 @@ pub struct EvalArgs {
     /// A run folder that `cambrian train` finished.
     #[arg(long)]
     pub run: PathBuf,
-    /// A benchmark folder in the CV-Bench layout (test_2d.jsonl / test_3d.jsonl, images), or
-    /// a multiple-choice JSONL (id, image, question, choices, answer "(A)"; scored by accuracy).
+    /// A benchmark preset (`cambrian benchmarks` lists them), a benchmark spec (`.toml`), a
+    /// folder holding a `benchmark.toml` beside its data (as `cambrian synth` writes them), a
+    /// folder in the CV-Bench layout (test_2d.jsonl / test_3d.jsonl, images), or a
+    /// multiple-choice JSONL (id, image, question, choices, answer "(A)"; scored by accuracy).
     #[arg(long)]
-    pub benchmark: PathBuf,
+    pub benchmark: String,
+    /// For a preset or spec: a folder with the dataset repository's layout (`hf download
+    /// REPO --repo-type dataset --local-dir DIR`) instead of the Hugging Face cache.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     /// The category of a JSONL benchmark (a CV-Bench folder is vision-centric).
     #[arg(long, value_enum)]
     pub category: Option<Category>,
-    /// The benchmark's name in reports (default: the folder's name).
+    /// The benchmark's name in reports (default: the preset's, or the file's or folder's name).
     #[arg(long)]
     pub name: Option<String>,
     /// What the model sees; repeat for several (vision-disabled evaluation: no-image).
     #[arg(long, value_enum, default_values_t = [ImageMode::Image])]
     pub vision: Vec<ImageMode>,
-    /// Tokens to generate at most per answer.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_new_tokens: u64,
+    /// Tokens to generate at most per answer (default: the preset's, as Cambrian's script
+    /// sets it; 16 for a CV-Bench folder or JSONL).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_new_tokens: Option<u64>,
     /// Score the benchmark even when more than 1% of its questions lose image or answer
     /// tokens at the run's max_length (they are listed in the report as `degraded`).
     #[arg(long)]
@@ -203,6 +214,14 @@ pub struct SynthArgs {
     /// Training scenes, each with a caption and a conversation. Default: as many as --samples.
     #[arg(long)]
     pub train_samples: Option<u64>,
+    /// Benchmark items per open-ended task (existence, colour, count, sign, chart), each written
+    /// as a hub dataset under OUT/open/TASK/; 0: none. Default: as many as --samples.
+    #[arg(long)]
+    pub open_samples: Option<u64>,
+    /// Training items per open-ended task, appended to train/instruct.json. Default: the
+    /// training scenes / 20.
+    #[arg(long)]
+    pub open_train_samples: Option<u64>,
     /// Image side in pixels (64 to 384).
     #[arg(long, default_value_t = 128)]
     pub size: u32,

@@ -1,7 +1,7 @@
 //! `cambrian encode`: images → the patch tokens an encoder hands to the connector.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use burn::tensor::Device;
@@ -18,6 +18,7 @@ pub fn run(args: &EncodeArgs, device: &Device, quiet: bool) -> anyhow::Result<()
         resolved.spec.feature_tokens = Some(tokens as usize);
     }
     let weights = weights_path(args, &resolved)?;
+    refuse_overwriting_inputs(&args.out, &args.images, weights.as_deref())?;
     let source = match (&weights, args.init) {
         (Some(path), _) => WeightsSource::Path(path),
         (None, Some(Init::Random)) => WeightsSource::Random { seed: args.seed },
@@ -31,7 +32,7 @@ pub fn run(args: &EncodeArgs, device: &Device, quiet: bool) -> anyhow::Result<()
 
     let images: Vec<String> = args.images.iter().map(|p| p.display().to_string()).collect();
     let layer = args.layer.or(encoder.spec.feature_layer).map_or("final".to_string(), |l| l.to_string());
-    let metadata = HashMap::from([
+    let metadata = BTreeMap::from([
         ("images".to_string(), serde_json::to_string(&images)?),
         ("encoder".to_string(), name),
         ("layer".to_string(), layer),
@@ -55,4 +56,24 @@ fn weights_path(args: &EncodeArgs, resolved: &Resolved) -> anyhow::Result<Option
         return Ok(None);
     }
     Ok(Some(resolved.pretrained_weights()?))
+}
+
+/// `--out` must not be one of the images, the weights file, or a file already in the weights
+/// folder: the atomic rename would replace an input. Paths are compared canonical (links, `..`).
+fn refuse_overwriting_inputs(out: &Path, images: &[PathBuf], weights: Option<&Path>) -> anyhow::Result<()> {
+    let canonical = |path: &Path| path.canonicalize().ok();
+    // The output may not exist yet: its folder does, or the write fails with its own error.
+    let Some(target) = out.parent().map(|dir| if dir.as_os_str().is_empty() { Path::new(".") } else { dir }).and_then(canonical)
+    else {
+        return Ok(());
+    };
+    let target = out.file_name().map_or(target.clone(), |name| target.join(name));
+    if let Some(image) = images.iter().find(|image| canonical(image).as_deref() == Some(&target)) {
+        anyhow::bail!("--out {} is the input image {}: choose another output file", out.display(), image.display());
+    }
+    let replaces = |weights: &Path| *weights == target || (weights.is_dir() && target.starts_with(weights) && target.exists());
+    if let Some(weights) = weights.and_then(|w| canonical(w).map(|c| (w, c))).filter(|(_, c)| replaces(c)) {
+        anyhow::bail!("--out {} would overwrite the weights {}: choose another output file", out.display(), weights.0.display());
+    }
+    Ok(())
 }

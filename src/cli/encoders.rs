@@ -50,8 +50,8 @@ pub fn run(args: &EncodersArgs) -> anyhow::Result<()> {
     let name_width = rows.iter().map(|r| r.name.len()).max().unwrap_or(0).max(4);
     let arch_width = rows.iter().map(|r| r.architecture.chars().count()).max().unwrap_or(0).max(12);
     println!(
-        "{:<name_width$} {:<20} {:<arch_width$} {:>4} {:>7} {:>10} {:>6}  {}",
-        "NAME", "FAMILY", "ARCHITECTURE", "RES", "GRID", "TOKENS", "HIDDEN", "WEIGHTS"
+        "{:<name_width$} {:<20} {:<arch_width$} {:>4} {:>7} {:>10} {:>6}  WEIGHTS",
+        "NAME", "FAMILY", "ARCHITECTURE", "RES", "GRID", "TOKENS", "HIDDEN"
     );
     for row in rows {
         println!(

@@ -1,6 +1,6 @@
 //! `cambrian llm`: a prompt → the model's greedy continuation on stdout.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use anyhow::Context;
 use burn::tensor::Device;
@@ -11,6 +11,10 @@ use crate::llm::generate::{greedy, write_logits};
 use crate::llm::tokenizer::LlmTokenizer;
 
 pub fn run(args: &LlmArgs, device: &Device) -> anyhow::Result<()> {
+    if let Some(path) = &args.dump_logits {
+        // before the model runs, not after
+        crate::atomic::refuse_special(path).with_context(|| format!("--dump-logits {}", path.display()))?;
+    }
     let dir = &args.model;
     let llm = Llm::load(dir, device).with_context(|| format!("loading the language model in {}", dir.display()))?;
     let tokenizer = LlmTokenizer::from_dir(dir)?;
@@ -25,7 +29,7 @@ pub fn run(args: &LlmArgs, device: &Device) -> anyhow::Result<()> {
     let text = tokenizer.decode(&generation.generated_ids)?;
     println!("{text}");
     if let Some(path) = &args.dump_logits {
-        let metadata = HashMap::from([
+        let metadata = BTreeMap::from([
             ("model".to_string(), dir.display().to_string()),
             ("prompt".to_string(), prompt),
             ("text".to_string(), text),

@@ -2,6 +2,7 @@
 
 mod args;
 mod bar;
+mod benchmarks;
 mod cvbench;
 mod encode;
 mod encoders;
@@ -9,6 +10,7 @@ mod eval;
 mod init_llm;
 mod llm;
 mod plot;
+mod score;
 mod sweep;
 mod synth;
 mod train;
@@ -22,6 +24,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let device_name = cli.device.name();
     match cli.command {
         Command::Encoders(args) => encoders::run(&args),
+        Command::Benchmarks(args) => benchmarks::run(&args),
+        Command::Score(args) => score::run(&args),
         Command::Encode(args) => encode::run(&args, &inference()?, cli.quiet > 0),
         Command::Bench(BenchCommand::Encoders(args)) => {
             inference()?;
@@ -61,4 +65,42 @@ pub fn init_logging(verbose: u8, quiet: u8) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("cambrian={level},warn")));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+/// An error with its causes, as `main` prints it: each cause after a colon, except one the
+/// message before already says (many messages name their cause, which is also their source).
+pub fn error_message(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{path}: {source}")]
+    struct Named {
+        path: String,
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let err = anyhow::Error::new(Named { path: "/x.jsonl".into(), source: io }).context("reading the answers");
+        assert_eq!(error_message(&err), "reading the answers: /x.jsonl: No such file or directory");
+        let plain = anyhow::anyhow!("disk full").context("writing results.csv");
+        assert_eq!(error_message(&plain), "writing results.csv: disk full");
+    }
 }

@@ -8,7 +8,9 @@ pub mod benchmark;
 pub mod corpus;
 pub mod cvbench;
 pub mod draw;
+pub mod hub;
 pub mod llava;
+pub mod suite;
 pub mod synth;
 pub mod vision;
 
@@ -26,6 +28,8 @@ pub enum DataError {
     Image { path: PathBuf, source: image::ImageError },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    #[error(transparent)]
+    Decode(#[from] crate::encoders::image_file::ImageFileError),
     #[error(transparent)]
     Output(#[from] crate::atomic::OutputError),
     #[error("{0}")]
@@ -71,9 +75,9 @@ pub(crate) fn stays_inside(relative: &str) -> bool {
     !relative.is_empty() && path.components().all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
 }
 
-/// Opens an image as 8-bit RGB.
+/// Opens an image as 8-bit RGB with the crate's one decoder (size limit, truncation check).
 pub(crate) fn open_rgb(path: &std::path::Path) -> Result<image::RgbImage, DataError> {
-    image::open(path).map(|img| img.to_rgb8()).map_err(|source| DataError::Image { path: path.to_path_buf(), source })
+    Ok(crate::encoders::image_file::load_image(path)?)
 }
 
 #[cfg(test)]
@@ -99,4 +103,12 @@ mod tests {
             assert!(!stays_inside(outside), "{outside}");
         }
     }
+}
+
+/// Decodes an encoded image held in memory (the format sniffed from its bytes) as 8-bit RGB;
+/// `origin` names it in errors.
+pub(crate) fn decode_rgb(bytes: &[u8], origin: &std::path::Path) -> Result<image::RgbImage, DataError> {
+    image::load_from_memory(bytes)
+        .map(|img| img.to_rgb8())
+        .map_err(|source| DataError::Image { path: origin.to_path_buf(), source })
 }

@@ -14,7 +14,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::spec::{ArchitectureSpec, patch_grid};
+use super::spec::{ArchitectureSpec, TransformerSizes, check_eps, patch_grid};
 use super::vit::resolve_layer;
 use super::{EncoderError, EncoderModel};
 use crate::nn::layer_scale::LayerScale;
@@ -71,6 +71,10 @@ impl ArchitectureSpec for BeitSpec {
         patch_grid(resolution, self.patch_size)
     }
 
+    fn validate(&self) -> Result<(), EncoderError> {
+        self.resolve().map(drop)
+    }
+
     fn build(&self, checkpoint: Option<Checkpoint>, device: &Device) -> Result<EncoderModel, EncoderError> {
         let mut beit = self.resolve()?.init(device);
         if let Some(checkpoint) = checkpoint {
@@ -83,16 +87,17 @@ impl ArchitectureSpec for BeitSpec {
 impl BeitSpec {
     pub fn resolve(&self) -> Result<BeitConfig, EncoderError> {
         let invalid = |message: String| Err(EncoderError::Config(message));
-        if self.patch_size == 0 || self.image_size < self.patch_size || !self.image_size.is_multiple_of(self.patch_size) {
+        let BeitSpec { image_size, patch_size, hidden_size, depth, heads, mlp_size, .. } = *self;
+        TransformerSizes { image_size, patch_size, hidden_size, depth, heads, mlp_size }.check()?;
+        if !self.image_size.is_multiple_of(self.patch_size) {
             return invalid(format!("image_size {} is not a multiple of patch_size {}", self.image_size, self.patch_size));
-        }
-        if self.heads == 0 || !self.hidden_size.is_multiple_of(self.heads) {
-            return invalid(format!("hidden_size {} is not divisible by heads {}", self.hidden_size, self.heads));
         }
         let act = self.act.unwrap_or(Act::Gelu);
         if act == Act::Swiglu {
             return invalid("BEiT has no SwiGLU feed-forward".into());
         }
+        let norm_eps = self.norm_eps.unwrap_or(1e-12);
+        check_eps("norm_eps", norm_eps)?;
         Ok(BeitConfig {
             image_size: self.image_size,
             patch_size: self.patch_size,
@@ -101,7 +106,7 @@ impl BeitSpec {
             heads: self.heads,
             mlp_size: self.mlp_size,
             act,
-            norm_eps: self.norm_eps.unwrap_or(1e-12),
+            norm_eps,
             layer_scale: self.layer_scale.unwrap_or(true),
         })
     }

@@ -16,7 +16,7 @@ use burn::nn::{Initializer, LayerNorm, LayerNormConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::spec::ArchitectureSpec;
+use super::spec::{ArchitectureSpec, check_eps, check_size, limits};
 use super::{EncoderError, EncoderModel};
 use crate::nn::mlp::{Act, Mlp};
 use crate::nn::resample::{GridResample, resize_grids};
@@ -77,8 +77,12 @@ impl ArchitectureSpec for ConvNextSpec {
         [self.output_grid.unwrap_or(resolution / REDUCTION); 2]
     }
 
+    fn validate(&self) -> Result<(), EncoderError> {
+        self.check()
+    }
+
     fn build(&self, checkpoint: Option<Checkpoint>, device: &Device) -> Result<EncoderModel, EncoderError> {
-        self.validate()?;
+        self.check()?;
         let mut model = ConvNext::new(self, device);
         if let Some(checkpoint) = checkpoint {
             load_strict(&mut model, checkpoint, &KEYS)?;
@@ -88,13 +92,15 @@ impl ArchitectureSpec for ConvNextSpec {
 }
 
 impl ConvNextSpec {
-    fn validate(&self) -> Result<(), EncoderError> {
+    fn check(&self) -> Result<(), EncoderError> {
         let invalid = |message: String| Err(EncoderError::Config(message));
-        if self.depths.contains(&0) || self.dims.contains(&0) {
-            return invalid(format!("convnext depths {:?} and dims {:?} must all be positive", self.depths, self.dims));
+        for (stage, (depth, dim)) in self.depths.iter().zip(&self.dims).enumerate() {
+            check_size(&format!("depths[{stage}]"), *depth, 1..=limits::DEPTH)?;
+            check_size(&format!("dims[{stage}]"), *dim, 1..=limits::WIDTH)?;
         }
+        check_eps("norm_eps", self.norm_eps)?;
         match (self.stages, self.output_grid) {
-            (_, Some(0)) => invalid("convnext output_grid must be positive".into()),
+            (_, Some(side)) => check_size("output_grid", side, 1..=limits::PIXELS / REDUCTION * 8),
             (Stages::All, None) => {
                 invalid("convnext stages = \"all\" needs output_grid: the stages' grids differ and are resized to it".into())
             }

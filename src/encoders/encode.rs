@@ -2,14 +2,15 @@
 //! safetensors with `features` [N, T, C] f32 and `grid` [2] i64 (rows, cols), the image
 //! paths, encoder and layer in its metadata. Written to a temporary file, then renamed.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
 
-use super::preprocess::{Preprocess, load_image};
+use super::image_file::load_image;
+use super::preprocess::Preprocess;
 use super::{Encoder, EncoderError};
 use crate::progress::Progress;
 
@@ -58,8 +59,9 @@ pub fn encode_pixels(
     Ok(EncodedImages { features, shape, grid })
 }
 
-/// Writes the features file atomically (temporary file in the same folder, then rename).
-pub fn write_features(path: &Path, encoded: &EncodedImages, metadata: HashMap<String, String>) -> Result<(), EncoderError> {
+/// Writes the features file atomically (temporary file in the same folder, then rename); the
+/// same features and metadata give the same bytes.
+pub fn write_features(path: &Path, encoded: &EncodedImages, metadata: BTreeMap<String, String>) -> Result<(), EncoderError> {
     let io = |source| EncoderError::Io { path: path.to_path_buf(), source };
     let features: Vec<u8> = encoded.features.iter().flat_map(|v| v.to_le_bytes()).collect();
     let grid: Vec<u8> = encoded.grid.iter().flat_map(|v| (*v as i64).to_le_bytes()).collect();
@@ -68,6 +70,6 @@ pub fn write_features(path: &Path, encoded: &EncodedImages, metadata: HashMap<St
     };
     let tensors =
         vec![("features", view(Dtype::F32, encoded.shape.to_vec(), &features)?), ("grid", view(Dtype::I64, vec![2], &grid)?)];
-    let bytes = safetensors::serialize(tensors, Some(metadata)).map_err(|err| EncoderError::Config(err.to_string()))?;
+    let bytes = crate::weights::sorted::serialize(tensors, metadata).map_err(EncoderError::Config)?;
     crate::atomic::write(path, &bytes).map_err(io)
 }

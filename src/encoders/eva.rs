@@ -27,7 +27,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::spec::{ArchitectureSpec, patch_grid};
+use super::spec::{ArchitectureSpec, TransformerSizes, check_eps, check_size, limits, patch_grid};
 use super::vit::resolve_layer;
 use super::{EncoderError, EncoderModel};
 use crate::nn::resample::{GridResample, resize_grid};
@@ -153,6 +153,10 @@ impl ArchitectureSpec for EvaSpec {
         patch_grid(resolution, self.patch_size)
     }
 
+    fn validate(&self) -> Result<(), EncoderError> {
+        self.resolve().map(drop)
+    }
+
     fn build(&self, checkpoint: Option<Checkpoint>, device: &Device) -> Result<EncoderModel, EncoderError> {
         let mut model = self.resolve()?.init(device);
         if let Some(checkpoint) = checkpoint {
@@ -165,11 +169,13 @@ impl ArchitectureSpec for EvaSpec {
 impl EvaSpec {
     pub fn resolve(&self) -> Result<EvaConfig, EncoderError> {
         let invalid = |message: String| Err(EncoderError::Config(message));
-        if self.patch_size == 0 || self.image_size < self.patch_size || !self.image_size.is_multiple_of(self.patch_size) {
+        let EvaSpec { image_size, patch_size, hidden_size, depth, heads, mlp_size, .. } = *self;
+        TransformerSizes { image_size, patch_size, hidden_size, depth, heads, mlp_size }.check()?;
+        if !self.image_size.is_multiple_of(self.patch_size) {
             return invalid(format!("image_size {} is not a multiple of patch_size {}", self.image_size, self.patch_size));
         }
-        if self.heads == 0 || !self.hidden_size.is_multiple_of(self.heads) {
-            return invalid(format!("hidden_size {} is not divisible by heads {}", self.hidden_size, self.heads));
+        if let Some(side) = self.rope_reference_grid {
+            check_size("rope_reference_grid", side, 1..=limits::PIXELS)?;
         }
         let head_dim = self.hidden_size / self.heads;
         let reference = self.rope_reference_grid.map(|side| [side; 2]);
@@ -236,6 +242,8 @@ impl EvaSpec {
             }
         };
         structure.rope.validate().map_err(EncoderError::Config)?;
+        check_size("registers", structure.registers, 0..=limits::REGISTERS)?;
+        check_eps("norm_eps", structure.norm_eps)?;
         Ok(EvaConfig {
             variant: self.variant,
             image_size: self.image_size,

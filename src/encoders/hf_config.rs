@@ -2,42 +2,202 @@
 //! does (`model_type`, a nested `vision_config` for two-tower models) and the preprocessing
 //! from `preprocessor_config.json`. Any size of CLIP, SigLIP, DINOv2 (± registers), ViT,
 //! ViT-MAE and DPT (MiDaS, with a ViT or BEiT backbone) loads this way without a preset.
+//!
+//! Two layers, as `llm::config`: typed structs mirror the files, every field optional (a key
+//! may be absent, as in a config saved with only its non-default values), and each model
+//! type's config class supplies the defaults and decides which keys its model reads:
+//! `Dinov2Config` sizes the MLP from `mlp_ratio` alone, for instance, whatever
+//! `intermediate_size` says. A mistyped value is an error naming its key; unknown keys are
+//! ignored, as real configs carry many.
 
 use std::path::Path;
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::EncoderError;
 use super::beit::BeitSpec;
 use super::preprocess::{CropRounding, Interpolation, Preprocess, ResizeMode};
-use super::spec::{Architecture, EncoderSpec, Family};
+use super::spec::{Architecture, EncoderSpec, Family, check_eps, check_size, limits};
 use super::vit::{VitLayout, VitSpec};
 use crate::nn::mlp::Act;
 use crate::nn::resample::GridResample;
 
+/// The keys of `config.json` that choose the model; the vision fields are read from the
+/// object that holds them (the file itself, `vision_config` or DPT's `backbone_config`).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct HfConfig {
+    model_type: Option<String>,
+    vision_config: Option<Value>,
+    backbone_config: Option<Value>,
+    is_hybrid: Option<bool>,
+}
+
 /// The vision fields of a transformers config (`CLIPVisionConfig`, `Dinov2Config`, ...).
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct VisionConfig {
-    hidden_size: usize,
-    num_hidden_layers: usize,
-    num_attention_heads: usize,
+    hidden_size: Option<usize>,
+    num_hidden_layers: Option<usize>,
+    num_attention_heads: Option<usize>,
+    image_size: Option<usize>,
+    patch_size: Option<usize>,
+    num_channels: Option<usize>,
+    intermediate_size: Option<usize>,
+    mlp_ratio: Option<f64>,
+    hidden_act: Option<String>,
+    layer_norm_eps: Option<f64>,
+    qkv_bias: Option<bool>,
+    use_swiglu_ffn: Option<bool>,
+    num_register_tokens: Option<usize>,
+}
+
+/// DPT's `backbone_config` of model_type `beit` (`BeitConfig`): the vision fields and the
+/// switches MiDaS 3.1 needs.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct BeitBackbone {
+    model_type: Option<String>,
+    #[serde(flatten)]
+    vision: VisionConfig,
+    use_relative_position_bias: Option<bool>,
+    use_shared_relative_position_bias: Option<bool>,
+    use_absolute_position_embeddings: Option<bool>,
+    layer_scale_init_value: Option<f64>,
+}
+
+/// How a model type's MLP width is set.
+#[derive(Clone, Copy)]
+enum MlpWidth {
+    /// `intermediate_size` (default given).
+    Intermediate(usize),
+    /// `int(hidden_size * mlp_ratio)` (default ratio given); `intermediate_size` is not read.
+    Ratio(f64),
+}
+
+/// A config class's defaults (its `__init__` arguments in transformers 5.24) and the keys its
+/// model reads beyond the common ones.
+struct ClassDefaults {
     image_size: usize,
     patch_size: usize,
-    #[serde(default)]
-    intermediate_size: Option<usize>,
-    #[serde(default)]
-    mlp_ratio: Option<f64>,
-    #[serde(default)]
-    hidden_act: Option<String>,
-    #[serde(default)]
-    layer_norm_eps: Option<f64>,
-    #[serde(default)]
+    mlp: MlpWidth,
+    hidden_act: &'static str,
+    layer_norm_eps: f64,
+    /// Reads `qkv_bias` (CLIP, SigLIP and BEiT fix their biases).
+    reads_qkv_bias: bool,
+    /// Reads `use_swiglu_ffn` (DINOv2).
+    reads_swiglu: bool,
+    /// Reads `num_register_tokens`, with this default (DINOv2 with registers).
+    registers: Option<usize>,
+}
+
+const BASE: ClassDefaults = ClassDefaults {
+    image_size: 224,
+    patch_size: 16,
+    mlp: MlpWidth::Intermediate(3072),
+    hidden_act: "gelu",
+    layer_norm_eps: 1e-12,
+    reads_qkv_bias: true,
+    reads_swiglu: false,
+    registers: None,
+};
+
+fn class_defaults(model_type: &str) -> ClassDefaults {
+    match model_type {
+        "clip" | "clip_vision_model" => {
+            ClassDefaults { patch_size: 32, hidden_act: "quick_gelu", layer_norm_eps: 1e-5, reads_qkv_bias: false, ..BASE }
+        }
+        "siglip" | "siglip_vision_model" => {
+            ClassDefaults { hidden_act: "gelu_pytorch_tanh", layer_norm_eps: 1e-6, reads_qkv_bias: false, ..BASE }
+        }
+        "dinov2" => ClassDefaults { patch_size: 14, mlp: MlpWidth::Ratio(4.0), layer_norm_eps: 1e-6, reads_swiglu: true, ..BASE },
+        "dinov2_with_registers" => {
+            ClassDefaults { mlp: MlpWidth::Ratio(4.0), layer_norm_eps: 1e-6, reads_swiglu: true, registers: Some(4), ..BASE }
+        }
+        "dpt" => ClassDefaults { image_size: 384, ..BASE },
+        "beit" => ClassDefaults { reads_qkv_bias: false, ..BASE },
+        // vit, vit_mae
+        _ => BASE,
+    }
+}
+
+/// The vision fields with the class's defaults applied, each checked against `spec::limits`.
+struct Resolved {
+    hidden_size: usize,
+    depth: usize,
+    heads: usize,
+    image_size: usize,
+    patch_size: usize,
+    mlp_size: usize,
+    act: Act,
+    norm_eps: f64,
     qkv_bias: Option<bool>,
-    #[serde(default)]
-    use_swiglu_ffn: Option<bool>,
-    #[serde(default)]
-    num_register_tokens: Option<usize>,
+    registers: Option<usize>,
+}
+
+impl VisionConfig {
+    fn resolve(&self, class: &ClassDefaults) -> Result<Resolved, EncoderError> {
+        let hidden_size = self.hidden_size.unwrap_or(768);
+        let depth = self.num_hidden_layers.unwrap_or(12);
+        let heads = self.num_attention_heads.unwrap_or(12);
+        let image_size = self.image_size.unwrap_or(class.image_size);
+        let patch_size = self.patch_size.unwrap_or(class.patch_size);
+        check_size("hidden_size", hidden_size, 1..=limits::WIDTH)?;
+        check_size("num_hidden_layers", depth, 1..=limits::DEPTH)?;
+        check_size("num_attention_heads", heads, 1..=limits::HEADS)?;
+        check_size("image_size", image_size, 1..=limits::PIXELS)?;
+        check_size("patch_size", patch_size, 1..=limits::PATCH)?;
+        check_size("num_channels", self.num_channels.unwrap_or(3), 3..=3)?;
+        let width = match class.mlp {
+            MlpWidth::Intermediate(default) => self.intermediate_size.unwrap_or(default),
+            MlpWidth::Ratio(default) => {
+                let ratio = self.mlp_ratio.unwrap_or(default);
+                if !(ratio.is_finite() && ratio > 0.0) {
+                    return Err(EncoderError::Config(format!("mlp_ratio = {ratio} must be finite and positive")));
+                }
+                (hidden_size as f64 * ratio) as usize
+            }
+        };
+        check_size("the MLP width (intermediate_size, or hidden_size × mlp_ratio)", width, 1..=limits::MLP)?;
+        let swiglu = class.reads_swiglu && self.use_swiglu_ffn.unwrap_or(false);
+        // Dinov2SwiGLUFFN: two thirds of the width, rounded up to a multiple of 8.
+        let mlp_size = if swiglu { (width * 2 / 3).div_ceil(8) * 8 } else { width };
+        let act_name = self.hidden_act.as_deref().unwrap_or(class.hidden_act);
+        let act = match swiglu {
+            true => Act::Swiglu,
+            false => {
+                Act::from_hf(act_name).ok_or_else(|| EncoderError::Config(format!("hidden_act `{act_name}` is not supported")))?
+            }
+        };
+        let norm_eps = self.layer_norm_eps.unwrap_or(class.layer_norm_eps);
+        check_eps("layer_norm_eps", norm_eps)?;
+        let registers = class.registers.map(|default| self.num_register_tokens.unwrap_or(default));
+        if let Some(registers) = registers {
+            check_size("num_register_tokens", registers, 0..=limits::REGISTERS)?;
+        }
+        let qkv_bias = if class.reads_qkv_bias { Some(self.qkv_bias.unwrap_or(true)) } else { None };
+        Ok(Resolved { hidden_size, depth, heads, image_size, patch_size, mlp_size, act, norm_eps, qkv_bias, registers })
+    }
+}
+
+fn spec_error(path: &Path, message: String) -> EncoderError {
+    EncoderError::Spec { origin: path.display().to_string(), message }
+}
+
+/// Deserializes a JSON object into a struct of optional fields; a mistyped value is an error
+/// naming its key (the first key that fails alone), `within` a nested object if given.
+fn typed<T: DeserializeOwned>(value: &Value, within: &str) -> Result<T, String> {
+    serde_json::from_value(value.clone()).map_err(|err| {
+        let fails_alone = |(key, v): &(&String, &Value)| {
+            serde_json::from_value::<T>(Value::Object([((*key).clone(), (*v).clone())].into_iter().collect())).is_err()
+        };
+        match value.as_object().and_then(|object| object.iter().find(fails_alone)) {
+            Some((key, _)) => format!("`{within}{key}`: {err}"),
+            None => err.to_string(),
+        }
+    })
 }
 
 fn read_json(path: &Path) -> Result<Value, EncoderError> {
@@ -45,56 +205,54 @@ fn read_json(path: &Path) -> Result<Value, EncoderError> {
     serde_json::from_str(&text).map_err(|err| spec_error(path, err.to_string()))
 }
 
-fn spec_error(path: &Path, message: String) -> EncoderError {
-    EncoderError::Spec { origin: path.display().to_string(), message }
-}
-
 /// Reads `dir/config.json` (and `dir/preprocessor_config.json`) into a spec.
 pub fn spec_from_dir(dir: &Path) -> Result<EncoderSpec, EncoderError> {
     let config_path = dir.join("config.json");
-    let config = read_json(&config_path)?;
-    let model_type = config["model_type"].as_str().unwrap_or_default().to_string();
-    let (layout, family, feature_layer, vision) = match model_type.as_str() {
-        "clip" => (VitLayout::HfClip, Family::LanguageSupervised, Some(-2), &config["vision_config"]),
-        "clip_vision_model" => (VitLayout::HfClip, Family::LanguageSupervised, Some(-2), &config),
-        "siglip" => (VitLayout::HfSiglip, Family::LanguageSupervised, None, &config["vision_config"]),
-        "siglip_vision_model" => (VitLayout::HfSiglip, Family::LanguageSupervised, None, &config),
-        "dinov2" | "dinov2_with_registers" => (VitLayout::HfDinov2, Family::SelfSupervised, None, &config),
-        "vit" => (VitLayout::HfVit, Family::ClassSupervised, None, &config),
-        "vit_mae" => (VitLayout::HfVitMae, Family::SelfSupervised, None, &config),
+    let root = read_json(&config_path)?;
+    let in_file = |message: String| spec_error(&config_path, message);
+    let config: HfConfig = typed(&root, "").map_err(in_file)?;
+    let model_type = config.model_type.clone().unwrap_or_default();
+    let (layout, family, feature_layer, nested) = match model_type.as_str() {
+        "clip" => (VitLayout::HfClip, Family::LanguageSupervised, Some(-2), Some("vision_config")),
+        "clip_vision_model" => (VitLayout::HfClip, Family::LanguageSupervised, Some(-2), None),
+        "siglip" => (VitLayout::HfSiglip, Family::LanguageSupervised, None, Some("vision_config")),
+        "siglip_vision_model" => (VitLayout::HfSiglip, Family::LanguageSupervised, None, None),
+        "dinov2" | "dinov2_with_registers" => (VitLayout::HfDinov2, Family::SelfSupervised, None, None),
+        "vit" => (VitLayout::HfVit, Family::ClassSupervised, None, None),
+        "vit_mae" => (VitLayout::HfVitMae, Family::SelfSupervised, None, None),
         // Cambrian-1's MiDaS tower takes `hidden_states[-1]`: the last block, before `layernorm`.
-        "dpt" => match dpt_backbone(&config, &config_path)? {
-            None => (VitLayout::HfDpt, Family::Depth, Some(-1), &config),
+        "dpt" => match dpt_backbone(&config).map_err(in_file)? {
+            None => (VitLayout::HfDpt, Family::Depth, Some(-1), None),
             Some(beit) => return finish(dir, &model_type, Family::Depth, Some(-1), Architecture::Beit(beit)),
         },
         other => {
-            return Err(spec_error(
-                &config_path,
-                format!(
-                    "model_type `{other}` is not a supported vision encoder (clip, siglip, dinov2, dinov2_with_registers, vit, vit_mae, dpt)"
-                ),
-            ));
+            return Err(in_file(format!(
+                "model_type `{other}` is not a supported vision encoder (clip, siglip, dinov2, dinov2_with_registers, vit, vit_mae, dpt)"
+            )));
         }
     };
-    let vision: VisionConfig = serde_json::from_value(vision.clone()).map_err(|err| spec_error(&config_path, err.to_string()))?;
-    let swiglu = vision.use_swiglu_ffn.unwrap_or(false);
-    let act = if swiglu { Act::Swiglu } else { activation(&vision, &config_path)? };
+    // A two-tower config without `vision_config` takes the vision class's defaults.
+    let (object, prefix) = match nested {
+        Some(key) => (config.vision_config.unwrap_or_else(|| Value::Object(Default::default())), format!("{key}.")),
+        None => (root, String::new()),
+    };
+    let vision: VisionConfig = typed(&object, &prefix).map_err(in_file)?;
+    let r = vision.resolve(&class_defaults(&model_type)).map_err(|err| in_file(format!("{prefix}{}", err.config_message())))?;
     let architecture = VitSpec {
         layout,
-        image_size: vision.image_size,
-        patch_size: vision.patch_size,
-        hidden_size: vision.hidden_size,
-        depth: vision.num_hidden_layers,
-        heads: vision.num_attention_heads,
-        mlp_size: mlp_size(&vision, swiglu)
-            .ok_or_else(|| spec_error(&config_path, "no intermediate_size or mlp_ratio".into()))?,
-        act: Some(act),
+        image_size: r.image_size,
+        patch_size: r.patch_size,
+        hidden_size: r.hidden_size,
+        depth: r.depth,
+        heads: r.heads,
+        mlp_size: r.mlp_size,
+        act: Some(r.act),
         class_token: None,
-        registers: vision.num_register_tokens,
+        registers: r.registers,
         layer_scale: None,
-        qkv_bias: vision.qkv_bias,
+        qkv_bias: r.qkv_bias,
         pre_norm: None,
-        norm_eps: vision.layer_norm_eps,
+        norm_eps: Some(r.norm_eps),
         pos_embed: None,
         // Dinov2WithRegisters resizes its position table with antialias, Dinov2 without.
         pos_resample: (model_type == "dinov2_with_registers").then_some(GridResample::BicubicAntialias),
@@ -109,7 +267,7 @@ fn finish(
     feature_layer: Option<i64>,
     architecture: Architecture,
 ) -> Result<EncoderSpec, EncoderError> {
-    Ok(EncoderSpec {
+    let spec = EncoderSpec {
         title: format!("{model_type} from {}", dir.display()),
         name: dir.file_name().and_then(|n| n.to_str()).unwrap_or("model").to_string(),
         family,
@@ -122,77 +280,86 @@ fn finish(
         feature_tokens: None,
         architecture,
         preprocess: preprocess_from_dir(dir)?,
-    })
-}
-
-fn activation(vision: &VisionConfig, path: &Path) -> Result<Act, EncoderError> {
-    let name = vision.hidden_act.as_deref().unwrap_or("gelu");
-    Act::from_hf(name).ok_or_else(|| spec_error(path, format!("hidden_act `{name}` is not supported")))
+    };
+    spec.validate().map_err(|err| spec_error(dir, err.config_message()))?;
+    Ok(spec)
 }
 
 /// A DPTConfig's backbone: `None` for DPT's own ViT (`dpt.` keys), a BEiT spec for a
 /// `backbone_config` of model_type `beit` (MiDaS 3.1). BEiT options outside MiDaS 3.1's
 /// (an absolute position table, a shared or no relative position bias) are refused.
-fn dpt_backbone(config: &Value, path: &Path) -> Result<Option<BeitSpec>, EncoderError> {
-    if config["is_hybrid"].as_bool().unwrap_or(false) {
-        return Err(spec_error(path, "DPT-Hybrid (a BiT backbone) is not supported".into()));
+fn dpt_backbone(config: &HfConfig) -> Result<Option<BeitSpec>, String> {
+    if config.is_hybrid.unwrap_or(false) {
+        return Err("DPT-Hybrid (a BiT backbone) is not supported".into());
     }
-    let backbone = &config["backbone_config"];
-    if backbone.is_null() {
-        return Ok(None);
+    let Some(backbone) = config.backbone_config.as_ref().filter(|b| !b.is_null()) else { return Ok(None) };
+    let backbone: BeitBackbone = typed(backbone, "backbone_config.")?;
+    if backbone.model_type.as_deref() != Some("beit") {
+        return Err(format!("DPT backbone `{}` is not supported (beit)", backbone.model_type.as_deref().unwrap_or("?")));
     }
-    match backbone["model_type"].as_str() {
-        Some("beit") => {}
-        other => return Err(spec_error(path, format!("DPT backbone `{}` is not supported (beit)", other.unwrap_or("?")))),
-    }
-    let flag = |key: &str, default: bool| backbone[key].as_bool().unwrap_or(default);
     // transformers' BeitConfig defaults for absent keys.
-    for (key, default, wanted) in [
-        ("use_relative_position_bias", false, true),
-        ("use_shared_relative_position_bias", false, false),
-        ("use_absolute_position_embeddings", false, false),
+    for (key, value, wanted) in [
+        ("use_relative_position_bias", backbone.use_relative_position_bias.unwrap_or(false), true),
+        ("use_shared_relative_position_bias", backbone.use_shared_relative_position_bias.unwrap_or(false), false),
+        ("use_absolute_position_embeddings", backbone.use_absolute_position_embeddings.unwrap_or(false), false),
     ] {
-        if flag(key, default) != wanted {
-            return Err(spec_error(path, format!("BEiT backbone with {key} = {} is not supported", !wanted)));
+        if value != wanted {
+            return Err(format!("BEiT backbone with {key} = {value} is not supported"));
         }
     }
-    let vision: VisionConfig = serde_json::from_value(backbone.clone()).map_err(|err| spec_error(path, err.to_string()))?;
+    let r =
+        backbone.vision.resolve(&class_defaults("beit")).map_err(|err| format!("backbone_config.{}", err.config_message()))?;
     Ok(Some(BeitSpec {
-        image_size: vision.image_size,
-        patch_size: vision.patch_size,
-        hidden_size: vision.hidden_size,
-        depth: vision.num_hidden_layers,
-        heads: vision.num_attention_heads,
-        mlp_size: mlp_size(&vision, false).ok_or_else(|| spec_error(path, "no intermediate_size".into()))?,
-        act: Some(activation(&vision, path)?),
-        norm_eps: vision.layer_norm_eps,
-        layer_scale: Some(backbone["layer_scale_init_value"].as_f64().unwrap_or(0.1) > 0.0),
+        image_size: r.image_size,
+        patch_size: r.patch_size,
+        hidden_size: r.hidden_size,
+        depth: r.depth,
+        heads: r.heads,
+        mlp_size: r.mlp_size,
+        act: Some(r.act),
+        norm_eps: Some(r.norm_eps),
+        layer_scale: Some(backbone.layer_scale_init_value.unwrap_or(0.1) > 0.0),
     }))
 }
 
-/// transformers' MLP width; Dinov2SwiGLUFFN rounds two thirds of it up to a multiple of 8.
-fn mlp_size(vision: &VisionConfig, swiglu: bool) -> Option<usize> {
-    let width = match (vision.intermediate_size, vision.mlp_ratio) {
-        (Some(size), _) => size,
-        (None, Some(ratio)) => (vision.hidden_size as f64 * ratio) as usize,
-        (None, None) => return None,
-    };
-    Some(if swiglu { (width * 2 / 3).div_ceil(8) * 8 } else { width })
+/// `preprocessor_config.json` as the image processors write it (the keys read here).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ProcessorConfig {
+    size: Option<Side>,
+    crop_size: Option<Side>,
+    do_center_crop: Option<bool>,
+    keep_aspect_ratio: Option<bool>,
+    do_pad: Option<bool>,
+    ensure_multiple_of: Option<usize>,
+    /// A PIL filter number.
+    resample: Option<u8>,
+    do_rescale: Option<bool>,
+    rescale_factor: Option<f64>,
+    do_normalize: Option<bool>,
+    image_mean: Option<[f32; 3]>,
+    image_std: Option<[f32; 3]>,
 }
 
-/// `size`/`crop_size` come as `{"shortest_edge": n}`, `{"height": h, "width": w}` or an int.
-fn side(value: &Value, path: &Path) -> Result<(ResizeMode, usize), EncoderError> {
-    let square = |h: &Value, w: &Value| match (h.as_u64(), w.as_u64()) {
-        (Some(h), Some(w)) if h == w => Ok((ResizeMode::Squash, h as usize)),
-        _ => Err(spec_error(path, format!("only square sizes are supported, found {value}"))),
-    };
-    if let Some(n) = value.as_u64() {
-        return Ok((ResizeMode::Squash, n as usize));
+/// `size`/`crop_size`: an int, `{"shortest_edge": n}` or `{"height": h, "width": w}`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Side {
+    Square(usize),
+    Sides { shortest_edge: Option<usize>, height: Option<usize>, width: Option<usize> },
+}
+
+impl Side {
+    fn read(&self, key: &str) -> Result<(ResizeMode, usize), String> {
+        match *self {
+            Side::Square(n) => Ok((ResizeMode::Squash, n)),
+            Side::Sides { shortest_edge: Some(n), .. } => Ok((ResizeMode::ShortestEdge, n)),
+            Side::Sides { height: Some(h), width: Some(w), .. } if h == w => Ok((ResizeMode::Squash, h)),
+            Side::Sides { height, width, .. } => {
+                Err(format!("`{key}`: only square sizes are supported, found height {height:?}, width {width:?}"))
+            }
+        }
     }
-    if let Some(n) = value["shortest_edge"].as_u64() {
-        return Ok((ResizeMode::ShortestEdge, n as usize));
-    }
-    square(&value["height"], &value["width"])
 }
 
 fn preprocess_from_dir(dir: &Path) -> Result<Preprocess, EncoderError> {
@@ -200,38 +367,48 @@ fn preprocess_from_dir(dir: &Path) -> Result<Preprocess, EncoderError> {
     if !path.is_file() {
         return Err(spec_error(&path, "missing; pass --encoder SPEC.toml to give the preprocessing".into()));
     }
-    let config = read_json(&path)?;
-    let flag = |key: &str| config[key].as_bool().unwrap_or(false);
-    let (resize, resize_size) = side(&config["size"], &path)?;
-    let crop_size = if flag("do_center_crop") { side(&config["crop_size"], &path)?.1 } else { resize_size };
-    if resize == ResizeMode::ShortestEdge && !flag("do_center_crop") {
-        return Err(spec_error(&path, "a shortest-edge resize without a centre crop gives non-square inputs".into()));
+    let config: ProcessorConfig = typed(&read_json(&path)?, "").map_err(|message| spec_error(&path, message))?;
+    preprocess(&config).map_err(|message| spec_error(&path, message))
+}
+
+fn preprocess(config: &ProcessorConfig) -> Result<Preprocess, String> {
+    let (resize, resize_size) = config.size.as_ref().ok_or("no `size`")?.read("size")?;
+    let centre_crop = config.do_center_crop.unwrap_or(false);
+    let crop_size = match (centre_crop, &config.crop_size) {
+        (true, Some(crop)) => crop.read("crop_size")?.1,
+        (true, None) => return Err("do_center_crop without `crop_size`".into()),
+        (false, _) => resize_size,
+    };
+    if resize == ResizeMode::ShortestEdge && !centre_crop {
+        return Err("a shortest-edge resize without a centre crop gives non-square inputs".into());
     }
     // DPTImageProcessor's options: only a plain square resize is a `squash`.
-    if flag("keep_aspect_ratio") || flag("do_pad") {
-        return Err(spec_error(&path, "keep_aspect_ratio and do_pad are not supported".into()));
+    if config.keep_aspect_ratio.unwrap_or(false) || config.do_pad.unwrap_or(false) {
+        return Err("keep_aspect_ratio and do_pad are not supported".into());
     }
-    let multiple = config["ensure_multiple_of"].as_u64().unwrap_or(1).max(1) as usize;
+    let multiple = config.ensure_multiple_of.unwrap_or(1).max(1);
     if !resize_size.is_multiple_of(multiple) {
-        return Err(spec_error(&path, format!("size {resize_size} is not a multiple of ensure_multiple_of {multiple}")));
+        return Err(format!("size {resize_size} is not a multiple of ensure_multiple_of {multiple}"));
     }
-    let interpolation = match config["resample"].as_u64() {
+    let interpolation = match config.resample {
         Some(3) | None => Interpolation::Bicubic,
         Some(2) => Interpolation::Bilinear,
         Some(1) => Interpolation::Lanczos,
-        Some(other) => return Err(spec_error(&path, format!("resample filter {other} is not supported"))),
+        Some(other) => return Err(format!("resample filter {other} is not supported")),
     };
-    let rescale = config["rescale_factor"].as_f64().unwrap_or(1.0 / 255.0);
     // Feature-extractor configs from before `do_rescale` existed (Intel/dpt-large's) leave it
     // out; every transformers image processor defaults it to true.
-    let do_rescale = config["do_rescale"].as_bool().unwrap_or(true);
-    if !do_rescale || (rescale - 1.0 / 255.0).abs() > 1e-9 {
-        return Err(spec_error(&path, "only do_rescale with rescale_factor 1/255 is supported".into()));
+    let rescale = config.rescale_factor.unwrap_or(1.0 / 255.0);
+    if !config.do_rescale.unwrap_or(true) || (rescale - 1.0 / 255.0).abs() > 1e-9 {
+        return Err("only do_rescale with rescale_factor 1/255 is supported".into());
     }
-    let triple = |key: &str| -> Result<[f32; 3], EncoderError> {
-        serde_json::from_value(config[key].clone()).map_err(|_| spec_error(&path, format!("{key} must be 3 numbers")))
+    let (mean, std) = match config.do_normalize.unwrap_or(false) {
+        true => (
+            config.image_mean.ok_or("do_normalize without `image_mean`")?,
+            config.image_std.ok_or("do_normalize without `image_std`")?,
+        ),
+        false => ([0.0; 3], [1.0; 3]),
     };
-    let (mean, std) = if flag("do_normalize") { (triple("image_mean")?, triple("image_std")?) } else { ([0.0; 3], [1.0; 3]) };
     Ok(Preprocess {
         pad_to_square: false,
         pad_colour: None,
@@ -243,4 +420,77 @@ fn preprocess_from_dir(dir: &Path) -> Result<Preprocess, EncoderError> {
         mean,
         std,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A transformers folder holding `config` and a plain square processor config.
+    fn folder(name: &str, config: Value) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("cambrian-hf-config-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+        let processor = json!({"size": {"height": 32, "width": 32}, "do_normalize": true, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]});
+        std::fs::write(dir.join("preprocessor_config.json"), processor.to_string()).unwrap();
+        dir
+    }
+
+    fn vit(spec: EncoderSpec) -> VitSpec {
+        match spec.architecture {
+            Architecture::Vit(vit) => vit,
+            other => panic!("not a vit: {other:?}"),
+        }
+    }
+
+    /// `Dinov2Config(intermediate_size=...)` saves both keys; Dinov2MLP reads `mlp_ratio` only.
+    #[test]
+    fn dinov2_sizes_its_mlp_from_mlp_ratio_alone() {
+        let config =
+            json!({"model_type": "dinov2", "hidden_size": 32, "num_attention_heads": 4, "mlp_ratio": 2, "intermediate_size": 40});
+        assert_eq!(vit(spec_from_dir(&folder("dinov2-ratio", config)).unwrap()).mlp_size, 64);
+        let config =
+            json!({"model_type": "vit", "hidden_size": 32, "num_attention_heads": 4, "mlp_ratio": 2, "intermediate_size": 40});
+        assert_eq!(vit(spec_from_dir(&folder("vit-intermediate", config)).unwrap()).mlp_size, 40);
+    }
+
+    /// A key left out (a config saved with only its non-default values) takes its class's default.
+    #[test]
+    fn absent_keys_take_the_model_types_defaults() {
+        let clip = vit(spec_from_dir(&folder("clip-defaults", json!({"model_type": "clip"}))).unwrap());
+        assert_eq!((clip.patch_size, clip.mlp_size, clip.act, clip.norm_eps), (32, 3072, Some(Act::QuickGelu), Some(1e-5)));
+        let siglip = vit(spec_from_dir(&folder("siglip-defaults", json!({"model_type": "siglip_vision_model"}))).unwrap());
+        assert_eq!((siglip.patch_size, siglip.act, siglip.norm_eps), (16, Some(Act::GeluTanh), Some(1e-6)));
+        let registers =
+            vit(spec_from_dir(&folder("dinov2-reg-defaults", json!({"model_type": "dinov2_with_registers"}))).unwrap());
+        assert_eq!((registers.patch_size, registers.registers, registers.mlp_size), (16, Some(4), 3072));
+        // CLIP's attention always has biases: a stray `qkv_bias` is not read.
+        let clip = json!({"model_type": "clip_vision_model", "qkv_bias": false});
+        assert_eq!(vit(spec_from_dir(&folder("clip-qkv", clip)).unwrap()).qkv_bias, None);
+    }
+
+    #[test]
+    fn a_mistyped_or_out_of_range_value_is_an_error_naming_its_key() {
+        let cases = [
+            ("mistyped", json!({"model_type": "dinov2", "hidden_size": "32"}), "`hidden_size`: invalid type: string \"32\""),
+            (
+                "nested",
+                json!({"model_type": "clip", "vision_config": {"layer_norm_eps": "small"}}),
+                "`vision_config.layer_norm_eps`",
+            ),
+            ("zero", json!({"model_type": "vit", "hidden_size": 0}), "hidden_size = 0 is out of range"),
+            (
+                "huge",
+                json!({"model_type": "siglip", "vision_config": {"num_hidden_layers": 1_000_000_000u64}}),
+                "vision_config.num_hidden_layers = 1000000000 is out of range",
+            ),
+            ("eps", json!({"model_type": "vit", "layer_norm_eps": -1.0}), "layer_norm_eps = -1 must be finite and positive"),
+            ("ratio", json!({"model_type": "dinov2", "mlp_ratio": 1e9}), "the MLP width"),
+        ];
+        for (name, config, message) in cases {
+            let err = spec_from_dir(&folder(name, config)).expect_err(name).to_string();
+            assert!(err.contains("config.json") && err.contains(message), "{name}: {err}");
+        }
+    }
 }

@@ -7,6 +7,7 @@ pub mod diffusion;
 pub mod encode;
 pub mod eva;
 pub mod hf_config;
+pub mod image_file;
 pub mod preprocess;
 pub mod registry;
 pub mod resample;
@@ -25,6 +26,7 @@ use crate::nn::resample::{GridResample, resize_grids};
 use crate::weights::WeightsError;
 use beit::Beit;
 use diffusion::StableDiffusion;
+use image_file::ImageFileError;
 use sam::SamEncoder;
 pub use spec::{Architecture, ArchitectureSpec, EncoderSpec, Family, Selection};
 use vit::VisionTransformer;
@@ -39,12 +41,25 @@ pub enum EncoderError {
     Spec { origin: String, message: String },
     #[error("invalid model configuration: {0}")]
     Config(String),
-    #[error("cannot decode image {path}: {message}")]
-    Image { path: PathBuf, message: String },
+    #[error(transparent)]
+    Image(#[from] ImageFileError),
     #[error("layer {layer} does not exist: the encoder has {depth} blocks (layers 0..={depth}, or -1..=-{})", .depth + 1)]
     Layer { layer: i64, depth: usize },
+    #[error("encoder `{encoder}` produced non-finite features (NaN or infinity): check its checkpoint and spec")]
+    NonFinite { encoder: String },
     #[error(transparent)]
     Weights(#[from] WeightsError),
+}
+
+impl EncoderError {
+    /// The message of a configuration error without its `invalid model configuration` prefix,
+    /// for wrapping into an error that names the file.
+    pub fn config_message(self) -> String {
+        match self {
+            EncoderError::Config(message) => message,
+            other => other.to_string(),
+        }
+    }
 }
 
 fn did_you_mean(closest: &Option<String>) -> String {
@@ -85,12 +100,9 @@ pub struct Encoder {
 
 impl Encoder {
     pub fn build(spec: EncoderSpec, weights: WeightsSource, device: &Device) -> Result<Self, EncoderError> {
-        spec.preprocess.validate().map_err(EncoderError::Config)?;
-        // Validated before any grid arithmetic: a zero patch size or side is an error, not a panic.
-        if spec.native_grid().contains(&0) {
-            return Err(EncoderError::Config(format!("crop_size {} is smaller than one patch", spec.resolution())));
-        }
-        spec.output_grid()?;
+        // A spec read from a file is validated there; one changed since (`--tokens`) or made in
+        // code is checked again before anything is allocated.
+        spec.validate()?;
         let architecture = spec.architecture.spec();
         let model = match weights {
             WeightsSource::Path(path) => {
@@ -129,6 +141,10 @@ impl Encoder {
             EncoderModel::Diffusion(sd) => sd.forward(pixels, layer)?,
             EncoderModel::Sam(sam) => sam.forward(pixels, layer)?,
         };
+        // One reduction per batch: a NaN checkpoint tensor or eps must not pass as features.
+        if !tokens.clone().is_finite().all().into_scalar::<bool>() {
+            return Err(EncoderError::NonFinite { encoder: self.spec.name.clone() });
+        }
         let [rows, cols] = grid;
         let target = self.spec.output_grid()?;
         if self.spec.feature_tokens.is_none() || target == grid {

@@ -6,13 +6,14 @@
 //! crop × crop with Pillow's default bicubic] → resize (shortest edge, or both sides) with
 //! Pillow's filters in 8 bits → centre crop → scale to [0, 1] → normalise.
 
-use std::path::Path;
+use std::ops::Range;
 
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use super::EncoderError;
-use super::resample::resize_rgb;
+use super::resample::{resize_rgb, resize_rgb_window};
+use super::spec::{check_size, limits};
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -66,26 +67,17 @@ pub enum CropRounding {
     Round,
 }
 
-/// Decodes an image file into 8-bit RGB (alpha dropped, as PIL's `convert("RGB")` does).
-pub fn load_image(path: &Path) -> Result<RgbImage, EncoderError> {
-    let reader = image::ImageReader::open(path)
-        .map_err(|source| EncoderError::Io { path: path.to_path_buf(), source })?
-        .with_guessed_format()
-        .map_err(|source| EncoderError::Io { path: path.to_path_buf(), source })?;
-    let decoded = reader.decode().map_err(|err| EncoderError::Image { path: path.to_path_buf(), message: err.to_string() })?;
-    Ok(decoded.to_rgb8())
-}
-
 impl Preprocess {
-    pub fn validate(&self) -> Result<(), String> {
-        if self.crop_size == 0 || self.resize_size < self.crop_size {
-            return Err(format!(
-                "preprocess: resize_size {} must be at least crop_size {} (and non-zero)",
-                self.resize_size, self.crop_size
-            ));
-        }
-        if self.std.iter().any(|s| *s <= 0.0) {
-            return Err("preprocess: std must be positive".into());
+    /// Sizes in range (at most [`limits::PIXELS`] a side), the crop within the resize, and a
+    /// finite normalisation.
+    pub fn validate(&self) -> Result<(), EncoderError> {
+        check_size("crop_size", self.crop_size, 1..=limits::PIXELS)?;
+        check_size("resize_size", self.resize_size, self.crop_size..=limits::PIXELS)?;
+        if !self.mean.iter().all(|m| m.is_finite()) || !self.std.iter().all(|s| s.is_finite() && *s > 0.0) {
+            return Err(EncoderError::Config(format!(
+                "mean {:?} must be finite and std {:?} finite and positive",
+                self.mean, self.std
+            )));
         }
         Ok(())
     }
@@ -108,10 +100,10 @@ impl Preprocess {
         } else {
             image
         };
-        let (width, height) = self.resized_size(image.width() as usize, image.height() as usize);
         let source = (image.width() as usize, image.height() as usize);
-        let resized = resize_rgb(image.as_raw(), source, (width, height), self.interpolation);
-        let cropped = self.centre_crop(&resized, width, height);
+        let (width, height) = self.resized_size(source.0, source.1);
+        let cropped =
+            resize_rgb_window(image.as_raw(), source, (width, height), self.centre_crop(width, height), self.interpolation);
         self.normalise(&cropped)
     }
 
@@ -131,8 +123,8 @@ impl Preprocess {
         }
     }
 
-    /// Crops the centre `crop × crop` window of an RGB buffer of `width × height`.
-    fn centre_crop(&self, rgb: &[u8], width: usize, height: usize) -> Vec<u8> {
+    /// The centre `crop × crop` window (columns, rows) of an image of `width × height`.
+    fn centre_crop(&self, width: usize, height: usize) -> (Range<usize>, Range<usize>) {
         let crop = self.crop_size;
         let offset = |extent: usize| {
             let margin = extent - crop;
@@ -142,12 +134,7 @@ impl Preprocess {
             }
         };
         let (top, left) = (offset(height), offset(width));
-        let mut out = Vec::with_capacity(crop * crop * 3);
-        for row in top..top + crop {
-            let start = (row * width + left) * 3;
-            out.extend_from_slice(&rgb[start..start + crop * 3]);
-        }
-        out
+        (left..left + crop, top..top + crop)
     }
 
     /// HWC u8 → CHW f32: `(v / 255 - mean) / std`.

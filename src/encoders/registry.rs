@@ -8,7 +8,7 @@ use super::spec::EncoderSpec;
 use crate::weights::{hub, url};
 
 /// Every preset spec, in the order `cambrian encoders` lists them.
-const PRESETS: &[(&str, &str)] = &[
+pub(crate) const PRESET_FILES: &[(&str, &str)] = &[
     ("clip-vit-l-14-336", include_str!("../../encoders/clip-vit-l-14-336.toml")),
     ("dfn-clip-vit-l-14-224", include_str!("../../encoders/dfn-clip-vit-l-14-224.toml")),
     ("dfn-clip-vit-h-14-378", include_str!("../../encoders/dfn-clip-vit-h-14-378.toml")),
@@ -43,7 +43,7 @@ const PRESETS: &[(&str, &str)] = &[
 
 /// All presets, parsed. A preset that does not parse is a bug the test suite catches.
 pub fn presets() -> Vec<EncoderSpec> {
-    PRESETS
+    PRESET_FILES
         .iter()
         .map(|(name, text)| EncoderSpec::from_toml(text, &format!("encoders/{name}.toml")).unwrap_or_else(|err| panic!("{err}")))
         .collect()
@@ -52,7 +52,7 @@ pub fn presets() -> Vec<EncoderSpec> {
 pub fn preset(name: &str) -> Result<EncoderSpec, EncoderError> {
     presets().into_iter().find(|spec| spec.name == name).ok_or_else(|| EncoderError::Unknown {
         name: name.to_string(),
-        closest: PRESETS
+        closest: PRESET_FILES
             .iter()
             .map(|(preset, _)| (strsim::jaro_winkler(name, preset), *preset))
             .filter(|(score, _)| *score > 0.7)

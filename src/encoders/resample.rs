@@ -5,6 +5,8 @@
 //! (bicubic upscale), hence this file. Source of the algorithm: Pillow `src/libImaging/Resample.c`
 //! (`precompute_coeffs`, `normalize_coeffs_8bpc`, `ImagingResampleInner`).
 
+use std::ops::Range;
+
 use super::preprocess::Interpolation;
 
 /// Fixed-point precision of Pillow's 8-bit path: 32 - 8 - 2 bits.
@@ -55,19 +57,20 @@ fn sinc(x: f64) -> f64 {
     x.sin() / x
 }
 
-/// For each output index: the first input index and the fixed-point weights from there on.
+/// For each output index in `range`: the first input index and the fixed-point weights from
+/// there on (indexed from `range.start`).
 struct Taps {
     start: Vec<usize>,
     weights: Vec<Vec<i32>>,
 }
 
-fn taps(in_size: usize, out_size: usize, filter: Interpolation) -> Taps {
+fn taps(in_size: usize, out_size: usize, filter: Interpolation, range: Range<usize>) -> Taps {
     let scale = in_size as f64 / out_size as f64;
     let filter_scale = scale.max(1.0);
     let support = filter.support() * filter_scale;
-    let mut start = Vec::with_capacity(out_size);
-    let mut weights = Vec::with_capacity(out_size);
-    for out in 0..out_size {
+    let mut start = Vec::with_capacity(range.len());
+    let mut weights = Vec::with_capacity(range.len());
+    for out in range {
         let centre = (out as f64 + 0.5) * scale;
         // C's (int) truncates toward zero; both bounds are clamped into the input.
         let min = ((centre - support + 0.5) as i64).max(0) as usize;
@@ -99,6 +102,13 @@ fn clip8(acc: i64) -> u8 {
 }
 
 /// Resizes a packed RGB buffer (`width × height × 3`) to `out_width × out_height`.
+pub fn resize_rgb(rgb: &[u8], source: (usize, usize), (out_width, out_height): (usize, usize), filter: Interpolation) -> Vec<u8> {
+    resize_rgb_window(rgb, source, (out_width, out_height), (0..out_width, 0..out_height), filter)
+}
+
+/// The `columns × rows` window of `resize_rgb`'s output, computed alone: Pillow's resize then
+/// a crop, bit for bit (each output pixel has its own taps), without the whole resized image
+/// (a shortest-edge resize of a thin image is huge). Returns `columns.len() × rows.len() × 3`.
 ///
 /// Pillow's published `ImagingResampleInner` always runs the horizontal pass first, but the
 /// Pillow 13.0 wheels run the vertical pass first for some sizes, which changes the 8-bit
@@ -106,19 +116,21 @@ fn clip8(acc: i64) -> u8 {
 /// fitted on 289 random sizes (two source images, bicubic): it reproduces Pillow 13.0
 /// bit for bit on 271 of them and on every size the parity fixtures use; elsewhere
 /// pixels differ by at most one level.
-pub fn resize_rgb(
+pub fn resize_rgb_window(
     rgb: &[u8],
     (width, height): (usize, usize),
     (out_width, out_height): (usize, usize),
+    (columns, rows): (Range<usize>, Range<usize>),
     filter: Interpolation,
 ) -> Vec<u8> {
     let reduction = |from: usize, to: usize| (from as f64 / to as f64).max(1.0);
     if reduction(height, out_height) > 1.02 * reduction(width, out_width) {
         let transposed = transpose(rgb, width, height);
-        let resized = resize_horizontal_first(&transposed, (height, width), (out_height, out_width), filter);
-        return transpose(&resized, out_height, out_width);
+        let (window_width, window_height) = (columns.len(), rows.len());
+        let resized = resize_horizontal_first(&transposed, (height, width), (out_height, out_width), (rows, columns), filter);
+        return transpose(&resized, window_height, window_width);
     }
-    resize_horizontal_first(rgb, (width, height), (out_width, out_height), filter)
+    resize_horizontal_first(rgb, (width, height), (out_width, out_height), (columns, rows), filter)
 }
 
 /// Swaps rows and columns of a packed RGB buffer of `width × height`.
@@ -133,43 +145,49 @@ fn transpose(rgb: &[u8], width: usize, height: usize) -> Vec<u8> {
     out
 }
 
-/// Pillow's two passes, horizontal first over the source rows the vertical pass reads.
+/// Pillow's two passes over a window of the output, horizontal first over the source rows the
+/// vertical pass reads; a pass whose size is unchanged is skipped, as Pillow skips it.
 fn resize_horizontal_first(
     rgb: &[u8],
     (width, height): (usize, usize),
     (out_width, out_height): (usize, usize),
+    (columns, rows): (Range<usize>, Range<usize>),
     filter: Interpolation,
 ) -> Vec<u8> {
-    let horizontal = taps(width, out_width, filter);
-    let vertical = taps(height, out_height, filter);
-    let (first_row, rows, intermediate) = if out_width != width {
-        let first = vertical.start[0];
-        let last = vertical.start[out_height - 1] + vertical.weights[out_height - 1].len();
-        let mut out = vec![0u8; (last - first) * out_width * 3];
-        for (row, out_row) in (first..last).zip(out.chunks_exact_mut(out_width * 3)) {
-            let src = &rgb[row * width * 3..(row + 1) * width * 3];
-            for x in 0..out_width {
-                for c in 0..3 {
-                    let mut acc = 1i64 << (PRECISION_BITS - 1);
-                    for (k, w) in horizontal.weights[x].iter().enumerate() {
-                        acc += src[(horizontal.start[x] + k) * 3 + c] as i64 * *w as i64;
-                    }
-                    out_row[x * 3 + c] = clip8(acc);
+    let (window_width, window_height) = (columns.len(), rows.len());
+    if window_width == 0 || window_height == 0 {
+        return Vec::new();
+    }
+    let horizontal = taps(width, out_width, filter, columns.clone());
+    let vertical = taps(height, out_height, filter, rows.clone());
+    let source_rows = match out_height == height {
+        true => rows.clone(),
+        false => vertical.start[0]..vertical.start[window_height - 1] + vertical.weights[window_height - 1].len(),
+    };
+    let stride = window_width * 3;
+    let mut intermediate = vec![0u8; source_rows.len() * stride];
+    for (row, out_row) in source_rows.clone().zip(intermediate.chunks_exact_mut(stride)) {
+        let src = &rgb[row * width * 3..(row + 1) * width * 3];
+        if out_width == width {
+            out_row.copy_from_slice(&src[columns.start * 3..columns.end * 3]);
+            continue;
+        }
+        for x in 0..window_width {
+            for c in 0..3 {
+                let mut acc = 1i64 << (PRECISION_BITS - 1);
+                for (k, w) in horizontal.weights[x].iter().enumerate() {
+                    acc += src[(horizontal.start[x] + k) * 3 + c] as i64 * *w as i64;
                 }
+                out_row[x * 3 + c] = clip8(acc);
             }
         }
-        (first, last - first, out)
-    } else {
-        (0, height, rgb.to_vec())
-    };
+    }
     if out_height == height {
         return intermediate;
     }
-    debug_assert!(rows > 0);
-    let stride = out_width * 3;
-    let mut out = vec![0u8; out_height * stride];
-    for y in 0..out_height {
-        let top = vertical.start[y] - first_row;
+    let mut out = vec![0u8; window_height * stride];
+    for y in 0..window_height {
+        let top = vertical.start[y] - source_rows.start;
         for i in 0..stride {
             let mut acc = 1i64 << (PRECISION_BITS - 1);
             for (k, w) in vertical.weights[y].iter().enumerate() {
@@ -179,4 +197,27 @@ fn resize_horizontal_first(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A window is the same pixels as the crop of the whole resize, on both pass orders.
+    #[test]
+    fn a_window_equals_the_crop_of_the_whole_resize() {
+        let (width, height) = (23, 41);
+        let rgb: Vec<u8> = (0..width * height * 3).map(|i| ((i * 7919) % 251) as u8).collect();
+        for (out, filter) in
+            [((30, 12), Interpolation::Bicubic), ((9, 60), Interpolation::Bilinear), ((23, 17), Interpolation::Lanczos)]
+        {
+            let whole = resize_rgb(&rgb, (width, height), out, filter);
+            let (columns, rows) = (2..out.0 - 3, 1..out.1 - 4);
+            let cropped: Vec<u8> = rows
+                .clone()
+                .flat_map(|y| whole[(y * out.0 + columns.start) * 3..(y * out.0 + columns.end) * 3].to_vec())
+                .collect();
+            assert_eq!(resize_rgb_window(&rgb, (width, height), out, (columns, rows), filter), cropped, "{out:?} {filter:?}");
+        }
+    }
 }

@@ -16,7 +16,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::spec::{ArchitectureSpec, patch_grid};
+use super::spec::{ArchitectureSpec, TransformerSizes, check_size, limits, patch_grid};
 use super::vit::resolve_layer;
 use super::{EncoderError, EncoderModel};
 use crate::nn::mlp::{Act, Mlp};
@@ -66,8 +66,12 @@ impl ArchitectureSpec for SamSpec {
         patch_grid(resolution, self.patch_size)
     }
 
+    fn validate(&self) -> Result<(), EncoderError> {
+        self.check()
+    }
+
     fn build(&self, checkpoint: Option<Checkpoint>, device: &Device) -> Result<EncoderModel, EncoderError> {
-        self.validate()?;
+        self.check()?;
         let mut encoder = self.init(device);
         if let Some(checkpoint) = checkpoint {
             load_strict(&mut encoder, checkpoint, &KEYS)?;
@@ -77,14 +81,14 @@ impl ArchitectureSpec for SamSpec {
 }
 
 impl SamSpec {
-    fn validate(&self) -> Result<(), EncoderError> {
+    fn check(&self) -> Result<(), EncoderError> {
         let invalid = |message: String| Err(EncoderError::Config(message));
-        if self.patch_size == 0 || self.image_size < self.patch_size || self.image_size % self.patch_size != 0 {
+        let SamSpec { image_size, patch_size, hidden_size, depth, heads, mlp_size, .. } = *self;
+        TransformerSizes { image_size, patch_size, hidden_size, depth, heads, mlp_size }.check()?;
+        if !self.image_size.is_multiple_of(self.patch_size) {
             return invalid(format!("image_size {} is not a multiple of patch_size {}", self.image_size, self.patch_size));
         }
-        if self.heads == 0 || self.hidden_size % self.heads != 0 {
-            return invalid(format!("hidden_size {} is not divisible by heads {}", self.hidden_size, self.heads));
-        }
+        check_size("window_size", self.window_size, 0..=limits::PIXELS / limits::PATCH)?;
         if let Some(index) = self.global_attn_indexes.iter().find(|i| **i >= self.depth) {
             return invalid(format!("global_attn_indexes names block {index}, but depth is {}", self.depth));
         }

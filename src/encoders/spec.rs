@@ -112,9 +112,79 @@ impl Architecture {
 }
 
 /// The token grid of a patch size at a square input side; [0, 0] for a zero patch size, which
-/// `Encoder::build` refuses.
+/// `EncoderSpec::validate` refuses.
 pub fn patch_grid(resolution: usize, patch_size: usize) -> [usize; 2] {
     [resolution.checked_div(patch_size).unwrap_or(0); 2]
+}
+
+/// Upper bounds of the size fields, a few times the largest real model's value (ViT-bigG/14:
+/// width 1664, 48 blocks, MLP 8192; ConvNeXt-XXL: 3072 channels; SAM and ConvNeXt inputs:
+/// 1024 px; DINOv2: 4 registers), so that a typo is an error that names the field instead of
+/// an allocation that aborts.
+pub mod limits {
+    /// Input and position-table sides, in pixels (`image_size`, `crop_size`, `resize_size`).
+    pub const PIXELS: usize = 4096;
+    pub const PATCH: usize = 64;
+    /// Channels of a token or a feature map.
+    pub const WIDTH: usize = 8192;
+    /// Blocks of a tower or of a stage.
+    pub const DEPTH: usize = 256;
+    pub const HEADS: usize = 256;
+    /// Inner width of a feed-forward layer.
+    pub const MLP: usize = 32768;
+    /// Prefix tokens besides the class token.
+    pub const REGISTERS: usize = 64;
+}
+
+/// A size field within `range` (a few times the largest real model's value, see [`limits`]).
+pub fn check_size(field: &str, value: usize, range: std::ops::RangeInclusive<usize>) -> Result<(), EncoderError> {
+    if range.contains(&value) {
+        return Ok(());
+    }
+    Err(EncoderError::Config(format!("{field} = {value} is out of range: it must be {}..={}", range.start(), range.end())))
+}
+
+/// A normalisation epsilon: finite and positive (a NaN or negative one makes NaN features).
+pub fn check_eps(field: &str, value: f64) -> Result<(), EncoderError> {
+    if value.is_finite() && value > 0.0 {
+        return Ok(());
+    }
+    Err(EncoderError::Config(format!("{field} = {value} must be finite and positive")))
+}
+
+/// The sizes every ViT-like `[architecture]` table has (vit, eva, beit, sam).
+pub struct TransformerSizes {
+    pub image_size: usize,
+    pub patch_size: usize,
+    pub hidden_size: usize,
+    pub depth: usize,
+    pub heads: usize,
+    pub mlp_size: usize,
+}
+
+impl TransformerSizes {
+    /// Each field in range, at least one patch in the image, the width split evenly into heads.
+    pub fn check(&self) -> Result<(), EncoderError> {
+        check_size("image_size", self.image_size, 1..=limits::PIXELS)?;
+        check_size("patch_size", self.patch_size, 1..=limits::PATCH)?;
+        check_size("hidden_size", self.hidden_size, 1..=limits::WIDTH)?;
+        check_size("depth", self.depth, 1..=limits::DEPTH)?;
+        check_size("heads", self.heads, 1..=limits::HEADS)?;
+        check_size("mlp_size", self.mlp_size, 1..=limits::MLP)?;
+        if self.image_size < self.patch_size {
+            return Err(EncoderError::Config(format!(
+                "image_size {} is smaller than patch_size {}",
+                self.image_size, self.patch_size
+            )));
+        }
+        if !self.hidden_size.is_multiple_of(self.heads) {
+            return Err(EncoderError::Config(format!(
+                "hidden_size {} is not divisible by heads {}",
+                self.hidden_size, self.heads
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// What each architecture's `[architecture]` table tells the rest of the crate.
@@ -125,6 +195,9 @@ pub trait ArchitectureSpec {
     fn hidden_size(&self) -> usize;
     /// The output token grid [rows, cols] for a square input of side `resolution`.
     fn grid(&self, resolution: usize) -> [usize; 2];
+    /// Every size in range and every combination buildable: checked where a spec is read,
+    /// before anything is allocated.
+    fn validate(&self) -> Result<(), EncoderError>;
     /// Builds the model with random parameters, then loads `checkpoint` strictly if given.
     fn build(&self, checkpoint: Option<Checkpoint>, device: &Device) -> Result<EncoderModel, EncoderError>;
     /// Files of the hub repository the weights need besides the spec's `weights_file`.
@@ -156,8 +229,27 @@ impl Selection<'_> {
 }
 
 impl EncoderSpec {
+    /// Parses and validates a spec; an error names `origin` and the field.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, EncoderError> {
-        toml::from_str(text).map_err(|err| EncoderError::Spec { origin: origin.to_string(), message: err.message().to_string() })
+        let spec_error = |message: String| EncoderError::Spec { origin: origin.to_string(), message };
+        let spec: Self = toml::from_str(text).map_err(|err| spec_error(err.message().to_string()))?;
+        spec.validate().map_err(|err| spec_error(err.config_message()))?;
+        Ok(spec)
+    }
+
+    /// The architecture's sizes, the preprocessing, at least one token at the input
+    /// resolution, and a square `feature_tokens`.
+    pub fn validate(&self) -> Result<(), EncoderError> {
+        self.architecture.spec().validate()?;
+        self.preprocess.validate()?;
+        if self.native_grid().contains(&0) {
+            return Err(EncoderError::Config(format!("crop_size {} is smaller than one token", self.resolution())));
+        }
+        if let Some(tokens) = self.feature_tokens {
+            // 256 × 256: far beyond the 576 of Cambrian's `interp`.
+            check_size("feature_tokens", tokens, 1..=65_536)?;
+        }
+        self.output_grid().map(drop)
     }
 
     pub fn from_file(path: &Path) -> Result<Self, EncoderError> {
@@ -196,5 +288,67 @@ impl EncoderSpec {
             return Err(EncoderError::Config(format!("feature_tokens {tokens} is not a square number of tokens")));
         }
         Ok([side, side])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoders::registry::PRESET_FILES;
+
+    /// A preset's TOML with one value replaced (`path` of table keys), parsed.
+    fn edited(preset: &str, path: &[&str], value: toml::Value) -> Result<EncoderSpec, EncoderError> {
+        let text = PRESET_FILES.iter().find(|(name, _)| *name == preset).expect("a preset").1;
+        let mut table: toml::Table = toml::from_str(text).unwrap();
+        let (last, tables) = path.split_last().unwrap();
+        let mut at = &mut table;
+        for key in tables {
+            at = at.get_mut(*key).and_then(toml::Value::as_table_mut).expect("a table");
+        }
+        at.insert(last.to_string(), value);
+        EncoderSpec::from_toml(&toml::to_string(&table).unwrap(), preset)
+    }
+
+    #[test]
+    fn every_kind_refuses_out_of_range_sizes_naming_the_field() {
+        use toml::Value::{Array, Float, Integer};
+        let huge = Integer(1_000_000_000);
+        let cases = [
+            ("mae-vit-l-16", vec!["architecture", "hidden_size"], Integer(0), "hidden_size = 0 is out of range"),
+            ("mae-vit-l-16", vec!["architecture", "registers"], huge.clone(), "registers = 1000000000 is out of range"),
+            ("mae-vit-l-16", vec!["preprocess", "crop_size"], Integer(0), "crop_size = 0 is out of range"),
+            ("eva02-clip-vit-l-14-336", vec!["architecture", "depth"], huge.clone(), "depth = 1000000000 is out of range"),
+            ("eva02-clip-vit-l-14-336", vec!["architecture", "norm_eps"], Float(f64::NAN), "norm_eps = NaN must be finite"),
+            ("midas-beit-large-512", vec!["architecture", "mlp_size"], huge.clone(), "mlp_size = 1000000000 is out of range"),
+            ("midas-beit-large-512", vec!["architecture", "norm_eps"], Float(-1e-6), "must be finite and positive"),
+            ("sam-vit-l-1024", vec!["architecture", "window_size"], huge.clone(), "window_size = 1000000000 is out of range"),
+            ("sam-vit-l-1024", vec!["architecture", "patch_size"], Integer(0), "patch_size = 0 is out of range"),
+            (
+                "convnext-l-512",
+                vec!["architecture", "dims"],
+                Array(vec![Integer(192), Integer(384), Integer(768), huge.clone()]),
+                "dims[3] = 1000000000 is out of range",
+            ),
+            ("convnext-l-512", vec!["architecture", "norm_eps"], Float(f64::INFINITY), "norm_eps = inf must be finite"),
+            (
+                "sd-2.1",
+                vec!["architecture", "unet", "block_out_channels"],
+                Array(vec![Integer(320), Integer(640), Integer(1280), huge.clone()]),
+                "unet.block_out_channels[3] = 1000000000 is out of range",
+            ),
+            ("sd-2.1", vec!["architecture", "text_encoder", "layer_norm_eps"], Float(0.0), "layer_norm_eps = 0 must be finite"),
+            ("sd-2.1", vec!["preprocess", "resize_size"], Integer(0), "resize_size = 0 is out of range"),
+        ];
+        for (preset, path, value, message) in cases {
+            let err = edited(preset, &path, value).expect_err(&format!("{preset} {path:?} should be refused")).to_string();
+            assert!(err.starts_with(&format!("invalid encoder spec {preset}: ")) && err.contains(message), "{preset}: {err}");
+        }
+    }
+
+    #[test]
+    fn every_preset_is_within_the_limits() {
+        for (name, text) in PRESET_FILES {
+            EncoderSpec::from_toml(text, name).unwrap_or_else(|err| panic!("{err}"));
+        }
     }
 }

@@ -17,7 +17,7 @@ use burn::nn::{Initializer, LayerNorm, LayerNormConfig};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::spec::{ArchitectureSpec, patch_grid};
+use super::spec::{ArchitectureSpec, TransformerSizes, check_eps, check_size, limits, patch_grid};
 use super::{EncoderError, EncoderModel, vit_keys};
 use crate::nn::attention::SelfAttention;
 use crate::nn::layer_scale::LayerScale;
@@ -188,6 +188,10 @@ impl ArchitectureSpec for VitSpec {
         patch_grid(resolution, self.patch_size)
     }
 
+    fn validate(&self) -> Result<(), EncoderError> {
+        self.resolve().map(drop)
+    }
+
     fn build(&self, checkpoint: Option<Checkpoint>, device: &Device) -> Result<EncoderModel, EncoderError> {
         let mut vit = self.resolve()?.init(device);
         if let Some(checkpoint) = checkpoint {
@@ -223,12 +227,10 @@ impl VitSpec {
         let invalid = |message: String| Err(EncoderError::Config(message));
         // A remainder is allowed: the patch convolution drops it and the position table has
         // floor(image_size / patch_size)² rows, as in timm and transformers (SO400M/14 at 384).
-        if config.patch_size == 0 || config.image_size < config.patch_size {
-            return invalid(format!("image_size {} is smaller than patch_size {}", config.image_size, config.patch_size));
-        }
-        if config.heads == 0 || config.hidden_size % config.heads != 0 {
-            return invalid(format!("hidden_size {} is not divisible by heads {}", config.hidden_size, config.heads));
-        }
+        let VitSpec { image_size, patch_size, hidden_size, depth, heads, mlp_size, .. } = *self;
+        TransformerSizes { image_size, patch_size, hidden_size, depth, heads, mlp_size }.check()?;
+        check_size("registers", config.registers, 0..=limits::REGISTERS)?;
+        check_eps("norm_eps", config.norm_eps)?;
         if config.pos_embed == PosEmbedCover::ClassAndPatches && !config.class_token {
             return invalid("pos_embed = \"class-and-patches\" needs a class token".into());
         }

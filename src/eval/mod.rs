@@ -1,7 +1,9 @@
-//! Scoring model outputs: Cambrian's answer extraction (`answer`), the evaluation of a
-//! trained probe on multiple-choice questions with both scorers (`mc`), and the benchmark
-//! scorers of Cambrian-1's evaluation scripts (`score`).
+//! Scoring model outputs: a benchmark's questions from whatever source names them
+//! (`questions`), the evaluation of a trained probe on them with both scorers (`evaluate`),
+//! Cambrian's answer extraction (`answer`) and the benchmark scorers of Cambrian-1's
+//! evaluation scripts (`score`).
 
 pub mod answer;
-pub mod mc;
+pub mod evaluate;
+pub mod questions;
 pub mod score;

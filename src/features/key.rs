@@ -20,9 +20,10 @@ use super::{CacheDtype, FeatureError};
 use crate::encoders::preprocess::Preprocess;
 use crate::encoders::{Architecture, EncoderSpec, WeightsSource};
 
-/// Bumped whenever the entries' layout or the meaning of a key changes (including a change
-/// to an architecture's code or weight loading that changes its features for the same key).
-pub const FORMAT: u32 = 1;
+/// The entries' layout version (bumped when it or the meaning of a key changes) and the crate's
+/// version: a new release, whose architecture code or weight loading may give other features
+/// for the same key, never reads an older release's entries.
+pub const FORMAT: &str = concat!("1/cambrian-", env!("CARGO_PKG_VERSION"));
 
 /// One encoder's features, as the cache names them.
 #[derive(Debug, Clone)]
@@ -39,7 +40,7 @@ pub struct EncoderKey {
 /// Everything that changes an encoder's features, in a fixed order.
 #[derive(Serialize)]
 struct KeyParts<'a> {
-    format: u32,
+    format: &'static str,
     architecture: &'a Architecture,
     preprocess: &'a Preprocess,
     feature_layer: Option<i64>,
@@ -173,6 +174,8 @@ mod tests {
         let base = key(&spec, &WeightsSource::Random { seed: 0 });
         assert_eq!(base.hash, key(&spec, &WeightsSource::Random { seed: 0 }).hash, "deterministic");
         assert_eq!(base.hash.len(), 32);
+        let format = concat!("\"format\":\"1/cambrian-", env!("CARGO_PKG_VERSION"), "\"");
+        assert!(base.text.contains(format), "the crate version is part of every key: {}", base.text);
         assert_ne!(base.hash, key(&spec, &WeightsSource::Random { seed: 1 }).hash, "seed");
         let mut layer = spec.clone();
         layer.feature_layer = Some(-2);

@@ -14,7 +14,7 @@
 //! and the checksum, so a truncated, damaged, stale or colliding entry is reported and never
 //! used. A writer killed mid-write leaves a hidden `.…tmp` file that no read looks at.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use burn::tensor::f16;
@@ -85,8 +85,7 @@ impl FeatureCache {
         metadata.insert("sha256".into(), hex(&Sha256::digest(&bytes)));
         let shape = vec![key.grid[0] * key.grid[1], key.hidden];
         let view = TensorView::new(dtype_of(self.dtype), shape, &bytes).map_err(|err| FeatureError::Invalid(err.to_string()))?;
-        let file =
-            safetensors::serialize([("tokens", view)], Some(metadata)).map_err(|err| FeatureError::Invalid(err.to_string()))?;
+        let file = crate::weights::sorted::serialize([("tokens", view)], metadata).map_err(FeatureError::Invalid)?;
         let path = self.entry_path(key, image);
         let dir = path.parent().expect("an entry lies in a folder");
         std::fs::create_dir_all(dir).map_err(FeatureError::io(dir))?;
@@ -121,9 +120,9 @@ impl FeatureCache {
 }
 
 /// The metadata an entry of `key` and `image` must carry (its checksum aside).
-fn expected_metadata(key: &EncoderKey, image: &ImageId) -> HashMap<String, String> {
+fn expected_metadata(key: &EncoderKey, image: &ImageId) -> BTreeMap<String, String> {
     let [width, height] = image.size;
-    HashMap::from([
+    BTreeMap::from([
         ("format".to_string(), FORMAT.to_string()),
         ("key".to_string(), key.text.clone()),
         ("image".to_string(), image.hash.clone()),

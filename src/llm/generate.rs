@@ -4,7 +4,7 @@
 //! Optionally keeps the logits of every prompt position and every step, which
 //! [`write_logits`] saves as safetensors.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -93,7 +93,7 @@ pub fn greedy(
 
 /// Writes `prompt_ids` [T] i64, `prompt_logits` [T, V] f32, `generated_ids` [N] i64 and
 /// `step_logits` [N, V] f32 atomically.
-pub fn write_logits(path: &Path, generation: &Generation, metadata: HashMap<String, String>) -> Result<(), LlmError> {
+pub fn write_logits(path: &Path, generation: &Generation, metadata: BTreeMap<String, String>) -> Result<(), LlmError> {
     let ids = |ids: &[u32]| -> Vec<u8> { ids.iter().flat_map(|&id| (id as i64).to_le_bytes()).collect() };
     let floats = |values: &[f32]| -> Vec<u8> { values.iter().flat_map(|v| v.to_le_bytes()).collect() };
     let (prompt, generated) = (generation.prompt_ids.len(), generation.generated_ids.len());
@@ -110,7 +110,7 @@ pub fn write_logits(path: &Path, generation: &Generation, metadata: HashMap<Stri
             .map_err(|err| LlmError::Generation(format!("{name}: {err} (were the logits kept?)")))?;
         views.push((*name, view));
     }
-    let bytes = safetensors::serialize(views, Some(metadata)).map_err(|err| LlmError::Generation(err.to_string()))?;
+    let bytes = crate::weights::sorted::serialize(views, metadata).map_err(LlmError::Generation)?;
     crate::atomic::write(path, &bytes).map_err(|source| LlmError::Io { path: path.to_path_buf(), source })
 }
 

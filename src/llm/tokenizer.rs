@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use super::LlmError;
 
+/// A token's `[start, end)` bytes in the text it came from.
+pub type ByteRange = (usize, usize);
+
 pub struct LlmTokenizer {
     inner: tokenizers::Tokenizer,
     path: PathBuf,
@@ -36,7 +39,7 @@ impl LlmTokenizer {
 
     /// Text → token ids with each token's byte range in `text`; `special` adds the
     /// tokenizer's special tokens (a leading `<s>`, say) as `encode` does.
-    pub fn encode_with_offsets(&self, text: &str, special: bool) -> Result<(Vec<u32>, Vec<(usize, usize)>), LlmError> {
+    pub fn encode_with_offsets(&self, text: &str, special: bool) -> Result<(Vec<u32>, Vec<ByteRange>), LlmError> {
         let encoding = self.inner.encode(text, special).map_err(|err| self.error(err))?;
         Ok((encoding.get_ids().to_vec(), encoding.get_offsets().to_vec()))
     }

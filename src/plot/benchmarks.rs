@@ -30,7 +30,7 @@ impl Benchmarks {
         if benchmarks.len() < 3 {
             return Err(format!("only {} benchmark(s); clustering needs at least 3", benchmarks.len()));
         }
-        let score = |run: &Run, name: &str| run.rows.get(name).map(|row| Scorer::Generation.score(row));
+        let score = |run: &Run, name: &str| run.rows.get(name).and_then(|row| Scorer::Generation.score(row));
         let correlation = benchmarks
             .iter()
             .map(|a| {

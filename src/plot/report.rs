@@ -1,5 +1,6 @@
 //! report.md: the encoder × category table ranked by average, then every figure with its
-//! caption, then the notes on what was skipped or missing.
+//! caption, then the notes on what was skipped or missing. Names and messages come from
+//! results.csv, so they are escaped: a name cannot leave its code span, a cell or its line.
 
 use std::fmt::Write;
 
@@ -8,7 +9,7 @@ use super::stats::Stat;
 use super::sweep::{Column, Setting, Sweep, describe_recipe, recipe_difference};
 
 pub fn markdown(sweep: &Sweep, figures: &[Drawn], notes: &[String]) -> String {
-    let mut out = format!("# Sweep `{}`\n\n", sweep.name);
+    let mut out = format!("# Sweep {}\n\n", code(&sweep.name));
     let _ = writeln!(
         out,
         "{} runs, {} benchmarks. Scores are generation scores (greedy answer, letter extracted) in percent; \
@@ -23,13 +24,16 @@ pub fn markdown(sweep: &Sweep, figures: &[Drawn], notes: &[String]) -> String {
         let _ = writeln!(
             out,
             "\n## {}\n\n![{}]({file})\n\n{} ([SVG]({}.svg))",
-            figure.title, figure.title, figure.caption, figure.name
+            figure.title,
+            figure.title,
+            text(&figure.caption),
+            figure.name
         );
     }
     if !notes.is_empty() {
         out.push_str("\n## Notes\n\n");
         for note in notes {
-            let _ = writeln!(out, "- {note}");
+            let _ = writeln!(out, "- {}", text(note));
         }
     }
     out
@@ -54,17 +58,19 @@ fn table(out: &mut String, sweep: &Sweep) {
     let _ = writeln!(out, "|{rule}");
     for (rank, setting) in settings.iter().enumerate() {
         let families: Vec<String> = setting.families.iter().map(|f| f.to_string()).collect();
-        let mut cells = vec![(rank + 1).to_string(), format!("`{}`", setting.encoder), families.join(" + ")];
+        let encoder = code(setting.encoder).replace('|', "\\|");
+        let mut cells = vec![(rank + 1).to_string(), encoder, families.join(" + ")];
         if let Some(main) = main {
             let difference = recipe_difference(setting.recipe, main);
-            cells.push(if difference.is_empty() { "main".into() } else { difference.join(", ") });
+            cells.push(if difference.is_empty() { "main".into() } else { text(&difference.join(", ")) });
         }
         cells.push(setting.runs.len().to_string());
         cells.extend(columns.iter().map(|&c| cell(setting.stat(c, sweep))));
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     if let Some(main) = main {
-        let _ = writeln!(out, "\nMain recipe (most encoders): {}. Recipe: where a row differs from it.", describe_recipe(main));
+        let recipe = text(&describe_recipe(main));
+        let _ = writeln!(out, "\nMain recipe (most encoders): {recipe}. Recipe: where a row differs from it.");
     }
 }
 
@@ -73,5 +79,53 @@ fn cell(stat: Option<Stat>) -> String {
         Some(Stat { mean, sd: Some(sd), .. }) => format!("{mean:.1} ± {sd:.1}"),
         Some(Stat { mean, .. }) => format!("{mean:.1}"),
         None => "–".into(),
+    }
+}
+
+/// `name` as a code span: fenced by one backtick more than its longest run of them, padded
+/// where it starts or ends with a backtick or a space (CommonMark strips one space each side),
+/// control characters written as escapes (`\n`) so that the span stays on its line.
+fn code(name: &str) -> String {
+    let inner: String = name.chars().map(visible).collect();
+    let longest = inner.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if inner.starts_with(['`', ' ']) || inner.ends_with(['`', ' ']) { " " } else { "" };
+    format!("{fence}{pad}{inner}{pad}{fence}")
+}
+
+/// Plain text with every character Markdown or a GFM table could read as syntax escaped (and
+/// control characters written as escapes, as in [`code`]).
+fn text(plain: &str) -> String {
+    let mut out = String::with_capacity(plain.len());
+    for c in plain.chars() {
+        if "\\`*_[]<>|&~#".contains(c) {
+            out.push('\\');
+        }
+        out.push_str(&visible(c));
+    }
+    out
+}
+
+fn visible(c: char) -> String {
+    if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_code_span_holds_any_name() {
+        assert_eq!(code("clip-vit-l-14-336"), "`clip-vit-l-14-336`");
+        assert_eq!(code("a``b"), "```a``b```");
+        assert_eq!(code("`x"), "`` `x ``");
+        assert_eq!(code("x "), "` x  `");
+        assert_eq!(code("a\nb\r\t"), "`a\\nb\\r\\t`");
+    }
+
+    #[test]
+    fn plain_text_has_no_markdown_left() {
+        assert_eq!(text("run a_b: <b>|[x](y)</b> *"), "run a\\_b: \\<b\\>\\|\\[x\\](y)\\</b\\> \\*");
+        assert_eq!(text("a\\b\nc"), "a\\\\b\\nc");
     }
 }

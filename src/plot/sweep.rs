@@ -24,16 +24,17 @@ pub fn category_name(category: Category) -> &'static str {
 /// Which score a figure reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scorer {
-    /// Greedy answer, letter extracted: the primary score.
+    /// The greedy reply, judged by the benchmark's scorer: the primary score.
     Generation,
-    /// The option the model ranks most likely.
+    /// The option the model ranks most likely (multiple-choice benchmarks only).
     Likelihood,
 }
 
 impl Scorer {
-    pub fn score(self, row: &ResultRow) -> f64 {
+    /// The score, where the benchmark has it (open-ended ones have no likelihood).
+    pub fn score(self, row: &ResultRow) -> Option<f64> {
         match self {
-            Scorer::Generation => row.generation,
+            Scorer::Generation => Some(row.generation),
             Scorer::Likelihood => row.likelihood,
         }
     }
@@ -48,7 +49,7 @@ impl Scorer {
 
     pub fn describe(self) -> &'static str {
         match self {
-            Scorer::Generation => "generation (greedy answer, letter extracted)",
+            Scorer::Generation => "generation (greedy answer, judged by the benchmark's scorer)",
             Scorer::Likelihood => "likelihood (option ranking)",
         }
     }
@@ -93,7 +94,7 @@ impl Run {
 
     /// Mean score over this run's benchmarks of `category`, as a fraction.
     pub fn category_mean(&self, category: Category, scorer: Scorer) -> Option<f64> {
-        let scores: Vec<f64> = self.rows.values().filter(|r| r.category == category).map(|r| scorer.score(r)).collect();
+        let scores: Vec<f64> = self.rows.values().filter(|r| r.category == category).filter_map(|r| scorer.score(r)).collect();
         mean(&scores)
     }
 

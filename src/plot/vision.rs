@@ -19,7 +19,8 @@ struct Row {
     category: Category,
     with_image: f64,
     blind: f64,
-    chance: f64,
+    /// Where the benchmark's loader knows it.
+    chance: Option<f64>,
 }
 
 struct Panel {
@@ -50,7 +51,7 @@ impl Vision {
             .filter(|r| r.rows.values().any(|row| row.generation_blind.is_some() || row.likelihood_blind.is_some()));
         let caption = format!(
             "Score (%) with the image (filled) and with vision disabled (ring), mean over the {} runs evaluated both \
-             ways; the black tick is the random-guess score, the number the gain from seeing. Benchmarks by \
+             ways; the black tick is the random-guess score (multiple-choice benchmarks), the number the gain from seeing. Benchmarks by \
              category, largest gain first. Panels: {}.",
             runs.count(),
             panels.iter().map(|p| p.scorer.describe()).collect::<Vec<_>>().join("; ")
@@ -77,15 +78,15 @@ fn rows(sweep: &Sweep, scorer: Scorer) -> Vec<Row> {
                 .runs
                 .iter()
                 .filter_map(|run| run.rows.get(&benchmark.name))
-                .filter_map(|row| scorer.blind(row).map(|blind| (row, blind)))
+                .filter_map(|row| Some((scorer.score(row)?, scorer.blind(row)?, row.chance)))
                 .collect();
             let percent = |values: Vec<f64>| mean(&values).map(|m| 100.0 * m);
             Some(Row {
                 benchmark: benchmark.name.clone(),
                 category: benchmark.category,
-                with_image: percent(evaluated.iter().map(|(row, _)| scorer.score(row)).collect())?,
-                blind: percent(evaluated.iter().map(|(_, blind)| *blind).collect())?,
-                chance: percent(evaluated.iter().map(|(row, _)| row.chance).collect())?,
+                with_image: percent(evaluated.iter().map(|(seeing, _, _)| *seeing).collect())?,
+                blind: percent(evaluated.iter().map(|(_, blind, _)| *blind).collect())?,
+                chance: evaluated.iter().map(|(_, _, chance)| *chance).collect::<Option<Vec<f64>>>().and_then(percent),
             })
         })
         .collect();
@@ -156,15 +157,15 @@ fn draw_panel<DB: DrawingBackend>(
             chart.draw_series([PathElement::new(vec![(0.0, y + 0.5), (100.0, y + 0.5)], MUTED.stroke_width(1))])?;
         }
         let colour = category_colour(row.category);
-        chart.draw_series([
-            PathElement::new(vec![(row.chance, y - 0.3), (row.chance, y + 0.3)], INK.stroke_width(3)),
-            PathElement::new(vec![(row.blind, y), (row.with_image, y)], colour.stroke_width(3)),
-        ])?;
+        if let Some(chance) = row.chance {
+            chart.draw_series([PathElement::new(vec![(chance, y - 0.3), (chance, y + 0.3)], INK.stroke_width(3))])?;
+        }
+        chart.draw_series([PathElement::new(vec![(row.blind, y), (row.with_image, y)], colour.stroke_width(3))])?;
         chart.draw_series([Circle::new((row.blind, y), 8, WHITE.filled())])?;
         chart.draw_series([Circle::new((row.blind, y), 8, colour.stroke_width(3))])?;
         chart.draw_series([Circle::new((row.with_image, y), 8, colour.filled())])?;
         let gain = row.with_image - row.blind;
-        let right = row.with_image.max(row.blind).max(row.chance);
+        let right = row.with_image.max(row.blind).max(row.chance.unwrap_or_default());
         let style = text(TICK_PX).pos(Pos::new(HPos::Left, VPos::Center));
         chart.draw_series([EmptyElement::at((right, y)) + Text::new(format!("{gain:+.1}"), (14, 0), style)])?;
     }

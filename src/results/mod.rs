@@ -13,7 +13,7 @@ use crate::encoders::Family;
 pub use read::{ResultsError, read_metrics, read_results};
 
 /// The columns of `results.csv`, in order.
-pub const RESULT_COLUMNS: [&str; 19] = [
+pub const RESULT_COLUMNS: [&str; 22] = [
     "sweep",
     "run",
     "encoder",
@@ -27,8 +27,11 @@ pub const RESULT_COLUMNS: [&str; 19] = [
     "benchmark",
     "category",
     "questions",
+    "unreadable",
+    "degraded",
     "chance",
     "generation",
+    "paper_score",
     "likelihood",
     "generation_blind",
     "likelihood_blind",
@@ -61,12 +64,19 @@ pub struct ResultRow {
     pub benchmark: String,
     pub category: Category,
     pub questions: u64,
-    /// Expected score of a random guess.
-    pub chance: f64,
-    /// Greedy answer, letter extracted.
+    /// Questions whose image could not be decoded (scored wrong).
+    pub unreadable: u64,
+    /// Questions that `max_length` cut into (scored as they were).
+    pub degraded: u64,
+    /// Expected score of a random guess; empty where the loader does not know it.
+    pub chance: Option<f64>,
+    /// The greedy reply, judged by the benchmark's scorer: its headline in [0, 1].
     pub generation: f64,
-    /// The option the model ranks most likely.
-    pub likelihood: f64,
+    /// `generation` in the study's units: percent, or MME's perception points (0-2000).
+    pub paper_score: f64,
+    /// The choice the model ranks most likely, judged by the same scorer; empty for
+    /// open-ended benchmarks.
+    pub likelihood: Option<f64>,
     /// `generation` with vision disabled; empty when not evaluated.
     pub generation_blind: Option<f64>,
     /// `likelihood` with vision disabled; empty when not evaluated.

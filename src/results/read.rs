@@ -2,7 +2,6 @@
 //! column.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -52,8 +51,9 @@ pub fn read_metrics(path: &Path) -> Result<Vec<MetricRow>, ResultsError> {
 
 /// The rows with their line numbers, after checking that the header has every column.
 fn read_rows<T: DeserializeOwned>(path: &Path, columns: &[&str]) -> Result<Vec<(u64, T)>, ResultsError> {
-    let file = File::open(path).map_err(|source| ResultsError::Io { path: path.to_path_buf(), source })?;
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(file);
+    let bytes = std::fs::read(path).map_err(|source| ResultsError::Io { path: path.to_path_buf(), source })?;
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(bytes.as_slice());
+    let mut lines = Lines { bytes: &bytes, counted_to: 0, newlines: 0 };
     let line_error = |line, message| ResultsError::Line { path: path.to_path_buf(), line, message };
     let headers = reader.headers().map_err(|err| line_error(1, err.to_string()))?.clone();
     let expected = columns.join(",");
@@ -67,7 +67,7 @@ fn read_rows<T: DeserializeOwned>(path: &Path, columns: &[&str]) -> Result<Vec<(
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|err| {
-            let line = err.position().map_or(0, |p| p.line());
+            let line = lines.of(err.position());
             let message = match err.kind() {
                 csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
                     format!("{len} fields where the header has {expected_len}")
@@ -76,7 +76,7 @@ fn read_rows<T: DeserializeOwned>(path: &Path, columns: &[&str]) -> Result<Vec<(
             };
             line_error(line, message)
         })?;
-        let line = record.position().map_or(0, |p| p.line());
+        let line = lines.of(record.position());
         let row = record.deserialize(Some(&headers)).map_err(|err| {
             let message = match err.kind() {
                 csv::ErrorKind::Deserialize { err: de, .. } => match de.field() {
@@ -92,13 +92,38 @@ fn read_rows<T: DeserializeOwned>(path: &Path, columns: &[&str]) -> Result<Vec<(
     Ok(rows)
 }
 
+/// Line numbers from the reader's byte offsets. The csv reader places a record where the one
+/// before ended, which is before the `\n` of a CRLF and before blank lines, so its own line
+/// count is one low there.
+struct Lines<'a> {
+    bytes: &'a [u8],
+    /// Newlines in `bytes[..counted_to]`.
+    counted_to: usize,
+    newlines: u64,
+}
+
+impl Lines<'_> {
+    /// The line at which the record placed at `position` starts (0 when the reader gives none).
+    fn of(&mut self, position: Option<&csv::Position>) -> u64 {
+        let Some(position) = position else { return 0 };
+        let from = (position.byte() as usize).min(self.bytes.len());
+        let start = from + self.bytes[from..].iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+        if start < self.counted_to {
+            (self.counted_to, self.newlines) = (0, 0);
+        }
+        self.newlines += self.bytes[self.counted_to..start].iter().filter(|&&b| b == b'\n').count() as u64;
+        self.counted_to = start;
+        self.newlines + 1
+    }
+}
+
 /// What the types alone do not say: scores are fractions, and each encoder of a combination
 /// has one family from the study's taxonomy.
 fn check(row: &ResultRow) -> Result<(), String> {
     let scores = [
-        ("chance", Some(row.chance)),
+        ("chance", row.chance),
         ("generation", Some(row.generation)),
-        ("likelihood", Some(row.likelihood)),
+        ("likelihood", row.likelihood),
         ("generation_blind", row.generation_blind),
         ("likelihood_blind", row.likelihood_blind),
     ];
@@ -131,9 +156,12 @@ mod tests {
             benchmark: "ChartQA".into(),
             category: Category::OcrChart,
             questions: 2500,
-            chance: 0.0,
+            unreadable: 2,
+            degraded: 0,
+            chance: None,
             generation: 0.6033333333333334,
-            likelihood: 0.61,
+            paper_score: 60.33333333333334,
+            likelihood: None,
             generation_blind: Some(0.25),
             likelihood_blind: None,
             train_secs: 12.5,
@@ -164,11 +192,46 @@ mod tests {
     #[test]
     fn a_score_outside_zero_one_names_line_and_column() {
         let mut bad = row();
-        bad.likelihood = 61.0;
+        bad.generation_blind = Some(61.0);
         let path = write("range", &[row(), bad]);
         let message = read_results(&path).unwrap_err().to_string();
         std::fs::remove_file(&path).unwrap();
-        assert!(message.contains("line 3: column `likelihood`: 61 is not a score"), "{message}");
+        assert!(message.contains("line 3: column `generation_blind`: 61 is not a score"), "{message}");
+    }
+
+    /// The file of `write`, rewritten by `edit`.
+    fn rewrite(path: &Path, edit: impl Fn(&str) -> String) {
+        let text = std::fs::read_to_string(path).unwrap();
+        std::fs::write(path, edit(&text)).unwrap();
+    }
+
+    #[test]
+    fn line_numbers_count_crlf_and_blank_lines() {
+        let mut bad = row();
+        bad.generation_blind = Some(61.0);
+        let path = write("crlf", &[row(), bad]);
+        rewrite(&path, |text| text.replace('\n', "\r\n"));
+        let message = read_results(&path).unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert!(message.contains("line 3: column `generation_blind`: 61 is not a score"), "{message}");
+        // the header, a blank line, the row (line 3), a blank line, the row again (line 5)
+        let path = write("blank", &[row(), row()]);
+        rewrite(&path, |text| {
+            let lines: Vec<&str> = text.lines().collect();
+            format!("{}\r\n\r\n{}\n\n{}\n", lines[0], lines[1], lines[2])
+        });
+        let message = read_results(&path).unwrap_err().to_string();
+        assert!(message.contains("line 5: run `") && message.contains("already (line 3)"), "{message}");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_header() {
+        let rows = [row()];
+        let path = write("bom", &rows);
+        rewrite(&path, |text| format!("\u{feff}{}", text.replace('\n', "\r\n")));
+        assert_eq!(read_results(&path).unwrap(), rows);
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! the encoder frozen unless it is given its own learning rate; AdamW with weight decay 0,
 //! warmup ratio 0.03, cosine decay, gradient norm clipped to 1, maximum length 2048.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -225,40 +225,56 @@ pub enum ConfigError {
 }
 
 impl RunConfig {
-    /// Reads and checks a run file; relative paths in it are taken from the file's folder.
+    /// Reads and checks a run file (a run folder's `config.toml` too); relative paths in it are
+    /// taken from the file's folder, and every path is made [`canonical`].
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
         let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
         let mut config: RunConfig = toml::from_str(&text).map_err(|err| invalid(err.to_string()))?;
         config.validate().map_err(invalid)?;
-        let base = path.parent().unwrap_or(Path::new(""));
-        config.resolve_paths(base);
+        config.resolve_paths(path.parent().unwrap_or(Path::new("")));
         Ok(config)
     }
 
-    fn resolve_paths(&mut self, base: &Path) {
-        let join = |p: &mut PathBuf| {
-            if p.is_relative() {
-                *p = base.join(&*p);
+    /// Every path made [`canonical`], relative ones taken from `base` (itself taken from the
+    /// working folder when relative): two configs that name the same files are then equal.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        self.for_each_path(|path| *path = canonical(&base.join(&*path)));
+    }
+
+    /// The config as a run folder's `config.toml` keeps it: paths inside `dir` relative to it,
+    /// so that they follow the folder when it moves; the others as they are.
+    pub fn relative_to(&self, dir: &Path) -> RunConfig {
+        let dir = canonical(dir);
+        let mut config = self.clone();
+        config.for_each_path(|path| {
+            if let Ok(inside) = path.strip_prefix(&dir) {
+                *path = if inside.as_os_str().is_empty() { PathBuf::from(".") } else { inside.to_path_buf() };
             }
-        };
-        join(&mut self.llm);
+        });
+        config
+    }
+
+    /// Applies `change` to every path the config names: the LLM, the feature cache, the
+    /// encoders' weights and spec files (a name ending in `.toml`), the stages' data and images.
+    pub fn for_each_path(&mut self, mut change: impl FnMut(&mut PathBuf)) {
+        change(&mut self.llm);
         if let Some(cache) = &mut self.feature_cache {
-            join(cache);
+            change(cache);
         }
         for encoder in &mut self.encoders {
             if let Some(weights) = &mut encoder.weights {
-                join(weights);
+                change(weights);
             }
             if encoder.name.ends_with(".toml") {
                 let mut spec = PathBuf::from(&encoder.name);
-                join(&mut spec);
+                change(&mut spec);
                 encoder.name = spec.to_string_lossy().into_owned();
             }
         }
         for stage in [&mut self.stage1, &mut self.stage2].into_iter().flatten() {
-            join(&mut stage.data);
-            join(&mut stage.images);
+            change(&mut stage.data);
+            change(&mut stage.images);
         }
     }
 
@@ -310,7 +326,11 @@ impl RunConfig {
             if rates.into_iter().flatten().any(|lr| !(lr.is_finite() && lr > 0.0)) {
                 return Err(format!("[{name}] learning rates must be positive"));
             }
-            if !(0.0..1.0).contains(&stage.warmup_ratio) || stage.weight_decay < 0.0 || !(stage.max_grad_norm > 0.0) {
+            if !(0.0..1.0).contains(&stage.warmup_ratio)
+                || stage.weight_decay < 0.0
+                || stage.max_grad_norm.is_nan()
+                || stage.max_grad_norm <= 0.0
+            {
                 return Err(format!("[{name}] needs 0 <= warmup_ratio < 1, weight_decay >= 0, max_grad_norm > 0"));
             }
             if stage.epochs == 0 || stage.max_steps == Some(0) {
@@ -433,7 +453,37 @@ impl StageConfig {
     }
 }
 
-#[cfg(test)]
+/// `path` absolute, with `.`, `..` and symlinks resolved as far as it exists, and the rest (not
+/// made yet: a feature cache, say) normalised as written: one place, one spelling. A symlink to
+/// a file keeps its own name, whose extension may say the file's format (a Hugging Face cache
+/// snapshot links `model.safetensors` to a blob named by its hash).
+pub fn canonical(path: &Path) -> PathBuf {
+    let Ok(absolute) = std::path::absolute(path) else { return path.to_path_buf() };
+    let mut out = PathBuf::new();
+    let mut exists = true;
+    let mut parts = absolute.components().peekable();
+    while let Some(part) = parts.next() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir if !exists => {
+                out.pop();
+            }
+            _ => {
+                out.push(part);
+                let link_to_file = parts.peek().is_none() && out.is_symlink() && out.is_file();
+                if exists && !link_to_file {
+                    match out.canonicalize() {
+                        Ok(real) => out = real,
+                        Err(_) => exists = false,
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
@@ -452,6 +502,79 @@ lr = 1e-3
         let text = format!("llm = \"llm\"\n{connector}\n{BASE}{stage1}");
         let config: RunConfig = toml::from_str(&text).map_err(|e| e.to_string())?;
         config.validate().map(|_| config)
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("cambrian-run-config-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        canonical(&dir)
+    }
+
+    /// `dir/sub/run.toml` with relative paths (and a feature cache not made yet).
+    fn write_run(dir: &Path) -> PathBuf {
+        std::fs::create_dir_all(dir.join("sub/llm")).unwrap();
+        let path = dir.join("sub/run.toml");
+        std::fs::write(&path, format!("llm = \"llm\"\nfeature_cache = \"../cache/./x\"\n[connector]\n{BASE}")).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_run_file_reached_by_other_paths_means_the_same_config() {
+        let dir = scratch("spellings");
+        let path = write_run(&dir);
+        let config = RunConfig::from_file(&path).unwrap();
+        assert_eq!(config.llm, dir.join("sub/llm"));
+        assert_eq!(config.feature_cache.as_deref(), Some(dir.join("cache/x").as_path()));
+        assert_eq!(config.stage1.as_ref().unwrap().images, dir.join("sub"));
+        std::os::unix::fs::symlink(dir.join("sub"), dir.join("link")).unwrap();
+        for other in [dir.join("sub/../sub/run.toml"), dir.join("link/run.toml")] {
+            assert_eq!(RunConfig::from_file(&other).unwrap(), config, "{}", other.display());
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_run_folder_keeps_its_own_paths_relative_and_stays_valid_when_moved() {
+        let dir = scratch("moved");
+        let mut config = RunConfig::from_file(&write_run(&dir)).unwrap();
+        let run = dir.join("run");
+        std::fs::create_dir(&run).unwrap();
+        config.feature_cache = Some(run.join("cache"));
+        let kept = config.relative_to(&run);
+        assert_eq!(
+            (kept.llm.as_path(), kept.feature_cache.as_deref()),
+            (dir.join("sub/llm").as_path(), Some(Path::new("cache")))
+        );
+        std::fs::write(run.join("config.toml"), toml::to_string(&kept).unwrap()).unwrap();
+        assert_eq!(RunConfig::from_file(&run.join("config.toml")).unwrap(), config);
+        std::fs::rename(&run, dir.join("moved")).unwrap();
+        let moved = RunConfig::from_file(&dir.join("moved/config.toml")).unwrap();
+        assert_eq!((moved.llm, moved.feature_cache), (config.llm, Some(dir.join("moved/cache"))));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_symlink_to_a_file_keeps_its_name_and_a_path_not_made_yet_is_normalised() {
+        let dir = scratch("canonical");
+        std::fs::create_dir_all(dir.join("blobs")).unwrap();
+        std::fs::write(dir.join("blobs/0a1b"), b"weights").unwrap();
+        std::os::unix::fs::symlink(&dir, dir.join("here")).unwrap();
+        std::os::unix::fs::symlink("blobs/0a1b", dir.join("model.safetensors")).unwrap();
+        assert_eq!(canonical(&dir.join("here/./blobs/../model.safetensors")), dir.join("model.safetensors"));
+        assert_eq!(canonical(&dir.join("here/blobs")), dir.join("blobs"));
+        assert_eq!(canonical(&dir.join("here/new/../newer/./cache")), dir.join("newer/cache"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_a_run_file_is_accepted() {
+        let dir = scratch("bom");
+        let path = write_run(&dir);
+        let plain = RunConfig::from_file(&path).unwrap();
+        std::fs::write(&path, format!("\u{feff}{}", std::fs::read_to_string(&path).unwrap())).unwrap();
+        assert_eq!(RunConfig::from_file(&path).unwrap(), plain);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

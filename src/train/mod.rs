@@ -25,7 +25,7 @@ use crate::llm::LlmError;
 use crate::mllm::Mllm;
 use crate::progress::Progress;
 use checkpoint::{Parts, StageState};
-use config::RunConfig;
+use config::{ConfigError, RunConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -42,6 +42,8 @@ pub enum TrainError {
          update and saved nothing of it (is the learning rate too high, or are the weights already non-finite?)"
     )]
     NotFinite { stage: u8, step: u64, loss: f64, grad_norm: f64 },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error(transparent)]
     Llava(#[from] crate::data::llava::LlavaError),
     #[error(transparent)]
@@ -147,17 +149,21 @@ pub fn train(
     Ok((trained, summaries))
 }
 
-/// Writes `config.toml` into a new run folder, or checks that an existing one matches.
+/// Writes `config.toml` into a new run folder, or checks that an existing one means the same
+/// config: the same files, however their paths are spelled or wherever the folder is reached.
 fn claim(config: &RunConfig, run: &Path) -> Result<(), TrainError> {
     let path = run.join("config.toml");
-    let text = toml::to_string(config).map_err(|err| TrainError::Corrupt { path: path.clone(), message: err.to_string() })?;
-    match std::fs::read_to_string(&path) {
-        Ok(existing) if existing == text => Ok(()),
-        Ok(_) => Err(TrainError::ConfigChanged { path }),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+    let mut wanted = config.clone();
+    wanted.resolve_paths(Path::new(""));
+    match RunConfig::from_file(&path) {
+        Ok(existing) if existing == wanted => Ok(()),
+        Ok(_) | Err(ConfigError::Invalid { .. }) => Err(TrainError::ConfigChanged { path }),
+        Err(ConfigError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            let text = toml::to_string(&wanted.relative_to(run))
+                .map_err(|err| TrainError::Corrupt { path: path.clone(), message: err.to_string() })?;
             crate::atomic::write(&path, text.as_bytes()).map_err(TrainError::io(&path))
         }
-        Err(err) => Err(TrainError::Io { path, source: err }),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -178,12 +184,10 @@ impl LoadedRun {
     }
 }
 
-/// The base model of the run's `config.toml` with every finished stage's trained weights.
+/// The base model of the run's `config.toml` (its relative paths taken from the run folder)
+/// with every finished stage's trained weights.
 pub fn load_run(run: &Path, device: &Device) -> Result<LoadedRun, TrainError> {
-    let path = run.join("config.toml");
-    let text = std::fs::read_to_string(&path).map_err(TrainError::io(&path))?;
-    let config: RunConfig =
-        toml::from_str(&text).map_err(|err| TrainError::Corrupt { path: path.clone(), message: err.to_string() })?;
+    let config = RunConfig::from_file(&run.join("config.toml"))?;
     let built = model::build(&config, device)?;
     let model = model::apply_finished_stages(built.model, run)?;
     let cache = built.cache.filter(|_| !config.encoders_trained_by(2));

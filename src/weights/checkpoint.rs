@@ -2,14 +2,14 @@
 //! (.pth / .pt / .bin / .pth.tar), or a folder holding one of them. Tensors stay lazy: their
 //! bytes are read only when a parameter takes them.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
 
 use burn::store::burn_pack::Tensor as PackTensor;
 use burn::store::{ModuleStore, PytorchStore, SafetensorsStore};
 use serde::Deserialize;
 
-use super::WeightsError;
+use super::{WeightsError, pickle};
 
 /// Files a folder is searched for, in order of preference.
 const WEIGHT_FILES: &[&str] = &[
@@ -26,9 +26,34 @@ pub struct Checkpoint {
     pub tensors: BTreeMap<String, PackTensor>,
 }
 
+/// transformers' sharded layout: `model.safetensors.index.json` maps each tensor to the shard
+/// file, beside the index, that holds it.
 #[derive(Deserialize)]
-struct ShardIndex {
-    weight_map: BTreeMap<String, String>,
+pub(super) struct ShardIndex {
+    pub weight_map: BTreeMap<String, String>,
+}
+
+impl ShardIndex {
+    pub(super) fn read(path: &Path) -> Result<Self, WeightsError> {
+        let text = std::fs::read_to_string(path).map_err(|err| read_error(path, err))?;
+        serde_json::from_str(&text).map_err(|err| read_error(path, err))
+    }
+
+    /// The shard files, each once, in order. An entry whose file is not a plain name inside
+    /// the index's folder (`../x`, an absolute path) is refused: the index is data from the
+    /// repository, not a licence to read or download anywhere.
+    pub(super) fn shards(&self, path: &Path) -> Result<BTreeSet<&str>, WeightsError> {
+        for (tensor, shard) in &self.weight_map {
+            let components = Path::new(shard).components();
+            if shard.is_empty() || !components.into_iter().all(|c| matches!(c, Component::Normal(_))) {
+                return Err(read_error(
+                    path,
+                    format!("weight_map entry `{tensor}`: `{shard}` is not a file inside the index's folder"),
+                ));
+            }
+        }
+        Ok(self.weight_map.values().map(String::as_str).collect())
+    }
 }
 
 impl Checkpoint {
@@ -50,17 +75,10 @@ impl Checkpoint {
         Ok(Self { origin: file.display().to_string(), tensors })
     }
 
-    /// Keeps the tensors whose keys start with `prefix`, with the prefix removed.
+    /// Keeps the tensors whose keys start with `prefix`. Their keys are kept whole, so that
+    /// messages name them as the file does; a key map finds the prefix by its anchor.
     pub fn under_prefix(self, prefix: &str) -> Result<Self, WeightsError> {
-        let tensors: BTreeMap<String, PackTensor> = self
-            .tensors
-            .into_iter()
-            .filter_map(|(key, mut tensor)| {
-                let inner = key.strip_prefix(prefix)?.to_string();
-                tensor.name = inner.clone();
-                Some((inner, tensor))
-            })
-            .collect();
+        let tensors: BTreeMap<String, PackTensor> = self.tensors.into_iter().filter(|(key, _)| key.starts_with(prefix)).collect();
         if tensors.is_empty() {
             return Err(WeightsError::Read {
                 path: PathBuf::from(&self.origin),
@@ -89,23 +107,21 @@ fn read_safetensors(path: &Path) -> Result<BTreeMap<String, PackTensor>, Weights
 }
 
 fn read_pickle(path: &Path, key: Option<&str>) -> Result<BTreeMap<String, PackTensor>, WeightsError> {
+    pickle::check_container(path)?;
     let mut store = PytorchStore::from_file(path).map_indices_contiguous(false);
     if let Some(key) = key {
         store = store.with_top_level_key(key);
     }
-    Ok(store.get_all_tensors().map_err(|err| read_error(path, err))?.clone())
+    let tensors = store.get_all_tensors().map_err(|err| read_error(path, err))?.clone();
+    pickle::warn_about_globals(path)?;
+    Ok(tensors)
 }
 
-/// transformers' sharded layout: `model.safetensors.index.json` maps each tensor to a shard.
 fn read_shards(index_path: &Path) -> Result<BTreeMap<String, PackTensor>, WeightsError> {
-    let text = std::fs::read_to_string(index_path).map_err(|err| read_error(index_path, err))?;
-    let index: ShardIndex = serde_json::from_str(&text).map_err(|err| read_error(index_path, err))?;
+    let index = ShardIndex::read(index_path)?;
     let dir = index_path.parent().unwrap_or(Path::new("."));
-    let mut shards: Vec<&String> = index.weight_map.values().collect();
-    shards.sort();
-    shards.dedup();
     let mut tensors = BTreeMap::new();
-    for shard in shards {
+    for shard in index.shards(index_path)? {
         tensors.extend(read_safetensors(&dir.join(shard))?);
     }
     if let Some(name) = index.weight_map.keys().find(|name| !tensors.contains_key(*name)) {

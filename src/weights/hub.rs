@@ -9,16 +9,23 @@ use hf_hub::Cache;
 use hf_hub::api::sync::ApiBuilder;
 
 use super::WeightsError;
+use super::checkpoint::ShardIndex;
 
-fn cache() -> Cache {
+/// The hub cache: `HF_HUB_CACHE`, else `HF_HOME/hub`, else `~/.cache/huggingface/hub`.
+pub(crate) fn cache() -> Cache {
     match std::env::var_os("HF_HUB_CACHE") {
         Some(path) => Cache::new(PathBuf::from(path)),
         None => Cache::from_env(),
     }
 }
 
-pub(super) fn offline() -> bool {
+pub(crate) fn offline() -> bool {
     std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+}
+
+/// The hub API downloading into `cache`, with a progress bar on a terminal.
+pub(crate) fn api(cache: Cache) -> Result<hf_hub::api::sync::Api, hf_hub::api::sync::ApiError> {
+    ApiBuilder::from_cache(cache).with_progress(std::io::stderr().is_terminal()).build()
 }
 
 /// The local path of `file` in the Hugging Face repository `repo`.
@@ -36,10 +43,7 @@ pub fn fetch(repo: &str, file: &str) -> Result<PathBuf, WeightsError> {
             "{repo}/{file} is not in the Hugging Face cache and HF_HUB_OFFLINE is set: {how}"
         )));
     }
-    let api = ApiBuilder::from_cache(cache)
-        .with_progress(std::io::stderr().is_terminal())
-        .build()
-        .map_err(|err| WeightsError::Hub(format!("cannot reach the Hugging Face hub: {err}; {how}")))?;
+    let api = api(cache).map_err(|err| WeightsError::Hub(format!("cannot reach the Hugging Face hub: {err}; {how}")))?;
     api.model(repo.to_string())
         .get(file)
         .map_err(|err| WeightsError::Hub(format!("{repo}/{file} is not cached and could not be downloaded ({err}): {how}")))
@@ -49,15 +53,8 @@ pub fn fetch(repo: &str, file: &str) -> Result<PathBuf, WeightsError> {
 pub fn fetch_weights(repo: &str, file: &str) -> Result<PathBuf, WeightsError> {
     let path = fetch(repo, file)?;
     if file.ends_with(".index.json") {
-        let text =
-            std::fs::read_to_string(&path).map_err(|err| WeightsError::Read { path: path.clone(), message: err.to_string() })?;
-        let index: serde_json::Value =
-            serde_json::from_str(&text).map_err(|err| WeightsError::Read { path: path.clone(), message: err.to_string() })?;
-        let mut shards: Vec<&str> =
-            index["weight_map"].as_object().map(|map| map.values().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
-        shards.sort_unstable();
-        shards.dedup();
-        for shard in shards {
+        let index = ShardIndex::read(&path)?;
+        for shard in index.shards(&path)? {
             fetch(repo, shard)?;
         }
     }

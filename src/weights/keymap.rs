@@ -72,18 +72,23 @@ fn fill(pattern: &str, indices: &[&str]) -> String {
     filled
 }
 
-/// The trailing checkpoint-relative shapes must agree for q, k and v to fuse.
-fn fuse(name: String, parts: [PackTensor; 3]) -> Result<PackTensor, String> {
+/// q, k and v stacked on their first dimension; the others must agree, and so must the dtypes.
+/// An error names the checkpoint key at fault.
+fn fuse(name: String, parts: [PackTensor; 3]) -> Result<PackTensor, (String, String)> {
     let dtype = parts[0].dtype;
-    let tail = parts[0].shape.as_slice()[1..].to_vec();
     let mut rows = 0;
+    let mut tail: Option<&[usize]> = None;
     for part in &parts {
-        if part.dtype != dtype || part.shape.as_slice()[1..] != tail[..] {
-            return Err(format!("cannot fuse `{}` with `{}`: shapes or dtypes differ", parts[0].name, part.name));
+        let Some((part_rows, part_tail)) = part.shape.as_slice().split_first() else {
+            return Err((part.name.clone(), "a 0-d tensor cannot be fused with its q, k and v siblings".to_string()));
+        };
+        if part.dtype != dtype || tail.is_some_and(|tail| tail != part_tail) {
+            return Err((part.name.clone(), format!("cannot fuse with `{}`: shapes or dtypes differ", parts[0].name)));
         }
-        rows += part.shape.as_slice()[0];
+        tail = Some(part_tail);
+        rows += part_rows;
     }
-    let shape: Shape = std::iter::once(rows).chain(tail).collect::<Vec<_>>().into();
+    let shape: Shape = std::iter::once(rows).chain(tail.unwrap_or_default().iter().copied()).collect::<Vec<_>>().into();
     let fused_shape = shape.clone();
     Ok(bridge::deferred(name, dtype, shape, None, move || {
         let mut bytes = Vec::new();
@@ -151,9 +156,9 @@ impl KeyMap {
                     return Err(WeightsError::Missing { origin, key, closest: None });
                 }
             };
-            let tensor = fuse(path.clone(), parts).map_err(|message| WeightsError::Tensor {
+            let tensor = fuse(path.clone(), parts).map_err(|(key, message)| WeightsError::Tensor {
                 origin: origin.clone(),
-                key: path.clone(),
+                key,
                 message,
             })?;
             renamed.tensors.push(tensor);
@@ -239,5 +244,32 @@ mod tests {
             _ => panic!("no single target"),
         };
         assert_eq!(renamed, "sampler.1.layers.20.k_proj.3.weight");
+    }
+
+    fn tensor(name: &str, shape: &[usize]) -> PackTensor {
+        let bytes = vec![0u8; 4 * shape.iter().product::<usize>()];
+        PackTensor::new(name.to_string(), burn::tensor::DType::F32, shape.to_vec(), None, Bytes::from_bytes_vec(bytes))
+    }
+
+    #[test]
+    fn a_0d_part_of_a_fused_projection_is_an_error_naming_its_key() {
+        let tensors = [
+            ("embed.weight", &[2, 2][..]),
+            ("layers.0.q.weight", &[]),
+            ("layers.0.k.weight", &[2, 2]),
+            ("layers.0.v.weight", &[2, 2]),
+        ]
+        .into_iter()
+        .map(|(name, shape)| (name.to_string(), tensor(name, shape)))
+        .collect();
+        let checkpoint = Checkpoint { origin: "test.safetensors".to_string(), tensors };
+        match MAP.rename(checkpoint) {
+            Err(WeightsError::Tensor { key, message, .. }) => {
+                assert_eq!(key, "layers.0.q.weight");
+                assert!(message.contains("0-d"), "{message}");
+            }
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("a 0-d q fused"),
+        }
     }
 }

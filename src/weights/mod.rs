@@ -7,6 +7,9 @@ pub mod checkpoint;
 pub mod hub;
 pub mod keymap;
 pub mod load;
+mod params;
+mod pickle;
+pub mod sorted;
 pub mod url;
 
 use std::path::PathBuf;

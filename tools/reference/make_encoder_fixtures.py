@@ -32,6 +32,8 @@ PARITY_IMAGES = ["scene-61x47.png", "tall-38x70.png"]
 CLIP_MEAN, CLIP_STD = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711]
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 TINY = dict(hidden_size=32, num_hidden_layers=3, num_attention_heads=4, patch_size=8)
+# The same sizes as timm's arguments, for a registered definition created by name.
+TIMM_TINY = dict(patch_size=8, embed_dim=32, depth=3, num_heads=4, mlp_ratio=2)
 
 
 def make_images():
@@ -172,6 +174,20 @@ def dinov2_cases():
     )
     assert (case / "model.safetensors.index.json").exists(), "expected a sharded checkpoint"
 
+    # `intermediate_size` is saved (an extra keyword of the config) but Dinov2MLP sizes itself
+    # from `mlp_ratio` alone: 32 × 2 = 64, not 40.
+    config = tf.Dinov2Config(image_size=32, mlp_ratio=2, intermediate_size=40, **TINY)
+    model = randomize(tf.Dinov2Model(config), 17)
+    assert model.encoder.layer[0].mlp.fc1.out_features == 64
+    proc = tf.BitImageProcessorPil(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
+        image_mean=IMAGENET_MEAN, image_std=IMAGENET_STD, resample=3, do_convert_rgb=True,
+    )
+    case = hf_case(
+        "hf-dinov2-intermediate-size", model, proc, lambda px: model(pixel_values=px).last_hidden_state[:, 1:], (4, 4)
+    )
+    assert json.loads((case / "config.json").read_text())["intermediate_size"] == 40
+
     config = tf.Dinov2WithRegistersConfig(
         image_size=56, mlp_ratio=2, num_register_tokens=2, use_swiglu_ffn=True, **TINY
     )
@@ -265,10 +281,8 @@ def resize_of(transform):
 
 def timm_case():
     case = fresh("timm-vit-cls")
-    model = timm.models.vision_transformer.VisionTransformer(
-        img_size=32, patch_size=8, embed_dim=32, depth=3, num_heads=4, mlp_ratio=2,
-        class_token=True, global_pool="token", num_classes=10,
-    )
+    # The MAE preset's registered definition (`timm/vit_large_patch16_224.mae`), sizes shrunk.
+    model = timm.create_model("vit_large_patch16_224.mae", pretrained=False, img_size=32, **TIMM_TINY)
     model.pretrained_cfg = dict(
         input_size=(3, 32, 32), crop_pct=0.9, interpolation="bicubic",
         mean=tuple(IMAGENET_MEAN), std=tuple(IMAGENET_STD), crop_mode="center",
@@ -295,10 +309,11 @@ def timm_case():
 
 def open_clip_siglip_case():
     case = fresh("open-clip-siglip-trunk")
-    trunk = timm.models.vision_transformer.VisionTransformer(
-        img_size=32, patch_size=8, embed_dim=32, depth=3, num_heads=4, mlp_ratio=2,
-        class_token=False, global_pool="map", act_layer="gelu_tanh", num_classes=16,
-    )
+    # As open_clip's TimmModel builds `ViT-SO400M-14-SigLIP-384` (timm_pool "map", timm_proj
+    # "none": the trunk's own head of width embed_dim), sizes shrunk: erf GELU, as the
+    # registered definition has no `act_layer`.
+    trunk = timm.create_model("vit_so400m_patch14_siglip_384", pretrained=False, img_size=32, num_classes=16, **TIMM_TINY)
+    assert isinstance(trunk.blocks[0].mlp.act, torch.nn.GELU) and trunk.blocks[0].mlp.act.approximate == "none"
     trunk = randomize(trunk, 9)
     state = {f"visual.trunk.{k}": v for k, v in trunk.state_dict().items()}
     g = torch.Generator().manual_seed(90)
@@ -316,7 +331,7 @@ def open_clip_siglip_case():
     write_spec(
         case, "open-clip-siglip-trunk", "language-supervised", "open_clip_pytorch_model.bin",
         dict(layout="timm", image_size=32, patch_size=8, hidden_size=32, depth=3, heads=4, mlp_size=64,
-             act="gelu-tanh", class_token=False, registers=0, layer_scale=False, qkv_bias=True, pre_norm=False,
+             act="gelu", class_token=False, registers=0, layer_scale=False, qkv_bias=True, pre_norm=False,
              norm_eps=trunk.norm.eps),
         dict(pad_to_square=True, pad_colour=list(WRAPPER_PAD), resize="squash", resize_size=32, crop_size=32,
              interpolation="bicubic", crop_rounding="round", mean=[0.5] * 3, std=[0.5] * 3),
@@ -326,12 +341,11 @@ def open_clip_siglip_case():
 
 def open_clip_native_case():
     case = fresh("open-clip-native")
-    from open_clip.transformer import QuickGELU, VisionTransformer
+    from open_clip.model import CLIPVisionCfg, _build_vision_tower
 
-    visual = VisionTransformer(
-        image_size=32, patch_size=8, width=32, layers=3, heads=4, mlp_ratio=2, output_dim=16,
-        act_layer=QuickGELU, output_tokens=True,
-    )
+    # As open_clip builds DFN's `ViT-H-14-378-quickgelu` tower, sizes shrunk.
+    tiny = CLIPVisionCfg(image_size=32, layers=3, width=32, head_width=8, patch_size=8, mlp_ratio=2, output_tokens=True)
+    visual = _build_vision_tower(16, tiny, quick_gelu=True)
     visual = randomize(visual, 10)
     torch.save({f"visual.{k}": v for k, v in visual.state_dict().items()}, case / "open_clip_pytorch_model.bin")
     transform = open_clip.image_transform(32, is_train=False, mean=CLIP_MEAN, std=CLIP_STD)
@@ -420,18 +434,22 @@ def ijepa_case():
     save_reference(case, pixels, features, (4, 4), "final")
 
 
+CASE_GROUPS = {
+    "clip": clip_cases, "siglip": siglip_cases, "dinov2": dinov2_cases, "vit": vit_cases, "timm": timm_case,
+    "open-clip-siglip": open_clip_siglip_case, "open-clip-native": open_clip_native_case, "moco": moco_case,
+    "ijepa": ijepa_case,
+}
+
+
 def main():
+    """All cases, or only those named on the command line (`timm open-clip-siglip`)."""
+    import sys
+
     torch.set_grad_enabled(False)
     make_images()
-    clip_cases()
-    siglip_cases()
-    dinov2_cases()
-    vit_cases()
-    timm_case()
-    open_clip_siglip_case()
-    open_clip_native_case()
-    moco_case()
-    ijepa_case()
+    for name, make in CASE_GROUPS.items():
+        if len(sys.argv) == 1 or name in sys.argv[1:]:
+            make()
     print(f"{'case':<24} {'pixels':<18} {'features':<14} KiB")
     for case in sorted(CASES.iterdir()):
         with torch.no_grad():

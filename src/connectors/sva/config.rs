@@ -151,7 +151,7 @@ impl SvaLayout {
             encoder_sides.push(rows);
         }
         let hidden = settings.vision_hidden_size;
-        if hidden == 0 || hidden % HEADS != 0 {
+        if hidden == 0 || !hidden.is_multiple_of(HEADS) {
             return invalid(format!("vision_hidden_size {hidden} must be a positive multiple of the {HEADS} heads"));
         }
         if settings.connector_depth == 0 {

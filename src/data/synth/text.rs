@@ -61,13 +61,15 @@ pub fn caption(scene: &Scene, boxed: usize, size: u32) -> String {
 }
 
 pub fn pretrain(id: &str, image: &str, caption: &str) -> Conversation {
+    exchange(id, image, CAPTION_REQUEST, caption)
+}
+
+/// One request about the image and its reply.
+pub fn exchange(id: &str, image: &str, request: &str, reply: &str) -> Conversation {
     Conversation {
         id: id.to_string(),
         image: image.to_string(),
-        conversations: vec![
-            Turn { from: "human", value: CAPTION_REQUEST.to_string() },
-            Turn { from: "gpt", value: caption.to_string() },
-        ],
+        conversations: vec![Turn { from: "human", value: request.to_string() }, Turn { from: "gpt", value: reply.to_string() }],
     }
 }
 

@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::encoders::EncoderError;
+use crate::encoders::spec::{check_eps, check_size, limits};
+
+/// Most blocks of the VAE or the UNet (SD 2.1: 4).
+const BLOCKS: usize = 8;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -154,11 +158,42 @@ impl UnetConfig {
 }
 
 impl StableDiffusionSpec {
-    pub fn validate(&self) -> Result<(), EncoderError> {
+    /// Sizes in range (see `spec::limits`; SD 2.1 has 4 blocks of at most 1280 channels, a
+    /// 49408-token vocabulary and 77 positions) and the parts fitting together.
+    pub fn check(&self) -> Result<(), EncoderError> {
         let invalid = |message: String| Err(EncoderError::Config(message));
         let (vae, unet, text) = (&self.vae, &self.unet, &self.text_encoder);
-        if vae.block_out_channels.is_empty() || unet.block_out_channels.len() < 2 {
-            return invalid("the VAE needs at least one block and the UNet at least two".into());
+        if !(1..=BLOCKS).contains(&vae.block_out_channels.len()) || !(2..=BLOCKS).contains(&unet.block_out_channels.len()) {
+            return invalid(format!("the VAE needs 1 to {BLOCKS} blocks and the UNet 2 to {BLOCKS}"));
+        }
+        for (part, channels) in [("vae", &vae.block_out_channels), ("unet", &unet.block_out_channels)] {
+            for (i, c) in channels.iter().enumerate() {
+                check_size(&format!("{part}.block_out_channels[{i}]"), *c, 1..=limits::WIDTH)?;
+            }
+        }
+        for (field, value, max) in [
+            ("vae.layers_per_block", vae.layers_per_block, limits::DEPTH),
+            ("vae.latent_channels", vae.latent_channels, limits::WIDTH),
+            ("vae.in_channels", vae.in_channels, limits::WIDTH),
+            ("unet.layers_per_block", unet.layers_per_block, limits::DEPTH),
+            ("unet.cross_attention_dim", unet.cross_attention_dim, limits::WIDTH),
+            ("unet.downsample_padding", unet.downsample_padding, limits::PATCH),
+            ("text_encoder.vocab_size", text.vocab_size, 1 << 20),
+            ("text_encoder.hidden_size", text.hidden_size, limits::WIDTH),
+            ("text_encoder.intermediate_size", text.intermediate_size, limits::MLP),
+            ("text_encoder.num_hidden_layers", text.num_hidden_layers, limits::DEPTH),
+            ("text_encoder.max_position_embeddings", text.max_position_embeddings, limits::PIXELS),
+            ("scheduler.num_train_timesteps", self.scheduler.num_train_timesteps, 1 << 20),
+            ("patch_size", self.patch_size, limits::PIXELS),
+        ] {
+            check_size(field, value, 1..=max)?;
+        }
+        check_eps("unet.norm_eps", unet.norm_eps)?;
+        check_eps("text_encoder.layer_norm_eps", text.layer_norm_eps)?;
+        check_eps("vae.scaling_factor", vae.scaling_factor)?;
+        let (start, end) = (self.scheduler.beta_start, self.scheduler.beta_end);
+        if !(0.0..1.0).contains(&start) || !(0.0..1.0).contains(&end) {
+            return invalid(format!("scheduler betas {start} and {end} must lie in [0, 1)"));
         }
         for (what, groups, channels) in
             [("vae", vae.norm_num_groups, &vae.block_out_channels), ("unet", unet.norm_num_groups, &unet.block_out_channels)]
@@ -201,9 +236,6 @@ impl StableDiffusionSpec {
                 "timestep {} is beyond the schedule's {} steps",
                 self.timestep, self.scheduler.num_train_timesteps
             ));
-        }
-        if self.patch_size == 0 {
-            return invalid("patch_size must be positive".into());
         }
         Ok(())
     }

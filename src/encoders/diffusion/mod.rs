@@ -75,6 +75,10 @@ impl ArchitectureSpec for StableDiffusionSpec {
         patch_grid(resolution, self.patch_size)
     }
 
+    fn validate(&self) -> Result<(), EncoderError> {
+        self.check()
+    }
+
     fn build(&self, checkpoint: Option<Checkpoint>, device: &Device) -> Result<EncoderModel, EncoderError> {
         match checkpoint {
             None => Ok(EncoderModel::Diffusion(self.init(text::clip_default_ids(&self.text_encoder), device)?)),
@@ -130,7 +134,7 @@ fn weights_file(dir: &Path, part: &str, stem: &str) -> PathBuf {
 
 impl StableDiffusionSpec {
     fn init(&self, prompt_ids: Vec<i64>, device: &Device) -> Result<StableDiffusion, EncoderError> {
-        self.validate()?;
+        self.check()?;
         if prompt_ids.len() > self.text_encoder.max_position_embeddings {
             return Err(EncoderError::Config(format!(
                 "the prompt is {} tokens long, the text encoder has {} positions",
@@ -155,7 +159,7 @@ impl StableDiffusionSpec {
     }
 
     fn load_folder(&self, dir: &Path, device: &Device) -> Result<StableDiffusion, EncoderError> {
-        self.validate()?;
+        self.check()?;
         let blocks = [self.vae.block_out_channels.len(), self.unet.block_out_channels.len()];
         check_folder_config(dir, "vae", "config.json", &self.vae, blocks)?;
         check_folder_config(dir, "unet", "config.json", &self.unet, blocks)?;

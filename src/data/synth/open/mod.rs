@@ -8,12 +8,21 @@
 //! - `chart`: a bar chart with a numeric answer, ChartQA's relaxed accuracy.
 //!
 //! Like the multiple-choice tasks, every question is drawn answer first: the answer, the words
-//! of the question and the scene are drawn independently, so the text alone gives nothing away.
-//! Item `i` of a task depends only on (seed, split, task, i).
+//! of the question and the scene are drawn independently, so the text alone gives nothing away
+//! (tests/synth_open.rs). Item `i` of a task depends only on (seed, split, task, i).
+//!
+//! `benchmark` gives each task the format, prompt and scorer of the benchmark it imitates;
+//! `write` puts its test split on disk as a hub dataset repository (`table`: parquet as
+//! `datasets` writes it) and its training split as LLaVA conversations.
 
+mod benchmark;
 mod chart;
 mod sign;
+mod table;
 mod vqa;
+pub mod write;
+
+pub use benchmark::Imitation;
 
 use image::RgbImage;
 use rand::SeedableRng;

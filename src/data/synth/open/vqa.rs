@@ -2,6 +2,7 @@
 //! questions with ten annotator answers as VQAv2 keeps them.
 
 use rand::Rng;
+use rand::seq::SliceRandom;
 
 use super::{OpenItem, OpenQuestion};
 use crate::data::synth::scene::{COLOURS, Look, SIZES, Shape};
@@ -9,7 +10,10 @@ use crate::data::synth::tasks::{pose, retry};
 
 /// Annotators per question, as in VQAv2 and TextVQA.
 const ANNOTATORS: usize = 10;
-/// The chance that an annotator gives the canonical answer rather than a variant.
+/// Annotators who give the canonical answer whatever the draw: with four of ten, every
+/// leave-one-out nine holds three of it, so the canonical answer scores 1 under VQA accuracy.
+const AGREEING: usize = 4;
+/// The chance that each other annotator gives the canonical answer rather than a variant.
 const AGREEMENT: f64 = 0.8;
 
 /// How annotators also name each colour of `COLOURS`: a different word, or the same word in
@@ -98,10 +102,11 @@ pub fn count(size: u32, rng: &mut impl Rng) -> OpenItem {
     }
 }
 
-/// Ten answers: the canonical one first, then each annotator's, who agrees with probability
-/// `AGREEMENT` and else says one of `variants`.
+/// Ten answers: the canonical one first, given by `AGREEING` annotators, then each other
+/// annotator's, who agrees with probability `AGREEMENT` and else says one of `variants`; the
+/// answers after the first are shuffled.
 fn annotated(question: String, canonical: &str, variants: &[String], rng: &mut impl Rng) -> OpenQuestion {
-    let mut answers = vec![canonical.to_string()];
+    let mut answers = vec![canonical.to_string(); AGREEING];
     while answers.len() < ANNOTATORS {
         let answer = match rng.random_bool(AGREEMENT) {
             true => canonical.to_string(),
@@ -109,6 +114,7 @@ fn annotated(question: String, canonical: &str, variants: &[String], rng: &mut i
         };
         answers.push(answer);
     }
+    answers[1..].shuffle(rng);
     OpenQuestion { question, answers }
 }
 
@@ -129,6 +135,18 @@ mod tests {
         assert_ne!(item.questions[0].question, item.questions[1].question);
     }
 
+    /// Scored by VQA accuracy, the canonical answer always gets 1: it is among every
+    /// leave-one-out nine at least three times.
+    #[test]
+    fn the_canonical_answer_is_given_by_at_least_four_annotators() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let variants = ["x".to_string(), "y".to_string()];
+        for _ in 0..20_000 {
+            let q = annotated("Q?".to_string(), "c", &variants, &mut rng);
+            assert!(q.answers.iter().filter(|a| *a == "c").count() >= AGREEING, "{:?}", q.answers);
+        }
+    }
+
     #[test]
     fn ten_annotators_mostly_agree() {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
@@ -136,6 +154,7 @@ mod tests {
             let item = count(64, &mut rng);
             let q = &item.questions[0];
             assert_eq!(q.answers.len(), ANNOTATORS);
+            assert!(q.answers.iter().filter(|a| *a == q.canonical()).count() >= AGREEING, "{:?}", q.answers);
             let n: usize = q.canonical().parse().unwrap();
             assert!((1..=4).contains(&n));
             assert!(q.question.starts_with("How many ") && q.question.ends_with("s are there?"), "{}", q.question);
