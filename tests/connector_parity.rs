@@ -102,6 +102,20 @@ fn a_c_abstractor_of_another_width_names_the_tensor() {
     assert!(err.contains("abstractor.net.0.b1.") && err.contains("16"), "{err}");
 }
 
+/// Honeybee's end-of-image tokens and input LayerNorm are not built: a checkpoint with
+/// either is refused by name, not loaded without it.
+#[test]
+fn a_c_abstractor_checkpoint_with_eos_tokens_or_a_prenorm_is_refused() {
+    for key in ["abstractor.eos_tokens", "abstractor.prenorm.weight"] {
+        let mut abstractor = CAbstractor::new(&c_abstractor_settings(), [6, 6], 12, 24, false, &Device::flex());
+        let mut extended = checkpoint("c-abstractor", "pytorch_model.bin");
+        let tensor = extended.tensors["abstractor.pos_emb"].clone();
+        extended.tensors.insert(key.to_string(), tensor);
+        let err = abstractor.load(extended).unwrap_err().to_string();
+        assert!(err.contains(key) && err.contains("no place in the model"), "{err}");
+    }
+}
+
 #[test]
 fn internvl_pixel_shuffle_from_its_checkpoint_in_both_versions() {
     for (version, output) in [(PsVersion::V2, "output"), (PsVersion::V1, "output_v1")] {

@@ -187,10 +187,20 @@ pub struct CAbstractor {
     pub side: usize,
 }
 
+/// Honeybee's `eos_tokens` and `prenorm` (none in its c-abs.yaml: `num_eos_tokens: 0`,
+/// `prenorm: False`) are not built; their rows name them so that a checkpoint that has them
+/// is refused, not loaded without them.
 static KEYS: KeyMap = KeyMap {
     layout: "Honeybee C-Abstractor",
     anchor: "readout.0.weight",
-    rules: &[Rename("pos_emb", "pos_emb"), Rename("net.0.b#", "s1.#"), Rename("net.2.b#", "s2.#"), Rename("readout", "readout")],
+    rules: &[
+        Rename("pos_emb", "pos_emb"),
+        Rename("net.0.b#", "s1.#"),
+        Rename("net.2.b#", "s2.#"),
+        Rename("readout", "readout"),
+        Rename("eos_tokens", "eos_tokens"),
+        Rename("prenorm", "prenorm"),
+    ],
 };
 
 impl CAbstractor {
