@@ -117,13 +117,15 @@ pub struct ConnectorConfig {
 
 impl ConnectorConfig {
     /// The connector's name in run ids and results: the projector's for the concatenation,
-    /// else the kind's (`sva`, `c-abstractor`, ...).
+    /// MobileVLM's `mm_projector_type` for the LDP (`ldpnet`, `ldpnetv2`: two connectors a
+    /// study compares), else the kind's (`sva`, `c-abstractor`, ...).
     pub fn label(&self) -> String {
         let name = |value: serde_json::Result<serde_json::Value>| {
             value.ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
         };
         match self.kind {
             ConnectorKind::Concat => name(serde_json::to_value(self.projector)),
+            ConnectorKind::Ldp => name(serde_json::to_value(self.ldp.clone().unwrap_or_default().mm_projector_type)),
             kind => name(serde_json::to_value(kind)),
         }
     }
@@ -643,8 +645,9 @@ lr = 1e-3
         assert!(text.contains("[c-abstractor]") && text.contains("kind = \"c-abstractor\""), "{text}");
         let config = parse("[connector]\nkind = \"pixel-shuffle\"\ngrid = [48, 48]", "").unwrap();
         assert_eq!(config.connector.label(), "pixel-shuffle", "a 48 × 48 map folds into 576 positions");
+        assert_eq!(parse("[connector]\nkind = \"ldp\"", "").unwrap().connector.label(), "ldpnet");
         let config = parse("[connector]\nkind = \"ldp\"\n[connector.ldp]\nmm_projector_type = \"ldpnetv2\"", "").unwrap();
-        assert_eq!(config.connector.label(), "ldp");
+        assert_eq!(config.connector.label(), "ldpnetv2", "the two versions apart in results.csv");
         assert!(parse("[connector]\nkind = \"perceiver\"\nimage_newline = false", "").is_ok());
     }
 
