@@ -52,7 +52,8 @@ max_steps = {STEPS}
     assert!(out.status.success(), "{name}: {}", stderr(&out));
     check_losses(name, &run);
     let (reports, _) = common::evaluate(&dir, &run, &["image"], "-q");
-    let score = reports[0]["likelihood"]["value"].as_f64().unwrap();
+    assert_eq!(reports[0]["questions"], 8, "{name}: {}", reports[0]);
+    let score = reports[0]["likelihood"]["score"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&score), "{name}: score {score}");
 }
 
