@@ -106,7 +106,9 @@ impl Plan {
         };
         if let Some((s, stamp)) = &self.synth {
             ensure(&data.join("synth"), stamp, |out| {
-                let config = synth::Config::new(s.samples, s.train_samples, s.size, s.seed);
+                let mut config = synth::Config::new(s.samples, s.train_samples, s.size, s.seed);
+                config.open_samples = s.open_samples.unwrap_or(config.open_samples);
+                config.open_train_samples = s.open_train_samples.unwrap_or(config.open_train_samples);
                 synth::write(&config, out, &Silent)?;
                 Ok(())
             })?;
@@ -149,7 +151,17 @@ mod tests {
     use super::*;
 
     fn synth(seed: u64) -> Prepare {
-        Prepare { synth: Some(SynthPrepare { samples: 4, train_samples: 4, size: 64, seed }), llm: None }
+        Prepare {
+            synth: Some(SynthPrepare {
+                samples: 4,
+                train_samples: 4,
+                open_samples: None,
+                open_train_samples: None,
+                size: 64,
+                seed,
+            }),
+            llm: None,
+        }
     }
 
     #[test]

@@ -100,6 +100,13 @@ pub struct Prepare {
 pub struct SynthPrepare {
     pub samples: u64,
     pub train_samples: u64,
+    /// Open-ended benchmark items per task (`synth --open-samples`; default: `samples`).
+    #[serde(default)]
+    pub open_samples: Option<u64>,
+    /// Open-ended training items per task (`synth --open-train-samples`; default: a
+    /// twentieth of `train_samples`).
+    #[serde(default)]
+    pub open_train_samples: Option<u64>,
     pub size: u32,
     #[serde(default)]
     pub seed: u64,
