@@ -18,12 +18,11 @@ use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Distribution, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::concat::{append_newlines, new_newline, tokens_with_newlines};
+use super::concat::{append_newlines, load_beside_newline, new_newline, tokens_with_newlines};
 use crate::nn::conv::{ConvAct, ConvNorm, SqueezeExcite};
 use crate::weights::WeightsError;
 use crate::weights::checkpoint::Checkpoint;
 use crate::weights::keymap::{KeyMap, Rule::Rename};
-use crate::weights::load::load_strict;
 
 /// `[connector.c-abstractor]`: Honeybee's `projector_config` names, with its `c-abs.yaml`
 /// values as defaults.
@@ -248,10 +247,7 @@ impl CAbstractor {
     /// Loads a Honeybee checkpoint's `abstractor.*` tensors strictly (the newline is the
     /// probe's and keeps its values).
     pub fn load(&mut self, checkpoint: Checkpoint) -> Result<(), WeightsError> {
-        let newline = self.image_newline.take();
-        let loaded = load_strict(self, checkpoint, &KEYS);
-        self.image_newline = newline;
-        loaded
+        load_beside_newline(self, |c| &mut c.image_newline, checkpoint, &KEYS)
     }
 
     /// [batch, rows × cols, channels] → [batch, Q (+ √Q newlines), hidden]

@@ -7,11 +7,16 @@
 //! and those with an output grid end its rows with [`append_newlines`].
 
 use burn::module::{Module, Param};
+use burn::store::ModuleSnapshot;
 use burn::tensor::{Device, Distribution, Tensor};
 
 use super::projector::{Projector, ProjectorKind};
 use crate::encoders::Features;
 use crate::nn::resample::{GridResample, resize_grids};
+use crate::weights::WeightsError;
+use crate::weights::checkpoint::Checkpoint;
+use crate::weights::keymap::KeyMap;
+use crate::weights::load::load_strict;
 
 #[derive(Module, Debug)]
 pub struct ConcatConnector {
@@ -46,6 +51,20 @@ impl ConcatConnector {
 pub fn new_newline(newline: bool, hidden: usize, device: &Device) -> Option<Param<Tensor<1>>> {
     let std = (hidden as f64).powf(-0.5);
     newline.then(|| Param::from_tensor(Tensor::random([hidden], Distribution::Normal(0.0, std), device)))
+}
+
+/// Loads `module` strictly with its `newline` set aside: the newline is the probe's, in no
+/// project's checkpoint, and keeps its values.
+pub fn load_beside_newline<M: Module + ModuleSnapshot>(
+    module: &mut M,
+    newline: fn(&mut M) -> &mut Option<Param<Tensor<1>>>,
+    checkpoint: Checkpoint,
+    keys: &KeyMap,
+) -> Result<(), WeightsError> {
+    let kept = newline(module).take();
+    let loaded = load_strict(module, checkpoint, keys);
+    *newline(module) = kept;
+    loaded
 }
 
 /// Every encoder's map brought to `grid` and concatenated on channels:

@@ -21,12 +21,11 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::ConnectorError;
-use super::concat::{append_newlines, new_newline, tokens_with_newlines};
+use super::concat::{append_newlines, load_beside_newline, new_newline, tokens_with_newlines};
 use crate::nn::conv::{ConvAct, ConvNorm, SqueezeExcite};
 use crate::weights::WeightsError;
 use crate::weights::checkpoint::Checkpoint;
 use crate::weights::keymap::{KeyMap, Rule::Rename};
-use crate::weights::load::load_strict;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -196,10 +195,7 @@ impl Ldp {
     /// Loads a MobileVLM checkpoint's `mm_projector` strictly (the newline keeps its values).
     pub fn load(&mut self, checkpoint: Checkpoint) -> Result<(), WeightsError> {
         let keys = if self.peg.is_some() { &V2_KEYS } else { &V1_KEYS };
-        let newline = self.image_newline.take();
-        let loaded = load_strict(self, checkpoint, keys);
-        self.image_newline = newline;
-        loaded
+        load_beside_newline(self, |c| &mut c.image_newline, checkpoint, keys)
     }
 
     /// [batch, rows × cols, channels] → [batch, output rows × cols (+ a newline per row), hidden]

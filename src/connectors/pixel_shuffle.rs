@@ -16,11 +16,10 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::ConnectorError;
-use super::concat::{append_newlines, new_newline, tokens_with_newlines};
+use super::concat::{append_newlines, load_beside_newline, new_newline, tokens_with_newlines};
 use crate::weights::WeightsError;
 use crate::weights::checkpoint::Checkpoint;
 use crate::weights::keymap::{KeyMap, Rule::Rename};
-use crate::weights::load::load_strict;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -140,10 +139,7 @@ impl PixelShuffle {
 
     /// Loads an InternVL checkpoint's `mlp1.*` strictly (the newline keeps its values).
     pub fn load(&mut self, checkpoint: Checkpoint) -> Result<(), WeightsError> {
-        let newline = self.image_newline.take();
-        let loaded = load_strict(self, checkpoint, &KEYS);
-        self.image_newline = newline;
-        loaded
+        load_beside_newline(self, |c| &mut c.image_newline, checkpoint, &KEYS)
     }
 
     /// [batch, rows × cols, C] → [batch, rows·cols / k² (+ a newline per row), hidden]

@@ -54,10 +54,17 @@ def to_grid(tokens, rows, cols, new_rows, new_cols):
     return maps.permute(0, 2, 3, 1).flatten(1, 2)
 
 
-def save_projector(module, name):
+def save_state(module, name, prefix, file):
+    """`module`'s state dict under `prefix`, as its project's checkpoint `file` holds it, in
+    OUT / name (returned)."""
     folder = OUT / name
     folder.mkdir(parents=True, exist_ok=True)
-    torch.save({f"model.mm_projector.{k}": v for k, v in module.state_dict().items()}, folder / "mm_projector.bin")
+    torch.save({f"{prefix}{k}": v for k, v in module.state_dict().items()}, folder / file)
+    return folder
+
+
+def save_projector(module, name):
+    return save_state(module, name, "model.mm_projector.", "mm_projector.bin")
 
 
 def llava_projectors():
@@ -105,9 +112,7 @@ def c_abstractor(repo):
     config = HoneybeeVisualProjectorConfig.from_exp_config(settings, vision_hidden_size=12, lm_hidden_size=24)
     abstractor = CAbstractor(config, num_input_tokens=36).eval()
     perturb(abstractor)
-    folder = OUT / "c-abstractor"
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save({f"abstractor.{k}": v for k, v in abstractor.state_dict().items()}, folder / "pytorch_model.bin")
+    folder = save_state(abstractor, "c-abstractor", "abstractor.", "pytorch_model.bin")
     x = torch.randn(2, 36, 12)
     with torch.no_grad():
         # its forward adds the position embedding in place
@@ -154,9 +159,7 @@ def perceiver(repo):
     torch.manual_seed(3)
     resampler = helpers.PerceiverResampler(dim=12, depth=2, dim_head=4, heads=3, num_latents=5, ff_mult=2).eval()
     perturb(resampler)
-    folder = OUT / "perceiver"
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save({f"perceiver.{k}": v for k, v in resampler.state_dict().items()}, folder / "checkpoint.pt")
+    folder = save_state(resampler, "perceiver", "perceiver.", "checkpoint.pt")
     x = torch.randn(2, 36, 12)
     with torch.no_grad():
         # vision_x as Flamingo hands it on: (b, T images, F frames, v tokens, d)
@@ -173,10 +176,7 @@ def ldp(repo):
         torch.manual_seed(seed)
         projector = cls(config).eval()
         perturb(projector)
-        folder = OUT / name
-        folder.mkdir(parents=True, exist_ok=True)
-        torch.save({f"model.mm_projector.{k}": v for k, v in projector.state_dict().items()},
-                   folder / "mm_projector.bin")
+        folder = save_projector(projector, name)
         x = torch.randn(2, side * side, 12)
         with torch.no_grad():
             out = projector(x)
