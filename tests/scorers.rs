@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use cambrian::data::benchmark::{Benchmark, Category, Item, Scoring, letter};
+use cambrian::data::benchmark::{Benchmark, Category, Item, Scoring};
+use cambrian::eval::questions::item_truth;
 use cambrian::eval::score::{ScoreError, Scorer, Truth};
 use serde::Deserialize;
 
@@ -146,19 +147,6 @@ fn item(task: &str, kind: &str, source: &str, answer: usize, group: Option<Strin
     }
 }
 
-/// The truth the multiple-choice path's item would give.
-fn truth_of(index: usize, item: &Item) -> Truth {
-    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
-    Truth {
-        index,
-        answers: vec![format!("({})", letter(item.answer))],
-        choices: item.choices.clone(),
-        category: nonempty(&item.task),
-        kind: nonempty(&item.kind),
-        source: nonempty(&item.source),
-    }
-}
-
 /// CV-Bench and plain accuracy score each reply as `read_answer` reads it, and CV-Bench's
 /// formula, MMVP's pair counter and plain accuracy aggregate as `Benchmark::score` does.
 #[test]
@@ -175,7 +163,7 @@ fn agrees_with_the_multiple_choice_path() {
             })
             .collect();
         let benchmark = Benchmark::new("agree", Category::VisionCentric, scoring, items).unwrap();
-        let truths: Vec<Truth> = benchmark.items.iter().enumerate().map(|(i, item)| truth_of(i, item)).collect();
+        let truths: Vec<Truth> = benchmark.items.iter().enumerate().map(|(i, item)| item_truth(i, item)).collect();
         let predictions: Vec<Option<String>> = replies.iter().map(|r| Some(r.to_string())).collect();
         let scored = scorer.score(&truths, &predictions).unwrap();
         if scorer != Scorer::Mmvp {

@@ -99,6 +99,11 @@ fn a_tiny_mllm_with_the_sva_over_two_encoders_beats_chance_on_the_synthetic_benc
         "64",
         "--seed",
         "5",
+        // Depth questions only: the open-ended tasks are not written.
+        "--open-samples",
+        "0",
+        "--open-train-samples",
+        "0",
         "--out",
         &path(&synth),
     ]);

@@ -92,6 +92,9 @@ fn the_matrix_results_and_slurm_script() {
     let text = std::fs::read_to_string(&script).unwrap();
     assert!(text.contains("#SBATCH --array=0-2"), "{text}");
     assert!(text.contains("--shard \"${SLURM_ARRAY_TASK_ID}/3\""), "{text}");
+    // The paths typed relative to this folder are absolute in the script, whose tasks may start elsewhere.
+    let results = std::env::current_dir().unwrap().join("shared/results");
+    assert!(text.contains(&format!("--results '{}'", results.display())), "{text}");
 
     let rows = uninterrupted();
     assert_eq!(
@@ -100,7 +103,8 @@ fn the_matrix_results_and_slurm_script() {
     );
     assert_eq!(rows.len(), 1 + 3, "{rows:?}");
     assert!(rows[3].starts_with("tiny,vit+clip_mlp2x_gelu_s0-"), "{}", rows[3]);
-    assert!(rows[3].contains(",tiny-vit-test+tiny-vit-clip,self-supervised+language-supervised,mlp2x_gelu,32,32,false,llm,0,synth,Vision-Centric,16,"), "{}", rows[3]);
+    // Stage 2: the 32 multiple-choice conversations and 6 open-ended ones (one item per task, existence asked twice).
+    assert!(rows[3].contains(",tiny-vit-test+tiny-vit-clip,self-supervised+language-supervised,mlp2x_gelu,32,38,false,llm,0,synth,Vision-Centric,16,"), "{}", rows[3]);
 }
 
 fn runs_matching(sweep_dir: &Path, check: impl Fn(&Path) -> bool) -> usize {
@@ -166,7 +170,9 @@ fn a_run_folder_from_another_config_is_refused() {
 fn the_shipped_sweeps_expand() {
     let dir = scratch("sweep-shipped");
     let sweeps = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sweeps");
-    for (file, runs) in [("quickstart.toml", 10), ("cambrian-encoders.toml", 23), ("cambrian-combos.toml", 8)] {
+    for (file, runs) in
+        [("quickstart.toml", 10), ("cambrian-encoders.toml", 23), ("cambrian-combos.toml", 8), ("connectors.toml", 24)]
+    {
         let out =
             cambrian(&["sweep", &sweeps.join(file).display().to_string(), "--results", &dir.display().to_string(), "--dry-run"]);
         assert!(out.status.success(), "{file}: {}", stderr(&out));
@@ -217,7 +223,7 @@ fn the_slurm_script_refuses_an_output_that_is_not_a_file() {
         let target = target.display().to_string();
         let out = cambrian(&["sweep", &spec(), "--results", "unused", "--emit-slurm", &target, "--shards", "2"]);
         assert!(!out.status.success(), "{target}");
-        assert!(stderr(&out).contains(&format!("{target} exists and is not a regular file")), "{}", stderr(&out));
+        assert!(stderr(&out).contains(&format!("writing {target}: not a regular file")), "{}", stderr(&out));
     }
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link is left as it was");
 }

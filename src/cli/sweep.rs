@@ -21,7 +21,10 @@ pub fn run(args: &SweepArgs, device: DeviceArg, quiet: bool) -> anyhow::Result<(
     }
     if let Some(path) = &args.emit_slurm {
         let binary = std::env::current_exe().context("locating the cambrian binary")?;
-        let text = slurm::script(&binary, &args.spec, &args.results, args.shards as usize, device.name());
+        // Absolute, so that the array's tasks find them from whatever folder they start in.
+        let absolute = |p: &std::path::Path| std::path::absolute(p).with_context(|| format!("resolving {}", p.display()));
+        let (spec, results) = (absolute(&args.spec)?, absolute(&args.results)?);
+        let text = slurm::script(&binary, &spec, &results, args.shards as usize, device.name());
         crate::atomic::refuse_special(path)
             .and_then(|()| crate::atomic::write(path, text.as_bytes()))
             .with_context(|| format!("writing {}", path.display()))?;

@@ -2,20 +2,40 @@
 //! `mlp2x_gelu` on one encoder; several encoders are combined by interpolating each map to a
 //! common grid and concatenating channels before the projector (`concat`). Cambrian-1's
 //! Spatial Vision Aggregator (`sva`) cross-attends from a learned query grid to every
-//! encoder's local windows, before and inside the LLM.
+//! encoder's local windows, before and inside the LLM. The connectors of later MLLMs take the
+//! concatenation's input and reduce the tokens: Honeybee's C-Abstractor (`c_abstractor`),
+//! InternVL's pixel shuffle (`pixel_shuffle`), Flamingo's Perceiver resampler (`perceiver`)
+//! and MobileVLM's LDP (`ldp`).
 
+pub mod c_abstractor;
 pub mod concat;
+pub mod ldp;
+pub mod perceiver;
+pub mod pixel_shuffle;
 pub mod projector;
 pub mod sva;
 
 use burn::module::Module;
 use burn::tensor::Tensor;
 
+pub use c_abstractor::{CAbstractor, CAbstractorSettings};
 pub use concat::ConcatConnector;
+pub use ldp::{Ldp, LdpSettings};
+pub use perceiver::{Perceiver, PerceiverSettings};
+pub use pixel_shuffle::{PixelShuffle, PixelShuffleSettings};
 pub use projector::{Projector, ProjectorKind};
 pub use sva::{SvaConnector, SvaContext, SvaError, SvaSettings};
 
 use crate::encoders::Features;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error(transparent)]
+    Sva(#[from] SvaError),
+    /// Settings that do not fit the encoders or the LLM; the message names the field.
+    #[error("{0}")]
+    Config(String),
+}
 
 // One connector per model, built once: boxing the larger variant would save nothing.
 #[allow(clippy::large_enum_variant)]
@@ -23,6 +43,10 @@ use crate::encoders::Features;
 pub enum Connector {
     Concat(ConcatConnector),
     Sva(SvaConnector),
+    CAbstractor(CAbstractor),
+    PixelShuffle(PixelShuffle),
+    Perceiver(Perceiver),
+    Ldp(Ldp),
 }
 
 impl Connector {
@@ -31,16 +55,29 @@ impl Connector {
         match self {
             Connector::Concat(c) => c.image_tokens(),
             Connector::Sva(s) => s.image_tokens(),
+            Connector::CAbstractor(c) => c.image_tokens(),
+            Connector::PixelShuffle(p) => p.image_tokens(),
+            Connector::Perceiver(p) => p.image_tokens(),
+            Connector::Ldp(l) => l.image_tokens(),
         }
     }
 
     /// Each encoder's features [images, tokens_i, channels_i] and each image's (width, height)
     /// before padding to square → image embeddings [images, image tokens, hidden], and for
     /// the SVA what its in-LLM samplers re-query.
-    pub fn forward(&self, features: Vec<Features>, sizes: &[[usize; 2]]) -> Result<(Tensor<3>, Option<SvaContext>), SvaError> {
-        match self {
-            Connector::Concat(c) => Ok((c.forward(features), None)),
-            Connector::Sva(s) => s.forward(features, sizes).map(|(tokens, context)| (tokens, Some(context))),
-        }
+    pub fn forward(
+        &self,
+        features: Vec<Features>,
+        sizes: &[[usize; 2]],
+    ) -> Result<(Tensor<3>, Option<SvaContext>), ConnectorError> {
+        let tokens = match self {
+            Connector::Concat(c) => c.forward(features),
+            Connector::Sva(s) => return Ok(s.forward(features, sizes).map(|(tokens, context)| (tokens, Some(context)))?),
+            Connector::CAbstractor(c) => c.forward(concat::gather(features, c.grid)),
+            Connector::PixelShuffle(p) => p.forward(concat::gather(features, p.grid)),
+            Connector::Perceiver(p) => p.forward(concat::gather(features, p.grid)),
+            Connector::Ldp(l) => l.forward(concat::gather(features, l.grid)),
+        };
+        Ok((tokens, None))
     }
 }

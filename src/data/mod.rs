@@ -80,6 +80,12 @@ pub(crate) fn open_rgb(path: &std::path::Path) -> Result<image::RgbImage, DataEr
     Ok(crate::encoders::image_file::load_image(path)?)
 }
 
+/// Decodes an encoded image held in memory (the format sniffed from its bytes) as 8-bit RGB
+/// with the same decoder and limits; `origin` names it in errors.
+pub(crate) fn decode_rgb(bytes: &[u8], origin: &std::path::Path) -> Result<image::RgbImage, DataError> {
+    Ok(crate::encoders::image_file::decode_image(bytes, origin)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +99,19 @@ mod tests {
         assert_eq!(value["images"], serde_json::json!([1, 2]));
     }
 
+    /// An image held in a parquet cell goes through the file decoder's checks: a JPEG cut
+    /// half-way is refused, not filled in.
+    #[test]
+    fn an_embedded_image_is_decoded_with_the_files_checks() {
+        let image = image::RgbImage::from_fn(256, 256, |x, y| image::Rgb([x as u8, (x * y % 251) as u8, y as u8]));
+        let mut jpeg = Vec::new();
+        image::DynamicImage::ImageRgb8(image).write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).unwrap();
+        let origin = std::path::Path::new("cell.jpg");
+        assert_eq!(decode_rgb(&jpeg, origin).unwrap().dimensions(), (256, 256));
+        let message = decode_rgb(&jpeg[..jpeg.len() * 3 / 4], origin).unwrap_err().to_string();
+        assert!(message.contains("cell.jpg") && message.contains("truncated"), "{message}");
+    }
+
     #[test]
     fn paths_that_leave_their_folder_are_told_apart() {
         for inside in ["a.png", "./img/2D/a.png"] {
@@ -103,12 +122,4 @@ mod tests {
             assert!(!stays_inside(outside), "{outside}");
         }
     }
-}
-
-/// Decodes an encoded image held in memory (the format sniffed from its bytes) as 8-bit RGB;
-/// `origin` names it in errors.
-pub(crate) fn decode_rgb(bytes: &[u8], origin: &std::path::Path) -> Result<image::RgbImage, DataError> {
-    image::load_from_memory(bytes)
-        .map(|img| img.to_rgb8())
-        .map_err(|source| DataError::Image { path: origin.to_path_buf(), source })
 }

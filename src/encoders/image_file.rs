@@ -32,9 +32,14 @@ pub enum ImageFileError {
 
 /// Decodes an image file into 8-bit RGB (alpha dropped, as PIL's `convert("RGB")` does).
 pub fn load_image(path: &Path) -> Result<RgbImage, ImageFileError> {
-    let undecodable = |message: String| ImageFileError::Undecodable { path: path.to_path_buf(), message };
     let bytes = std::fs::read(path).map_err(|source| ImageFileError::Io { path: path.to_path_buf(), source })?;
-    let mut reader = ImageReader::new(Cursor::new(&bytes[..]))
+    decode_image(&bytes, path)
+}
+
+/// The same for an encoded image held in memory (a parquet cell), `path` naming it in errors.
+pub fn decode_image(bytes: &[u8], path: &Path) -> Result<RgbImage, ImageFileError> {
+    let undecodable = |message: String| ImageFileError::Undecodable { path: path.to_path_buf(), message };
+    let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|source| ImageFileError::Io { path: path.to_path_buf(), source })?;
     // Limits are set once the size is known, so that a too-large image gets its own error.
@@ -48,7 +53,7 @@ pub fn load_image(path: &Path) -> Result<RgbImage, ImageFileError> {
     let mut limits = Limits::no_limits();
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     decoder.set_limits(limits).map_err(|err| undecodable(err.to_string()))?;
-    if format == Some(ImageFormat::Jpeg) && !jpeg_is_complete(&bytes) {
+    if format == Some(ImageFormat::Jpeg) && !jpeg_is_complete(bytes) {
         return Err(undecodable("truncated: the JPEG data ends before its end-of-image marker".into()));
     }
     let decoded = DynamicImage::from_decoder(decoder).map_err(|err| undecodable(err.to_string()))?;

@@ -168,7 +168,9 @@ impl TransformerSizes {
         check_size("image_size", self.image_size, 1..=limits::PIXELS)?;
         check_size("patch_size", self.patch_size, 1..=limits::PATCH)?;
         check_size("hidden_size", self.hidden_size, 1..=limits::WIDTH)?;
-        check_size("depth", self.depth, 1..=limits::DEPTH)?;
+        // Depth 0 is a patch embedding alone (position embeddings, final norm): a probe's
+        // minimal encoder (tests/fixtures/mllm/patch-vit-*.toml).
+        check_size("depth", self.depth, 0..=limits::DEPTH)?;
         check_size("heads", self.heads, 1..=limits::HEADS)?;
         check_size("mlp_size", self.mlp_size, 1..=limits::MLP)?;
         if self.image_size < self.patch_size {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::data::DataError;
-use crate::data::benchmark::{Benchmark, Category, Scoring, letter};
+use crate::data::benchmark::{Benchmark, Category, Item, Scoring, letter};
 use crate::data::hub::ImageRef;
 use crate::data::suite::spec::Submission;
 use crate::data::suite::{BenchmarkSpec, Dataset, Question, SuiteError};
@@ -106,7 +106,6 @@ impl Questions {
     /// A multiple-choice benchmark's items as questions: the prompt with its lettered
     /// choices and Cambrian's letter suffix, the answer as "(A)".
     fn from_benchmark(benchmark: &Benchmark) -> Result<Self, QuestionsError> {
-        let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
         let questions = benchmark
             .items
             .iter()
@@ -117,14 +116,7 @@ impl Questions {
                 images: vec![ImageRef { bytes: None, path: Some(item.image.to_string_lossy().into_owned()) }],
                 prompt: item.full_prompt(),
                 has_image: true,
-                truth: Truth {
-                    index,
-                    answers: vec![format!("({})", letter(item.answer))],
-                    choices: item.choices.clone(),
-                    category: nonempty(&item.task),
-                    kind: nonempty(&item.kind),
-                    source: nonempty(&item.source),
-                },
+                truth: item_truth(index, item),
             })
             .collect();
         let scorer = match benchmark.scoring {
@@ -183,6 +175,20 @@ impl Questions {
             hasher.update(text);
         }
         Ok(hex(&hasher.finalize()))
+    }
+}
+
+/// A multiple-choice item's truth as the letter-reading scorers take it: the answer "(A)",
+/// the choices, the task as the category, CV-Bench's type and source.
+pub fn item_truth(index: usize, item: &Item) -> Truth {
+    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    Truth {
+        index,
+        answers: vec![format!("({})", letter(item.answer))],
+        choices: item.choices.clone(),
+        category: nonempty(&item.task),
+        kind: nonempty(&item.kind),
+        source: nonempty(&item.source),
     }
 }
 

@@ -13,7 +13,7 @@ use burn::tensor::{Device, IndexingUpdateOp, Tensor};
 use image::RgbImage;
 
 use crate::connectors::sva::aggregate::Aggregation;
-use crate::connectors::{Connector, SvaContext, SvaError};
+use crate::connectors::{Connector, ConnectorError, SvaContext};
 use crate::encoders::{Encoder, EncoderError};
 use crate::features::{FeatureError, FeatureSource};
 use crate::llm::{LayerHook, LlmModel};
@@ -26,7 +26,7 @@ pub enum MllmError {
     #[error(transparent)]
     Features(#[from] FeatureError),
     #[error(transparent)]
-    Connector(#[from] SvaError),
+    Connector(#[from] ConnectorError),
 }
 
 /// Images as the LLM takes them [images, image tokens, hidden], and for the SVA what its

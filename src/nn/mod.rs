@@ -1,6 +1,7 @@
 //! Layers shared by several models.
 
 pub mod attention;
+pub mod conv;
 pub mod init;
 pub mod layer_scale;
 pub mod mlp;

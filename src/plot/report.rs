@@ -12,8 +12,9 @@ pub fn markdown(sweep: &Sweep, figures: &[Drawn], notes: &[String]) -> String {
     let mut out = format!("# Sweep {}\n\n", code(&sweep.name));
     let _ = writeln!(
         out,
-        "{} runs, {} benchmarks. Scores are generation scores (greedy answer, letter extracted) in percent; \
-         a category is the mean of its benchmarks, Average the mean of the categories; ± is one standard \
+        "{} runs, {} benchmarks. Scores are generation scores (the greedy answer judged by each benchmark's \
+         scorer) in percent; a category is the mean of its benchmarks (MME's perception sum over 20, as in \
+         Cambrian-1's Table 2), Average the mean of the categories; ± is one standard \
          deviation over seeds.\n",
         sweep.runs.len(),
         sweep.benchmarks.len()

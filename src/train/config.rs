@@ -8,7 +8,8 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::connectors::{ProjectorKind, SvaSettings};
+use crate::connectors::ldp::{LdpType, V2_GRID};
+use crate::connectors::{CAbstractorSettings, LdpSettings, PerceiverSettings, PixelShuffleSettings, ProjectorKind, SvaSettings};
 use crate::features::CacheDtype;
 use crate::llm::chat::Template;
 
@@ -68,13 +69,21 @@ pub enum Init {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum ConnectorKind {
     /// Every encoder's map resized to one grid, concatenated on channels, projected.
     #[default]
     Concat,
     /// Cambrian-1's Spatial Vision Aggregator, with its settings in `[connector.sva]`.
     Sva,
+    /// The concatenation's input through Honeybee's C-Abstractor (`[connector.c-abstractor]`).
+    CAbstractor,
+    /// Through InternVL's pixel shuffle and `mlp1` (`[connector.pixel-shuffle]`).
+    PixelShuffle,
+    /// Through Flamingo's Perceiver resampler, then the projector (`[connector.perceiver]`).
+    Perceiver,
+    /// Through MobileVLM's lightweight downsample projector (`[connector.ldp]`).
+    Ldp,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -94,16 +103,30 @@ pub struct ConnectorConfig {
     /// `kind = "sva"`: Cambrian's settings, named and defaulted as in its code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sva: Option<SvaSettings>,
+    /// `kind = "c-abstractor"`: Honeybee's settings, named and defaulted as in its code (as
+    /// the three below are after theirs).
+    #[serde(default, rename = "c-abstractor", skip_serializing_if = "Option::is_none")]
+    pub c_abstractor: Option<CAbstractorSettings>,
+    #[serde(default, rename = "pixel-shuffle", skip_serializing_if = "Option::is_none")]
+    pub pixel_shuffle: Option<PixelShuffleSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perceiver: Option<PerceiverSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ldp: Option<LdpSettings>,
 }
 
 impl ConnectorConfig {
-    /// The connector's name in run ids and results: `sva`, or the projector's.
+    /// The connector's name in run ids and results: the projector's for the concatenation,
+    /// MobileVLM's `mm_projector_type` for the LDP (`ldpnet`, `ldpnetv2`: two connectors a
+    /// study compares), else the kind's (`sva`, `c-abstractor`, ...).
     pub fn label(&self) -> String {
+        let name = |value: serde_json::Result<serde_json::Value>| {
+            value.ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+        };
         match self.kind {
-            ConnectorKind::Sva => "sva".into(),
-            ConnectorKind::Concat => {
-                serde_json::to_value(self.projector).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-            }
+            ConnectorKind::Concat => name(serde_json::to_value(self.projector)),
+            ConnectorKind::Ldp => name(serde_json::to_value(self.ldp.clone().unwrap_or_default().mm_projector_type)),
+            kind => name(serde_json::to_value(kind)),
         }
     }
 
@@ -195,6 +218,12 @@ const SVA_MAX_GROUPS: usize = 64;
 const SVA_MAX_DEPTH: usize = 64;
 const SVA_MAX_WIDTH: usize = 16384;
 const MAX_LLM_LAYERS: usize = 1024;
+/// The largest map a token-reducing connector reads, far above Cambrian-1's largest (96 × 96).
+const MAX_INPUT_TOKENS: usize = 1 << 16;
+
+/// Whether an image of this many positions (`None`: too many to count) leaves room for an
+/// answer; the error names the field that sized it.
+type Room<'a> = dyn Fn(&str, Option<usize>) -> Result<(), String> + 'a;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -337,8 +366,16 @@ impl RunConfig {
             if rows == 0 || cols == 0 {
                 return Err(format!("[connector] grid [{rows}, {cols}] needs at least one row and one column"));
             }
-            room("[connector] grid", rows.checked_mul(cols + newline))?;
+            match self.connector.kind {
+                ConnectorKind::Concat => room("[connector] grid", rows.checked_mul(cols + newline))?,
+                // The map a reducing connector reads: positions are counted from its output.
+                _ if rows.saturating_mul(cols) > MAX_INPUT_TOKENS => {
+                    return Err(format!("[connector] grid [{rows}, {cols}] is above the limit of {MAX_INPUT_TOKENS} tokens"));
+                }
+                _ => {}
+            }
         }
+        self.check_reducing_connectors(&room)?;
         if self.connector.kind != ConnectorKind::Sva {
             return Ok(());
         }
@@ -357,6 +394,57 @@ impl RunConfig {
         match limits.into_iter().chain(queries).find(|(_, value, limit)| value > limit) {
             Some((field, value, limit)) => Err(format!("[connector.sva] {field} {value} is above the limit of {limit}")),
             None => Ok(()),
+        }
+    }
+
+    /// The settings of the token-reducing connectors (C-Abstractor, pixel shuffle, Perceiver,
+    /// LDP): each table only with its kind, sizes within their limits, and the image tokens
+    /// they make, where the settings fix them, within `room`.
+    fn check_reducing_connectors(&self, room: &Room) -> Result<(), String> {
+        let c = &self.connector;
+        let tables = [
+            ("c-abstractor", c.c_abstractor.is_some(), ConnectorKind::CAbstractor),
+            ("pixel-shuffle", c.pixel_shuffle.is_some(), ConnectorKind::PixelShuffle),
+            ("perceiver", c.perceiver.is_some(), ConnectorKind::Perceiver),
+            ("ldp", c.ldp.is_some(), ConnectorKind::Ldp),
+        ];
+        if let Some((name, ..)) = tables.iter().find(|(_, present, kind)| *present && c.kind != *kind) {
+            return Err(format!("[connector.{name}] needs kind = \"{name}\""));
+        }
+        let newline = usize::from(c.image_newline);
+        match c.kind {
+            ConnectorKind::CAbstractor => {
+                let settings = c.c_abstractor.clone().unwrap_or_default();
+                settings.check(self.max_length)?;
+                room("[connector.c-abstractor] num_query_tokens", Some(settings.num_query_tokens + newline * settings.side()))
+            }
+            ConnectorKind::PixelShuffle => {
+                let k = c.pixel_shuffle.clone().unwrap_or_default().factor()?;
+                match c.grid {
+                    Some([rows, cols]) => room("[connector] grid", Some(rows / k * (cols / k + newline))),
+                    None => Ok(()),
+                }
+            }
+            ConnectorKind::Perceiver if c.image_newline => {
+                Err("[connector] image_newline: the Perceiver's latents have no rows; set image_newline = false".into())
+            }
+            ConnectorKind::Perceiver => {
+                let settings = c.perceiver.clone().unwrap_or_default();
+                settings.check(self.max_length)?;
+                room("[connector.perceiver] num_latents", Some(settings.num_latents))
+            }
+            ConnectorKind::Ldp => {
+                let settings = c.ldp.clone().unwrap_or_default();
+                match (settings.mm_projector_type, c.grid) {
+                    (LdpType::Ldpnetv2, _) => room("[connector.ldp] mm_projector_type", Some(V2_GRID * (V2_GRID + newline))),
+                    (LdpType::Ldpnet, Some(grid)) => {
+                        let [rows, cols] = settings.output_grid(grid);
+                        room("[connector] grid", Some(rows * (cols + newline)))
+                    }
+                    (LdpType::Ldpnet, None) => Ok(()),
+                }
+            }
+            ConnectorKind::Concat | ConnectorKind::Sva => Ok(()),
         }
     }
 
@@ -552,5 +640,70 @@ lr = 1e-3
         assert!(err.contains("sva_lr"), "{err}");
         let err = parse("[connector]\nkind = \"sva\"\n[connector.sva]\nconector_depth = 3", "").unwrap_err();
         assert!(err.contains("conector_depth"), "{err}");
+    }
+
+    #[test]
+    fn the_token_reducing_connectors_with_their_settings() {
+        let config = parse("[connector]\nkind = \"c-abstractor\"\n[connector.c-abstractor]\ndepth = 0", "").unwrap();
+        assert_eq!(config.connector.label(), "c-abstractor");
+        let settings = config.connector.c_abstractor.clone().unwrap();
+        assert_eq!((settings.depth, settings.num_query_tokens, settings.hidden_size), (0, 144, 1024));
+        let text = toml::to_string(&config.connector).unwrap();
+        assert!(text.contains("[c-abstractor]") && text.contains("kind = \"c-abstractor\""), "{text}");
+        let config = parse("[connector]\nkind = \"pixel-shuffle\"\ngrid = [48, 48]", "").unwrap();
+        assert_eq!(config.connector.label(), "pixel-shuffle", "a 48 × 48 map folds into 576 positions");
+        assert_eq!(parse("[connector]\nkind = \"ldp\"", "").unwrap().connector.label(), "ldpnet");
+        let config = parse("[connector]\nkind = \"ldp\"\n[connector.ldp]\nmm_projector_type = \"ldpnetv2\"", "").unwrap();
+        assert_eq!(config.connector.label(), "ldpnetv2", "the two versions apart in results.csv");
+        assert!(parse("[connector]\nkind = \"perceiver\"\nimage_newline = false", "").is_ok());
+    }
+
+    #[test]
+    fn token_reducing_settings_beyond_their_limits_are_refused_by_name() {
+        let table =
+            |kind: &str, line: &str| format!("[connector]\nkind = \"{kind}\"\nimage_newline = false\n[connector.{kind}]\n{line}");
+        let cases = [
+            (table("c-abstractor", "num_query_tokens = 150"), "num_query_tokens 150 must be a square number"),
+            (table("c-abstractor", "num_query_tokens = 4096"), "num_query_tokens 4096 must be a square number of at most 2048"),
+            (table("c-abstractor", "depth = 1000"), "[connector.c-abstractor] depth 1000 is outside 0..=64"),
+            (table("c-abstractor", "hidden_size = 0"), "hidden_size 0 is outside 1..=16384"),
+            (table("c-abstractor", "mlp_depth = 0"), "mlp_depth 0 is outside 1..=64"),
+            (table("pixel-shuffle", "downsample_ratio = 0.3"), "downsample_ratio 0.3 must be 1/k"),
+            (table("pixel-shuffle", "downsample_ratio = 0.0625"), "for a whole k from 1 to 8"),
+            (table("perceiver", "num_latents = 5000"), "[connector.perceiver] num_latents 5000 is outside 1..=2048"),
+            (table("perceiver", "heads = 0"), "heads 0 is outside"),
+            (table("perceiver", "dim_head = 100000"), "dim_head 100000 is outside 1..=1024"),
+            (table("perceiver", "num_latents = 2048"), "num_latents: the image would take 2048 positions"),
+            (table("perceiver", "depth = 0"), "[connector.perceiver] depth 0 is outside 1..=64"),
+            (table("perceiver", "ff_mult = 100"), "[connector.perceiver] ff_mult 100 is outside 1..=64"),
+            (
+                "max_length = 500\n[connector]\nkind = \"pixel-shuffle\"\ngrid = [48, 48]".into(),
+                "[connector] grid: the image would take 600 positions",
+            ),
+            (
+                "max_length = 100\n[connector]\nkind = \"ldp\"\n[connector.ldp]\nmm_projector_type = \"ldpnetv2\"".into(),
+                "[connector.ldp] mm_projector_type: the image would take 156 positions",
+            ),
+            (
+                "max_length = 100\n[connector]\nkind = \"ldp\"\ngrid = [23, 23]".into(),
+                "[connector] grid: the image would take 156 positions",
+            ),
+            (table("ldp", "mm_projector_type = \"ldpnet3\""), "ldpnet3"),
+            ("[connector]\nkind = \"ldp\"\ngrid = [1000, 1000]".into(), "grid [1000, 1000] is above the limit of 65536"),
+        ];
+        for (connector, expected) in cases {
+            let err = parse(&connector, "").unwrap_err();
+            assert!(err.contains(expected), "{err} lacks {expected:?}");
+        }
+    }
+
+    #[test]
+    fn a_connector_table_without_its_kind_or_a_perceiver_newline_is_refused() {
+        let err = parse("[connector]\n[connector.perceiver]\ndepth = 2", "").unwrap_err();
+        assert!(err.contains("[connector.perceiver] needs kind = \"perceiver\""), "{err}");
+        let err = parse("[connector]\nkind = \"ldp\"\n[connector.c-abstractor]\ndepth = 2", "").unwrap_err();
+        assert!(err.contains("[connector.c-abstractor] needs kind = \"c-abstractor\""), "{err}");
+        let err = parse("[connector]\nkind = \"perceiver\"", "").unwrap_err();
+        assert!(err.contains("image_newline") && err.contains("no rows"), "{err}");
     }
 }

@@ -11,7 +11,7 @@ use super::TrainError;
 use super::checkpoint::Parts;
 use super::config::{ConnectorKind, Init, RunConfig};
 use crate::connectors::sva::SvaLayout;
-use crate::connectors::{ConcatConnector, Connector, SvaConnector};
+use crate::connectors::{CAbstractor, ConcatConnector, Connector, ConnectorError, Ldp, Perceiver, PixelShuffle, SvaConnector};
 use crate::encoders::{Encoder, WeightsSource, registry};
 use crate::features::key::EncoderKey;
 use crate::features::{CachedFeatures, FeatureCache};
@@ -54,28 +54,40 @@ pub fn build(config: &RunConfig, device: &Device) -> Result<Built, TrainError> {
     let Llm { config: llm_config, model: llm } = Llm::load(&config.llm, device)?;
     let tokenizer = LlmTokenizer::from_dir(&config.llm)?;
     let channels: Vec<usize> = encoders.iter().map(|e| e.spec.hidden_size()).collect();
-    let connector = match config.connector.kind {
-        ConnectorKind::Concat => {
-            let grid = match config.connector.grid {
-                Some(grid) => grid,
-                None => encoders[0].spec.output_grid()?,
-            };
-            device.seed(config.seed);
-            let (projector, newline) = (config.connector.projector, config.connector.image_newline);
-            Connector::Concat(ConcatConnector::new(
-                projector,
-                channels.iter().sum(),
-                llm_config.hidden_size,
-                grid,
-                newline,
-                device,
-            ))
-        }
+    let (features, hidden, c) = (channels.iter().sum(), llm_config.hidden_size, &config.connector);
+    // The grid every encoder's map is brought to (all but the SVA).
+    let grid = || match c.grid {
+        Some(grid) => Ok(grid),
+        None => encoders[0].spec.output_grid(),
+    };
+    device.seed(config.seed);
+    let connector = match c.kind {
         ConnectorKind::Sva => {
             let grids = encoders.iter().map(|e| e.spec.output_grid()).collect::<Result<Vec<_>, _>>()?;
-            let layout = SvaLayout::new(&config.connector.sva_settings(), &grids, llm_config.layers).map_err(MllmError::from)?;
-            device.seed(config.seed);
-            Connector::Sva(SvaConnector::new(layout, &channels, llm_config.hidden_size, device))
+            let layout = SvaLayout::new(&c.sva_settings(), &grids, llm_config.layers)
+                .map_err(|e| MllmError::from(ConnectorError::from(e)))?;
+            Connector::Sva(SvaConnector::new(layout, &channels, hidden, device))
+        }
+        ConnectorKind::Concat => {
+            Connector::Concat(ConcatConnector::new(c.projector, features, hidden, grid()?, c.image_newline, device))
+        }
+        ConnectorKind::CAbstractor => {
+            let settings = c.c_abstractor.clone().unwrap_or_default();
+            Connector::CAbstractor(CAbstractor::new(&settings, grid()?, features, hidden, c.image_newline, device))
+        }
+        ConnectorKind::PixelShuffle => {
+            let settings = c.pixel_shuffle.clone().unwrap_or_default();
+            let shuffle =
+                PixelShuffle::new(&settings, grid()?, features, hidden, c.image_newline, device).map_err(MllmError::from)?;
+            Connector::PixelShuffle(shuffle)
+        }
+        ConnectorKind::Perceiver => {
+            let settings = c.perceiver.clone().unwrap_or_default();
+            Connector::Perceiver(Perceiver::new(&settings, c.projector, grid()?, features, hidden, device))
+        }
+        ConnectorKind::Ldp => {
+            let settings = c.ldp.clone().unwrap_or_default();
+            Connector::Ldp(Ldp::new(&settings, grid()?, features, hidden, c.image_newline, device).map_err(MllmError::from)?)
         }
     };
     crate::nn::init::materialize(&connector);
