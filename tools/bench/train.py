@@ -16,6 +16,15 @@ answer tokens (labels -100 elsewhere), backward, clip_grad_norm_(max_grad_norm),
 example: the safetensors entry ours filled, its `tokens` [tokens, channels]) a step loads
 those files instead of loading and encoding the images. Needs torch, transformers, timm,
 Pillow, safetensors.
+
+`--device cuda` runs it on the GPU (TF32 off, as our f32 is; peak_device_mib is
+torch.cuda.max_memory_reserved). `--precision`: `f32` (default); `bf16-mixed`, PyTorch AMP as
+the HF Trainer's `--bf16` runs it: f32 parameters, gradients and AdamW state, the forward
+(encoder, connector, LLM) under `torch.autocast(dtype=torch.bfloat16)`, no loss scaling
+(bf16 keeps f32's exponent range); `bf16`, every parameter, gradient and optimizer state in
+bf16.
+
+    python3 tools/bench/train.py --workload WORK/workload.json --device cuda --precision bf16-mixed
 """
 
 import argparse
@@ -32,6 +41,9 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from encoders import REFERENCES
+
+# The dtype parameters are stored in, per --precision.
+PARAMETERS = {"f32": torch.float32, "bf16-mixed": torch.float32, "bf16": torch.bfloat16}
 
 FILTERS = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR, "lanczos": Image.LANCZOS}
 
@@ -75,20 +87,21 @@ class Connector(torch.nn.Module):
 def splice(examples, image_embeds, embed, max_length):
     """Input embeddings [batch, positions, hidden] right-padded with zeros, labels [batch,
     positions] (the token at answer positions, -100 elsewhere), and the positions before padding."""
+    device = image_embeds.device
     longest_text = max(len(e["ids"]) for e in examples)
-    ids = torch.tensor([e["ids"] + [0] * (longest_text - len(e["ids"])) for e in examples])
+    ids = torch.tensor([e["ids"] + [0] * (longest_text - len(e["ids"])) for e in examples], device=device)
     text = embed(ids)
     rows, labels, shown = [], [], iter(image_embeds)
     for b, example in enumerate(examples):
         n, at = len(example["ids"]), example["image_at"]
-        tokens = torch.tensor(example["ids"])
-        label = torch.where(torch.tensor(example["targets"]), tokens, -100)
+        tokens = torch.tensor(example["ids"], device=device)
+        label = torch.where(torch.tensor(example["targets"], device=device), tokens, -100)
         if at is None:
             row = text[b, :n]
         else:
-            image = next(shown)
+            image = next(shown).to(text.dtype)  # autocast's bf16 projector output, as the text's type
             row = torch.cat([text[b, :at], image, text[b, at:n]])
-            label = torch.cat([label[:at], torch.full((image.shape[0],), -100), label[at:]])
+            label = torch.cat([label[:at], torch.full((image.shape[0],), -100, device=device), label[at:]])
         rows.append(row[:max_length])
         labels.append(label[:max_length])
     longest = max(len(r) for r in rows)
@@ -101,8 +114,20 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--workload", required=True)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--precision", choices=list(PARAMETERS), default="f32")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    if cuda:
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda: torch sees no CUDA device")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    dtype = PARAMETERS[args.precision]
+    # bf16-mixed: the forward under autocast; otherwise a no-op context.
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16-mixed")
     torch.manual_seed(0)
     with open(args.workload) as f:
         work = json.load(f)
@@ -110,11 +135,11 @@ def main():
         spec = tomllib.load(f)
 
     vision, encode = REFERENCES[spec["architecture"]["kind"]](spec)
-    vision.eval().requires_grad_(False)
-    llm = tf.LlamaForCausalLM.from_pretrained(work["llm"], dtype=torch.float32)
+    vision.eval().requires_grad_(False).to(device, dtype)
+    llm = tf.LlamaForCausalLM.from_pretrained(work["llm"], dtype=dtype).to(device)
     llm.train()
     rows, cols = work["grid"]
-    connector = Connector(work["channels"], llm.config.hidden_size, (rows, cols), work["image_newline"])
+    connector = Connector(work["channels"], llm.config.hidden_size, (rows, cols), work["image_newline"]).to(device, dtype)
     params = [*connector.parameters(), *llm.parameters()]
     optimizer = torch.optim.AdamW(params, lr=work["lr"], weight_decay=0.0)
     embed = llm.get_input_embeddings()
@@ -124,30 +149,36 @@ def main():
     for examples in work["steps"]:
         start = time.perf_counter()
         shown = [e for e in examples if e["image_at"] is not None]
-        if cached:
-            features = torch.stack([load_file(e["features"])["tokens"] for e in shown])
-        else:
-            with torch.no_grad():
-                pixels = torch.stack([load_image(e["image"], spec["preprocess"]) for e in shown])
-                # The encoders' tokens as ours hands them on: the grid, without class or register tokens.
-                features = encode(pixels)[:, -rows * cols :]
-        embeds, labels, count = splice(examples, connector(features), embed, work["max_length"])
-        loss = llm(inputs_embeds=embeds, labels=labels).loss
+        with autocast:
+            if cached:
+                features = torch.stack([load_file(e["features"])["tokens"] for e in shown]).to(device, dtype)
+            else:
+                with torch.no_grad():
+                    pixels = torch.stack([load_image(e["image"], spec["preprocess"]) for e in shown]).to(device, dtype)
+                    # The encoders' tokens as ours hands them on: the grid, without class or register tokens.
+                    features = encode(pixels)[:, -rows * cols :]
+            embeds, labels, count = splice(examples, connector(features), embed, work["max_length"])
+            loss = llm(inputs_embeds=embeds, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, work["max_grad_norm"])
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        loss.item()
+        loss.item()  # waits for the device
         step_secs.append(time.perf_counter() - start)
         positions.append(count)
 
     about = (
         f"torch {torch.__version__}, transformers {tf.__version__}, threads {torch.get_num_threads()}, "
-        f"attention {llm.config._attn_implementation}, encoder {type(vision).__module__}.{type(vision).__name__}"
+        f"attention {llm.config._attn_implementation}, encoder {type(vision).__module__}.{type(vision).__name__}, "
+        f"precision {args.precision}"
+        + (f", {torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})" if cuda else "")
         + (", features from the cache" if cached else "")
     )
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(json.dumps({"step_secs": step_secs, "positions": positions, "peak_rss_mib": peak_mib, "about": about}))
+    result = {"step_secs": step_secs, "positions": positions, "peak_rss_mib": peak_mib, "about": about}
+    if cuda:
+        result["peak_device_mib"] = torch.cuda.max_memory_reserved(device) / 2**20
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
