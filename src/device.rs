@@ -1,6 +1,8 @@
 //! The compute device, chosen at run time with `--device`. GPU backends exist only in
 //! binaries built with their Cargo feature; asking for one that is not compiled in names the
-//! feature to build with.
+//! feature to build with; `--device cuda` without an NVIDIA driver names the missing driver.
+
+pub mod kernel_cache;
 
 use burn::tensor::{DType, Device, FloatDType};
 
@@ -15,8 +17,14 @@ pub enum DeviceArg {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("this cambrian was built without the `{0}` backend; rebuild with `cargo build --release --features {0}`")]
-pub struct NotCompiled(&'static str);
+pub enum OpenError {
+    #[error("this cambrian was built without the `{0}` backend; rebuild with `cargo build --release --features {0}`")]
+    NotCompiled(&'static str),
+    #[error(
+        "--device cuda: no NVIDIA driver on this machine (libcuda.so could not be loaded); install the driver or add its folder to LD_LIBRARY_PATH, or use --device cpu"
+    )]
+    NoCudaDriver,
+}
 
 impl DeviceArg {
     /// The name `--device` takes.
@@ -111,7 +119,12 @@ pub fn open_f32(arg: DeviceArg, dtype: DtypeArg, command: &'static str) -> anyho
     Ok(open(arg)?)
 }
 
-pub fn open(arg: DeviceArg) -> Result<Device, NotCompiled> {
+/// The device; for a CubeCL backend (every one but the CPU), its kernel cache is first rooted
+/// in cambrian's folder (`kernel_cache`).
+pub fn open(arg: DeviceArg) -> Result<Device, OpenError> {
+    if arg != DeviceArg::Cpu {
+        kernel_cache::install();
+    }
     match arg {
         DeviceArg::Cpu => Ok(Device::flex()),
         DeviceArg::Wgpu => wgpu(),
@@ -122,39 +135,46 @@ pub fn open(arg: DeviceArg) -> Result<Device, NotCompiled> {
 }
 
 #[cfg(feature = "wgpu")]
-fn wgpu() -> Result<Device, NotCompiled> {
+fn wgpu() -> Result<Device, OpenError> {
     Ok(Device::wgpu(Default::default()))
 }
 #[cfg(not(feature = "wgpu"))]
-fn wgpu() -> Result<Device, NotCompiled> {
-    Err(NotCompiled("wgpu"))
+fn wgpu() -> Result<Device, OpenError> {
+    Err(OpenError::NotCompiled("wgpu"))
 }
 
 #[cfg(feature = "vulkan")]
-fn vulkan() -> Result<Device, NotCompiled> {
+fn vulkan() -> Result<Device, OpenError> {
     Ok(Device::vulkan(Default::default()))
 }
 #[cfg(not(feature = "vulkan"))]
-fn vulkan() -> Result<Device, NotCompiled> {
-    Err(NotCompiled("vulkan"))
+fn vulkan() -> Result<Device, OpenError> {
+    Err(OpenError::NotCompiled("vulkan"))
 }
 
+/// cudarc loads the driver on the device's first use, on a device thread, and panics there
+/// when it is missing: ask first, with cudarc's own list of library names.
 #[cfg(feature = "cuda")]
-fn cuda() -> Result<Device, NotCompiled> {
+fn cuda() -> Result<Device, OpenError> {
+    // SAFETY: only opens and closes the driver library (`dlopen`), running no code of its own
+    // beyond the library's initialisers, as the device's first use would.
+    if !unsafe { cudarc::driver::sys::is_culib_present() } {
+        return Err(OpenError::NoCudaDriver);
+    }
     Ok(Device::cuda(0))
 }
 #[cfg(not(feature = "cuda"))]
-fn cuda() -> Result<Device, NotCompiled> {
-    Err(NotCompiled("cuda"))
+fn cuda() -> Result<Device, OpenError> {
+    Err(OpenError::NotCompiled("cuda"))
 }
 
 #[cfg(feature = "metal")]
-fn metal() -> Result<Device, NotCompiled> {
+fn metal() -> Result<Device, OpenError> {
     Ok(Device::metal(Default::default()))
 }
 #[cfg(not(feature = "metal"))]
-fn metal() -> Result<Device, NotCompiled> {
-    Err(NotCompiled("metal"))
+fn metal() -> Result<Device, OpenError> {
+    Err(OpenError::NotCompiled("metal"))
 }
 
 /// The accelerator's own name (`NVIDIA H100 80GB HBM3`), `None` on the CPU.
@@ -171,4 +191,22 @@ pub fn accelerator_name(_device: &Device) -> Option<String> {
 /// `None` on a backend that does not report it (flex).
 pub fn allocator_reserved_mib(device: &Device) -> Option<f64> {
     device.memory_pool_usage().map(|usage| usage.bytes_reserved as f64 / (1024.0 * 1024.0))
+}
+
+#[cfg(all(test, feature = "cuda"))]
+mod tests {
+    use super::*;
+
+    /// `--device cuda` opens exactly when cudarc finds the driver, and is otherwise the
+    /// one-line error rather than cudarc's panic on the device thread.
+    #[test]
+    fn cuda_opens_only_with_a_driver() {
+        // SAFETY: as in `cuda`.
+        let driver = unsafe { cudarc::driver::sys::is_culib_present() };
+        match (open(DeviceArg::Cuda), driver) {
+            (Ok(_), true) => {}
+            (Err(err @ OpenError::NoCudaDriver), false) => assert!(err.to_string().contains("libcuda.so")),
+            (other, _) => panic!("driver present: {driver}, open gave {:?}", other.map(|_| ())),
+        }
+    }
 }
