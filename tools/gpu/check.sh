@@ -59,8 +59,9 @@ fi
 command -v "$python" >/dev/null || die "no python interpreter '$python'"
 "$python" -c 'import numpy, safetensors' 2>/dev/null || die "$python lacks numpy or safetensors (compare.py needs them)"
 
-# The CPU and the device side of each comparison: the reference (PyTorch) runs where ours does.
-if [[ "$device" == cuda ]]; then torch_device=cuda; else torch_device=cpu; fi
+# The reference (PyTorch) runs where ours does. The dry run has smaller workloads (below) and
+# time limits LIMIT_SCALE times the GPU's (default 4): the CPU is slow, not the steps shorter.
+if [[ "$device" == cuda ]]; then torch_device=cuda scale=1; else torch_device=cpu scale="${LIMIT_SCALE:-4}"; fi
 
 # The LLVM PTX compiler links libdevice.10.bc for exp, erf, tanh...: find one when the
 # toolkit is not where cubecl looks (CUDA_PATH, /usr/local/cuda, /opt/cuda, /usr/lib/cuda, /usr).
@@ -97,7 +98,7 @@ section() { printf '\n## %s\n\n' "$1" >> "$body"; say "$1"; }
 note() { printf '%s\n' "$*" >> "$body"; }
 # run LIMIT LABEL CMD...: runs CMD with a time limit, its output in a code block.
 run() {
-    local limit="$1" label="$2"; shift 2
+    local limit=$(($1 * scale)) label="$2"; shift 2
     local start=$SECONDS rc=0
     timeout "$limit" "$@" > "$work/step.log" 2>&1 || rc=$?
     { printf '`%s` (%d s)\n\n```\n' "$label" $((SECONDS - start)); tail -n 60 "$work/step.log"; printf '```\n\n'; } >> "$body"
@@ -129,11 +130,11 @@ note ""
 note "| fixture | dtype | shape | max abs diff | rel. norm vs CPU | rel. norm vs CPU f32 | verdict |"
 note "|---|---|---|---|---|---|---|"
 features_start=$SECONDS
-features_limit=200
+features_limit=$((200 * scale))
 encode() {  # encode FIXTURE DEVICE DTYPE OUT
     local dir="tests/fixtures/encoders/$1" source
     if [[ -f "$dir/spec.toml" ]]; then source=(--encoder "$dir/spec.toml"); else source=(--weights "$dir"); fi
-    timeout 60 "$cambrian" -q --device "$2" --dtype "$3" encode "${source[@]}" --out "$4" "${images[@]}" \
+    timeout $((60 * scale)) "$cambrian" -q --device "$2" --dtype "$3" encode "${source[@]}" --out "$4" "${images[@]}" \
         > "$work/encode.log" 2>&1
 }
 for fixture in "${fixtures[@]}"; do
@@ -166,7 +167,7 @@ run 150 "cambrian --device $device --dtype bf16 bench encoders ${bench_encoders[
 
 # 3. Training steps: f32, then bf16-mixed (PyTorch AMP) where the binary has --precision.
 section "3. bench train against tools/bench/train.py ($torch_device)"
-train_shape=(--steps 6 --warmup 2)
+if [[ "$device" == cuda ]]; then train_shape=(--steps 6 --warmup 2); else train_shape=(--steps 1 --warmup 1 --layers 2); fi
 train_once() {  # train_once PRECISION: ours via bench train (its table), PyTorch on the same workload
     local precision="$1" dir="$work/train-$1" flag=()
     [[ "$precision" == f32 ]] || flag=(--precision "$precision")
@@ -181,7 +182,7 @@ train_once() {  # train_once PRECISION: ours via bench train (its table), PyTorc
     note "| $precision | steps/s | tokens/s | peak MiB |"
     note "|---|---|---|---|"
     note "| ours | $ours | (above) | (above) |"
-    "$python" tools/gpu/compare.py train "$ours" "$dir/torch.json" 2 >> "$body" || failed=$((failed + 1))
+    "$python" tools/gpu/compare.py train "$ours" "$dir/torch.json" "${train_shape[3]}" >> "$body" || failed=$((failed + 1))
     note ""
 }
 train_once f32
@@ -193,7 +194,7 @@ fi
 
 # 4. Generation.
 section "4. bench generate, bf16, against transformers ($torch_device)"
-if [[ "$device" == cuda ]]; then generate=(); else generate=(--layers 2 --new-tokens 16 --iters 1); fi
+if [[ "$device" == cuda ]]; then generate=(); else generate=(--hidden-size 256 --layers 2 --vocab 1000 --prompt-tokens 16 --new-tokens 8 --iters 1); fi
 run 60 "cambrian --device $device --dtype bf16 bench generate ${generate[*]}" \
     "$cambrian" --device "$device" --dtype bf16 bench generate "${generate[@]}" --python "$python" || true
 
