@@ -227,6 +227,18 @@ def save_weights(model, path):
         save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, path)
 
 
+def open_device(name):
+    """The torch device `--device` names; on CUDA, plain f32 arithmetic, as ours: no TF32 in
+    matrix products or cuDNN convolutions (tools/bench/train.py uses it too)."""
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda: torch sees no CUDA device")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    return device
+
+
 DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
 
 
@@ -250,14 +262,8 @@ def main():
     build = REFERENCES.get(arch["kind"])
     if build is None:
         raise SystemExit(f"no PyTorch reference for kind {arch['kind']} yet")
-    device = torch.device(args.device)
+    device = open_device(args.device)
     cuda = device.type == "cuda"
-    if cuda:
-        if not torch.cuda.is_available():
-            raise SystemExit("--device cuda: torch sees no CUDA device")
-        # Plain f32 arithmetic, as ours: no TF32 in matrix products or cuDNN convolutions.
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
     torch.manual_seed(0)
     with device:  # parameters are initialised on the device, not copied there
         model, forward = build(spec)

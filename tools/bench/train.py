@@ -40,7 +40,7 @@ import transformers as tf
 from PIL import Image
 from safetensors.torch import load_file
 
-from encoders import REFERENCES
+from encoders import REFERENCES, open_device
 
 # The dtype parameters are stored in, per --precision.
 PARAMETERS = {"f32": torch.float32, "bf16-mixed": torch.float32, "bf16": torch.bfloat16}
@@ -118,13 +118,8 @@ def main():
     parser.add_argument("--precision", choices=list(PARAMETERS), default="f32")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    device = open_device(args.device)
     cuda = device.type == "cuda"
-    if cuda:
-        if not torch.cuda.is_available():
-            raise SystemExit("--device cuda: torch sees no CUDA device")
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
     dtype = PARAMETERS[args.precision]
     # bf16-mixed: the forward under autocast; otherwise a no-op context.
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16-mixed")
