@@ -170,9 +170,13 @@ fn a_run_folder_from_another_config_is_refused() {
 fn the_shipped_sweeps_expand() {
     let dir = scratch("sweep-shipped");
     let sweeps = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sweeps");
-    for (file, runs) in
-        [("quickstart.toml", 10), ("cambrian-encoders.toml", 23), ("cambrian-combos.toml", 8), ("connectors.toml", 24)]
-    {
+    for (file, runs) in [
+        ("quickstart.toml", 10),
+        ("cambrian-encoders.toml", 23),
+        ("cambrian-combos.toml", 8),
+        ("connectors.toml", 24),
+        ("encoders-2025.toml", 22),
+    ] {
         let out =
             cambrian(&["sweep", &sweeps.join(file).display().to_string(), "--results", &dir.display().to_string(), "--dry-run"]);
         assert!(out.status.success(), "{file}: {}", stderr(&out));

@@ -7,8 +7,11 @@
 //!   absolute positions beside a class token, EVA rope rescaled to the 16×16 pre-training
 //!   grid. Cambrian-1's row 4 (`hf-hub:timm/eva02_large_patch14_clip_336.merged2b_s6b_b61k`,
 //!   open_clip's `visual.trunk`, `forward_features` without the class token).
-//! - **Perception Encoder core** (Bolya et al. 2025): fused qkv with bias, LayerNorm before
-//!   the blocks, no patch bias, rope on a one-offset x-before-y grid.
+//! - **Perception Encoder** (Bolya et al. 2025, "Perception Encoder: The best visual
+//!   embeddings are not at the output of the network"): fused qkv with bias, LayerNorm
+//!   before the blocks, no patch bias, rope on an x-before-y grid (offset by one when there
+//!   is a class token). PE-Core keeps its final norm; PE-Lang (aligned to an LLM, with
+//!   LayerScale; L/14 has 23 blocks) and PE-Spatial (aligned for dense tasks) have none.
 //! - **DINOv3** (Siméoni et al. 2025): no absolute positions, rope on patch centres in
 //!   [-1, 1] with half rotation, four register tokens, LayerScale.
 //!
@@ -41,6 +44,8 @@ use crate::weights::load::load_strict;
 pub enum EvaVariant {
     Eva02Clip,
     PeCore,
+    PeLang,
+    PeSpatial,
     Dinov3,
 }
 
@@ -49,6 +54,8 @@ impl fmt::Display for EvaVariant {
         f.write_str(match self {
             EvaVariant::Eva02Clip => "eva02-clip",
             EvaVariant::PeCore => "pe-core",
+            EvaVariant::PeLang => "pe-lang",
+            EvaVariant::PeSpatial => "pe-spatial",
             EvaVariant::Dinov3 => "dinov3",
         })
     }
@@ -89,6 +96,9 @@ pub struct EvaSpec {
     /// Biases of the attention input projection (DINOv3: the `_qkvb` checkpoints' q and v).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qkv_bias: Option<bool>,
+    /// LayerScale on both residual branches (timm `init_values`: PE-Spatial G/14 has it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_scale: Option<bool>,
     /// Side of the grid an index rope was trained on (timm `ref_feat_shape`); absent: the
     /// grid of the input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,6 +146,8 @@ pub struct Structure {
     pub pre_norm: bool,
     pub patch_bias: bool,
     pub layer_scale: bool,
+    /// The LayerNorm after the blocks (timm `norm`; PE-Lang and PE-Spatial have none).
+    pub final_norm: bool,
     pub norm_eps: f64,
     pub rope: Rope2d,
 }
@@ -198,23 +210,29 @@ impl EvaSpec {
                 abs_pos: true,
                 pre_norm: false,
                 patch_bias: true,
-                layer_scale: false,
+                layer_scale: self.layer_scale.unwrap_or(false),
+                final_norm: true,
                 norm_eps: self.norm_eps.unwrap_or(1e-6),
                 rope: index_rope(0.0, AxisOrder::RowsFirst),
             },
-            EvaVariant::PeCore => Structure {
-                mlp: self.mlp.unwrap_or(FeedForward::Gelu),
-                qkv: Qkv::Fused { bias: qkv_bias.unwrap_or(true) },
-                attn_norm: false,
-                class_token: self.class_token.unwrap_or(true),
-                registers: self.registers.unwrap_or(0),
-                abs_pos: true,
-                pre_norm: true,
-                patch_bias: false,
-                layer_scale: false,
-                norm_eps: self.norm_eps.unwrap_or(1e-5),
-                rope: index_rope(1.0, AxisOrder::ColsFirst),
-            },
+            EvaVariant::PeCore | EvaVariant::PeLang | EvaVariant::PeSpatial => {
+                let class_token = self.class_token.unwrap_or(true);
+                Structure {
+                    mlp: self.mlp.unwrap_or(FeedForward::Gelu),
+                    qkv: Qkv::Fused { bias: qkv_bias.unwrap_or(true) },
+                    attn_norm: false,
+                    class_token,
+                    registers: self.registers.unwrap_or(0),
+                    abs_pos: true,
+                    pre_norm: true,
+                    patch_bias: false,
+                    layer_scale: self.layer_scale.unwrap_or(self.variant == EvaVariant::PeLang),
+                    final_norm: self.variant == EvaVariant::PeCore,
+                    norm_eps: self.norm_eps.unwrap_or(1e-5),
+                    // Meta's rope leaves grid position 0 to the class token (timm `rope_grid_offset`).
+                    rope: index_rope(f64::from(u8::from(class_token)), AxisOrder::ColsFirst),
+                }
+            }
             EvaVariant::Dinov3 => {
                 if self.rope_reference_grid.is_some() {
                     return invalid("DINOv3's rotary embedding has no reference grid (rope_reference_grid)".into());
@@ -228,7 +246,8 @@ impl EvaSpec {
                     abs_pos: false,
                     pre_norm: false,
                     patch_bias: true,
-                    layer_scale: true,
+                    layer_scale: self.layer_scale.unwrap_or(true),
+                    final_norm: true,
                     norm_eps: self.norm_eps.unwrap_or(1e-5),
                     rope: Rope2d {
                         head_dim,
@@ -334,7 +353,7 @@ impl EvaConfig {
                 .then(|| token_init.init([self.prefix_tokens() + self.trained_grid().pow(2), hidden], device)),
             norm_pre: structure.pre_norm.then(|| norm(hidden)),
             blocks: (0..self.depth).map(|_| block()).collect(),
-            norm: norm(hidden),
+            norm: structure.final_norm.then(|| norm(hidden)),
             config: self.clone(),
         }
     }
@@ -470,15 +489,15 @@ pub struct Eva {
     pub pos_embed: Option<Param<Tensor<2>>>,
     pub norm_pre: Option<LayerNorm>,
     pub blocks: Vec<EvaBlock>,
-    pub norm: LayerNorm,
+    pub norm: Option<LayerNorm>,
     #[module(skip)]
     pub config: EvaConfig,
 }
 
 impl Eva {
     /// The hidden state at `layer` (transformers' `hidden_states` index: 0 = embeddings,
-    /// negative from the end), or the final output (final norm included, timm's
-    /// `forward_features`) when `None`; class and register tokens dropped.
+    /// negative from the end), or the final output (final norm included if there is one,
+    /// timm's `forward_features`) when `None`; class and register tokens dropped.
     /// [batch, 3, height, width] → ([batch, rows × cols, hidden], [rows, cols])
     pub fn forward(&self, pixels: Tensor<4>, layer: Option<i64>) -> Result<(Tensor<3>, [usize; 2]), EncoderError> {
         let blocks_to_run = match layer {
@@ -490,8 +509,8 @@ impl Eva {
         for block in &self.blocks[..blocks_to_run] {
             x = block.forward(x, &rope);
         }
-        if layer.is_none() {
-            x = self.norm.forward(x);
+        if let (None, Some(norm)) = (layer, &self.norm) {
+            x = norm.forward(x);
         }
         let [batch, tokens, hidden] = x.dims();
         let prefix = self.config.prefix_tokens();

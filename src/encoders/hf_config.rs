@@ -1,7 +1,7 @@
 //! A transformers model folder → an encoder spec, reading `config.json` the way transformers
 //! does (`model_type`, a nested `vision_config` for two-tower models) and the preprocessing
 //! from `preprocessor_config.json`. Any size of CLIP, SigLIP, DINOv2 (± registers), ViT,
-//! ViT-MAE and DPT (MiDaS, with a ViT or BEiT backbone) loads this way without a preset.
+//! ViT-MAE, DPT (MiDaS, with a ViT or BEiT backbone) and AIMv2 loads this way without a preset.
 //!
 //! Two layers, as `llm::config`: typed structs mirror the files, every field optional (a key
 //! may be absent, as in a config saved with only its non-default values), and each model
@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::EncoderError;
+use super::aimv2::Aimv2Spec;
 use super::beit::BeitSpec;
 use super::preprocess::{CropRounding, Interpolation, Preprocess, ResizeMode};
 use super::spec::{Architecture, EncoderSpec, Family, check_eps, check_size, limits};
@@ -225,9 +226,13 @@ pub fn spec_from_dir(dir: &Path) -> Result<EncoderSpec, EncoderError> {
             None => (VitLayout::HfDpt, Family::Depth, Some(-1), None),
             Some(beit) => return finish(dir, &model_type, Family::Depth, Some(-1), Architecture::Beit(beit)),
         },
+        "aimv2" | "aimv2_vision_model" => {
+            let aimv2 = aimv2_spec(&config, root).map_err(in_file)?;
+            return finish(dir, &model_type, Family::LanguageSupervised, None, Architecture::Aimv2(aimv2));
+        }
         other => {
             return Err(in_file(format!(
-                "model_type `{other}` is not a supported vision encoder (clip, siglip, dinov2, dinov2_with_registers, vit, vit_mae, dpt)"
+                "model_type `{other}` is not a supported vision encoder (clip, siglip, dinov2, dinov2_with_registers, vit, vit_mae, dpt, aimv2)"
             )));
         }
     };
@@ -320,6 +325,62 @@ fn dpt_backbone(config: &HfConfig) -> Result<Option<BeitSpec>, String> {
         norm_eps: Some(r.norm_eps),
         layer_scale: Some(backbone.layer_scale_init_value.unwrap_or(0.1) > 0.0),
     }))
+}
+
+/// `Aimv2VisionConfig`'s fields. The hub's original configs (remote code, `model_type`
+/// `aimv2` without a `vision_config`) keep them at the top level and call the MLP and output
+/// projection biases `use_bias`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Aimv2Vision {
+    hidden_size: Option<usize>,
+    intermediate_size: Option<usize>,
+    num_hidden_layers: Option<usize>,
+    num_attention_heads: Option<usize>,
+    num_channels: Option<usize>,
+    image_size: Option<usize>,
+    patch_size: Option<usize>,
+    hidden_act: Option<String>,
+    rms_norm_eps: Option<f64>,
+    qkv_bias: Option<bool>,
+    mlp_bias: Option<bool>,
+    use_bias: Option<bool>,
+    is_native: Option<bool>,
+}
+
+/// The vision tower of an AIMv2 config, with `Aimv2VisionConfig`'s defaults (transformers 5.24).
+fn aimv2_spec(config: &HfConfig, root: Value) -> Result<Aimv2Spec, String> {
+    let (object, prefix) = match &config.vision_config {
+        Some(vision) => (vision.clone(), "vision_config."),
+        None => (root, ""),
+    };
+    let v: Aimv2Vision = typed(&object, prefix)?;
+    let qkv_bias = v.qkv_bias.unwrap_or(false);
+    if v.is_native.unwrap_or(false) {
+        return Err(format!("`{prefix}is_native`: the native-resolution AIMv2 (sin-cos positions) is not supported"));
+    }
+    let act = v.hidden_act.as_deref().unwrap_or("silu");
+    if act != "silu" {
+        return Err(format!("`{prefix}hidden_act` `{act}` is not supported (AIMv2's SwiGLU uses silu)"));
+    }
+    if v.num_channels.unwrap_or(3) != 3 {
+        return Err(format!("`{prefix}num_channels` must be 3"));
+    }
+    // The remote-code model gives the output projection `use_bias`, transformers' `qkv_bias`.
+    if let Some(use_bias) = v.use_bias.filter(|b| *b != qkv_bias) {
+        return Err(format!("`{prefix}use_bias` = {use_bias} with qkv_bias = {qkv_bias} is not supported"));
+    }
+    Ok(Aimv2Spec {
+        image_size: v.image_size.unwrap_or(224),
+        patch_size: v.patch_size.unwrap_or(14),
+        hidden_size: v.hidden_size.unwrap_or(1024),
+        depth: v.num_hidden_layers.unwrap_or(24),
+        heads: v.num_attention_heads.unwrap_or(8),
+        mlp_size: v.intermediate_size.unwrap_or(2816),
+        qkv_bias: Some(qkv_bias),
+        mlp_bias: Some(v.mlp_bias.or(v.use_bias).unwrap_or(false)),
+        norm_eps: Some(v.rms_norm_eps.unwrap_or(1e-5)),
+    })
 }
 
 /// `preprocessor_config.json` as the image processors write it (the keys read here).
@@ -468,6 +529,37 @@ mod tests {
         // CLIP's attention always has biases: a stray `qkv_bias` is not read.
         let clip = json!({"model_type": "clip_vision_model", "qkv_bias": false});
         assert_eq!(vit(spec_from_dir(&folder("clip-qkv", clip)).unwrap()).qkv_bias, None);
+    }
+
+    /// The hub's original AIMv2 config (remote code: `model_type` `aimv2`, fields at the top,
+    /// `use_bias`) and transformers' own (`aimv2_vision_model`) give the same spec; the
+    /// native-resolution model and unequal biases are refused by key.
+    #[test]
+    fn aimv2_reads_the_original_and_the_transformers_config() {
+        let sizes = json!({"hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "image_size": 32, "patch_size": 8, "qkv_bias": false, "rms_norm_eps": 1e-5});
+        let with = |extra: Value| {
+            let mut config = sizes.clone();
+            config.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            config
+        };
+        let aimv2 = |name: &str, config: Value| match spec_from_dir(&folder(name, config)).map(|spec| spec.architecture) {
+            Ok(Architecture::Aimv2(aimv2)) => Ok(aimv2),
+            Ok(other) => panic!("not an aimv2: {other:?}"),
+            Err(err) => Err(err.to_string()),
+        };
+        let original = aimv2("aimv2-original", with(json!({"model_type": "aimv2", "use_bias": false}))).unwrap();
+        let native = aimv2("aimv2-native", with(json!({"model_type": "aimv2_vision_model", "mlp_bias": false}))).unwrap();
+        for spec in [&original, &native] {
+            assert_eq!((spec.hidden_size, spec.mlp_size, spec.depth, spec.heads, spec.image_size), (32, 48, 2, 4, 32));
+            assert_eq!((spec.qkv_bias, spec.mlp_bias), (Some(false), Some(false)));
+        }
+        let nested = aimv2("aimv2-two-tower", json!({"model_type": "aimv2", "vision_config": sizes.clone()})).unwrap();
+        assert_eq!(nested.hidden_size, 32);
+        let err = aimv2("aimv2-is-native", with(json!({"model_type": "aimv2_vision_model", "is_native": true}))).unwrap_err();
+        assert!(err.contains("`is_native`"), "{err}");
+        let err = aimv2("aimv2-use-bias", with(json!({"model_type": "aimv2", "use_bias": true}))).unwrap_err();
+        assert!(err.contains("`use_bias` = true"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Vision encoders behind one interface: a spec (architecture, preprocessing, family,
 //! weights), a model built from it, and `forward(pixels) → patch-token grid`.
 
+pub mod aimv2;
 pub mod beit;
 pub mod convnext;
 pub mod diffusion;
@@ -85,6 +86,7 @@ pub enum EncoderModel {
     ConvNext(convnext::ConvNext),
     Diffusion(StableDiffusion),
     Sam(SamEncoder),
+    Aimv2(aimv2::Aimv2),
 }
 
 /// A patch-token grid: `tokens` [batch, rows × cols, hidden], row-major over `grid`.
@@ -140,6 +142,7 @@ impl Encoder {
             EncoderModel::ConvNext(convnext) => convnext.forward(pixels, layer)?,
             EncoderModel::Diffusion(sd) => sd.forward(pixels, layer)?,
             EncoderModel::Sam(sam) => sam.forward(pixels, layer)?,
+            EncoderModel::Aimv2(aimv2) => aimv2.forward(pixels, layer)?,
         };
         // One reduction per batch: a NaN checkpoint tensor or eps must not pass as features.
         if !tokens.clone().is_finite().all().into_scalar::<bool>() {

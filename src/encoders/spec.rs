@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use burn::tensor::Device;
 
+use super::aimv2::Aimv2Spec;
 use super::beit::BeitSpec;
 use super::convnext::ConvNextSpec;
 use super::diffusion::StableDiffusionSpec;
@@ -96,6 +97,7 @@ pub enum Architecture {
     ConvNext(ConvNextSpec),
     StableDiffusion(Box<StableDiffusionSpec>),
     Sam(SamSpec),
+    Aimv2(Aimv2Spec),
 }
 
 impl Architecture {
@@ -107,6 +109,7 @@ impl Architecture {
             Architecture::ConvNext(convnext) => convnext,
             Architecture::StableDiffusion(sd) => sd.as_ref(),
             Architecture::Sam(sam) => sam,
+            Architecture::Aimv2(aimv2) => aimv2,
         }
     }
 }

@@ -3,7 +3,8 @@
 //! 2023), DINOv2 with and without registers (Oquab et al. 2023; Darcet et al. 2024), ViT and
 //! ViT-MAE (He et al. 2022), and the ViT backbone of transformers' DPT (Ranftl et al. 2021,
 //! MiDaS 3.0); timm's VisionTransformer (MAE, ImageNet-21k ViT, the trunks of
-//! open_clip's SigLIP); and open_clip's own ViT (DFN-CLIP, Fang et al. 2023).
+//! open_clip's SigLIP); open_clip's own ViT (DFN-CLIP, Fang et al. 2023); and InternVL's
+//! InternViT-300M-448px (Chen et al. 2024, its remote-code `InternVisionModel`).
 //!
 //! One model covers them all; a layout fixes the structural choices (patch bias, pre-norm,
 //! which tokens the position table covers, whether the final norm touches the tokens) and
@@ -38,6 +39,9 @@ pub enum VitLayout {
     HfDpt,
     Timm,
     OpenClip,
+    /// OpenGVLab's `InternVisionModel` (`modeling_intern_vit.py`): LayerNorm blocks with
+    /// LayerScale, no final norm.
+    InternVit,
 }
 
 impl fmt::Display for VitLayout {
@@ -51,6 +55,7 @@ impl fmt::Display for VitLayout {
             VitLayout::HfDpt => "hf-dpt",
             VitLayout::Timm => "timm",
             VitLayout::OpenClip => "open-clip",
+            VitLayout::InternVit => "internvit",
         };
         f.write_str(name)
     }
@@ -171,6 +176,8 @@ impl VitLayout {
             VitLayout::HfDpt => LayoutDefaults { norm_eps: 1e-12, pos_resample: GridResample::Bilinear, ..base },
             VitLayout::Timm => LayoutDefaults { pos_resample: GridResample::BicubicAntialias, ..base },
             VitLayout::OpenClip => LayoutDefaults { patch_bias: false, pre_norm: true, norm_eps: 1e-5, ..base },
+            // The encoder's output is `last_hidden_state`; the table is resized by plain bicubic.
+            VitLayout::InternVit => LayoutDefaults { layer_scale: true, final_norm: false, ..base },
         }
     }
 }

@@ -150,6 +150,26 @@ static OPEN_CLIP: KeyMap = KeyMap {
     ],
 };
 
+/// OpenGVLab's InternVisionModel (InternViT-300M-448px; under `vision_model.` in InternVL
+/// chat checkpoints); `ls1`/`ls2` are bare [hidden] parameters.
+static INTERN_VIT: KeyMap = KeyMap {
+    layout: "InternViT",
+    anchor: "embeddings.patch_embedding.weight",
+    rules: &[
+        Rename("embeddings.patch_embedding", "patch_embed"),
+        Squeeze("embeddings.class_embedding", "cls_token", 1),
+        Squeeze("embeddings.position_embedding", "pos_embed", 2),
+        Rename("encoder.layers.#.norm1", "blocks.#.norm1"),
+        Rename("encoder.layers.#.attn.qkv", "blocks.#.attn.qkv"),
+        Rename("encoder.layers.#.attn.proj", "blocks.#.attn.proj"),
+        Rename("encoder.layers.#.ls1", "blocks.#.ls1.gamma"),
+        Rename("encoder.layers.#.norm2", "blocks.#.norm2"),
+        Rename("encoder.layers.#.mlp.fc1", "blocks.#.mlp.fc1"),
+        Rename("encoder.layers.#.mlp.fc2", "blocks.#.mlp.fc2"),
+        Rename("encoder.layers.#.ls2", "blocks.#.ls2.gamma"),
+    ],
+};
+
 pub fn key_map(layout: VitLayout) -> &'static KeyMap {
     match layout {
         VitLayout::HfClip => &HF_CLIP,
@@ -158,5 +178,6 @@ pub fn key_map(layout: VitLayout) -> &'static KeyMap {
         VitLayout::HfVit | VitLayout::HfVitMae | VitLayout::HfDpt => &HF_VIT,
         VitLayout::Timm => &TIMM,
         VitLayout::OpenClip => &OPEN_CLIP,
+        VitLayout::InternVit => &INTERN_VIT,
     }
 }

@@ -17,9 +17,14 @@ pub struct SelfAttention {
 
 impl SelfAttention {
     pub fn new(hidden: usize, heads: usize, qkv_bias: bool, device: &Device) -> Self {
+        Self::with_biases(hidden, heads, qkv_bias, true, device)
+    }
+
+    /// With or without the output projection's bias too (AIMv2 has neither).
+    pub fn with_biases(hidden: usize, heads: usize, qkv_bias: bool, proj_bias: bool, device: &Device) -> Self {
         Self {
             qkv: LinearConfig::new(hidden, 3 * hidden).with_bias(qkv_bias).init(device),
-            proj: LinearConfig::new(hidden, hidden).init(device),
+            proj: LinearConfig::new(hidden, hidden).with_bias(proj_bias).init(device),
             heads,
         }
     }

@@ -45,9 +45,12 @@ def vit_reference(arch, feature_layer):
             model = tf.SiglipVisionModel(tf.SiglipVisionConfig(intermediate_size=mlp, **common, **SDPA))
         elif layout == "hf-dinov2":
             swiglu = act == "swiglu"
-            # Dinov2's SwiGLU width is (int(hidden * ratio * 2 / 3) + 7) // 8 * 8 per half.
-            ratio = mlp * 1.5 / hidden if swiglu else mlp / hidden
-            ratio = int(ratio) if ratio == int(ratio) else ratio  # the config field is typed int
+            # Dinov2's SwiGLU width is (int(hidden * ratio * 2 / 3) + 7) // 8 * 8 per half: the
+            # integer ratio that gives the spec's width (Web-DINO 5B and 7B round it up).
+            width = (lambda r: (int(hidden * r * 2 / 3) + 7) // 8 * 8) if swiglu else (lambda r: hidden * r)
+            ratio = next((r for r in range(1, 17) if width(r) == mlp), None)
+            if ratio is None:
+                raise SystemExit(f"no integer mlp_ratio gives an MLP width of {mlp} at hidden size {hidden}")
             model = tf.Dinov2Model(tf.Dinov2Config(mlp_ratio=ratio, use_swiglu_ffn=swiglu, **common, **SDPA))
         elif layout in ("hf-vit", "hf-vit-mae"):
             model = tf.ViTModel(tf.ViTConfig(intermediate_size=mlp, **common, **SDPA), add_pooling_layer=False)
@@ -67,6 +70,16 @@ def vit_reference(arch, feature_layer):
             mlp_ratio=(mlp + 0.5) / hidden, class_token=class_token, global_pool="token" if class_token else "",
             num_classes=0, reg_tokens=arch.get("registers", 0),
             act_layer="gelu_tanh" if act == "gelu-tanh" else "gelu",
+        )
+        return model, model.forward_features
+    if layout == "internvit":
+        import timm
+
+        # InternViT's InternVisionModel is remote code (not on PyPI): timm's VisionTransformer
+        # with its switches (class token, qkv bias, LayerScale, no final norm) does the same work.
+        model = timm.models.vision_transformer.VisionTransformer(
+            img_size=size, patch_size=patch, embed_dim=hidden, depth=depth, num_heads=heads, mlp_ratio=mlp / hidden,
+            init_values=0.1, final_norm=False, num_classes=0, global_pool="token",
         )
         return model, model.forward_features
     if layout == "open-clip":
@@ -201,6 +214,25 @@ def sam_reference(spec):
     return model, forward
 
 
+def aimv2_reference(spec):
+    """transformers' Aimv2VisionModel without its pooling head: RMSNorm, SwiGLU, bias-free
+    projections; last_hidden_state (after the final RMSNorm) or a hidden state."""
+    import transformers as tf
+
+    a = spec["architecture"]
+    config = tf.Aimv2VisionConfig(
+        hidden_size=a["hidden_size"], intermediate_size=a["mlp_size"], num_hidden_layers=a["depth"],
+        num_attention_heads=a["heads"], image_size=a["image_size"], patch_size=a["patch_size"],
+        qkv_bias=a.get("qkv_bias", False), mlp_bias=a.get("mlp_bias", False), rms_norm_eps=a.get("norm_eps", 1e-5),
+        use_head=False, **SDPA,
+    )
+    model = tf.Aimv2VisionModel(config)
+    layer = spec.get("feature_layer")
+    if layer is None:
+        return model, lambda px: model(pixel_values=px).last_hidden_state
+    return model, lambda px: model(pixel_values=px, output_hidden_states=True).hidden_states[layer]
+
+
 REFERENCES = {
     "sam": sam_reference,
     "convnext": convnext_reference,
@@ -208,6 +240,7 @@ REFERENCES = {
     "vit": lambda spec: vit_reference(spec["architecture"], spec.get("feature_layer")),
     "eva": timm_hub_reference,
     "beit": beit_reference,
+    "aimv2": aimv2_reference,
 }
 
 

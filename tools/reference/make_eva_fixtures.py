@@ -86,8 +86,9 @@ def timm_pixels(model, size, pad):
     assert cfg["crop_pct"] == 1.0 and cfg["interpolation"] == "bicubic"
     transform = timm.data.create_transform(**cfg)
     assert resize_of(transform) == size
-    colour = tuple(int(x * 255) for x in cfg["mean"]) if pad else None
-    return transform_pixels(transform, pad_colour=colour), cfg
+    # Cambrian's pad and resize to `size`, then the transform (whose resize is then a no-op).
+    square = (tuple(int(x * 255) for x in cfg["mean"]), size) if pad else None
+    return transform_pixels(transform, square=square), cfg
 
 
 def preprocess_table(cfg, size, pad):
@@ -124,7 +125,7 @@ def eva02_clip_case():
 
     transform = open_clip.image_transform(24, is_train=False, mean=CLIP_MEAN, std=CLIP_STD)
     assert resize_of(transform) == 24
-    pixels = transform_pixels(transform, pad_colour=tuple(int(x * 255) for x in CLIP_MEAN))
+    pixels = transform_pixels(transform, square=(tuple(int(x * 255) for x in CLIP_MEAN), 24))
     with torch.no_grad():
         features = tokens(model, pixels)
         # Block 1's output (our layer 1), without the final norm.
