@@ -48,19 +48,20 @@ fn mean(values: &[f64]) -> f64 {
 
 /// The mean loss of the last 5 steps over that of the first 5, per objective and seed, after
 /// 40 steps of batch 8 (10 epochs of 32 scenes). Measured ratios (seeds 0, 1, 2) are in the
-/// thresholds' comments; each threshold leaves a margin above the worst seed.
+/// thresholds' comments: the seeds spread by 0.07 at most, and each threshold sits 0.08 to
+/// 0.16 above the worst seed.
 #[test]
 fn every_objectives_loss_falls() {
     let dir = scratch("pretrain-loss-falls");
     let data = synth(&dir);
     let spec = EncoderSpec::from_file(Path::new(TINY_VIT)).unwrap();
     let thresholds = [
-        (Objective::Contrastive, 0.9),
-        (Objective::Masked, 0.9),
-        (Objective::Classify, 0.9),
-        (Objective::Depth, 0.9),
-        (Objective::Segment, 0.9),
-        (Objective::Denoise, 0.9),
+        (Objective::Contrastive, 0.85), // measured 0.754, 0.703, 0.748
+        (Objective::Masked, 0.85),      // measured 0.753, 0.757, 0.743
+        (Objective::Classify, 0.85),    // measured 0.766, 0.753, 0.693
+        (Objective::Depth, 0.65),       // measured 0.481, 0.499, 0.475
+        (Objective::Segment, 0.75),     // measured 0.571, 0.583, 0.595
+        (Objective::Denoise, 0.88),     // measured 0.791, 0.789, 0.794
     ];
     let mut report = String::new();
     for (objective, threshold) in thresholds {
@@ -69,7 +70,12 @@ fn every_objectives_loss_falls() {
             let summary = pretrain(&config(objective, 40, seed), &spec, &data, &out, &Device::flex(), &Silent).unwrap();
             let losses = &summary.losses;
             let ratio = mean(&losses[losses.len() - 5..]) / mean(&losses[..5]);
-            report.push_str(&format!("{} seed {seed}: {:.4} → {:.4}, ratio {ratio:.3}\n", objective.name(), losses[0], losses[losses.len() - 1]));
+            report.push_str(&format!(
+                "{} seed {seed}: {:.4} → {:.4}, ratio {ratio:.3}\n",
+                objective.name(),
+                losses[0],
+                losses[losses.len() - 1]
+            ));
             assert!(ratio < threshold, "{report}{}: ratio {ratio:.3} not below {threshold}", objective.name());
         }
     }
@@ -91,10 +97,11 @@ fn run_pretrain(args: &[String]) -> Output {
 }
 
 fn args(data: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = ["--objective", "denoise", "--encoder", TINY_VIT, "--steps", "12", "--batch-size", "4", "--seed", "7"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut args: Vec<String> =
+        ["--objective", "denoise", "--encoder", TINY_VIT, "--steps", "12", "--batch-size", "4", "--seed", "7"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
     args.extend(["--data".to_string(), data.display().to_string(), "--out".to_string(), out.display().to_string()]);
     args.extend(extra.iter().map(|s| s.to_string()));
     args
@@ -117,7 +124,10 @@ fn a_killed_run_resumes_to_the_same_weights_and_exports_an_ordinary_encoder() {
     let killed_args = args(&data, &killed, &["--checkpoint-every", "3"]);
     for steps in [3, 6] {
         let mut child = spawn_pretrain(&killed_args);
-        assert!(kill_when(&mut child, || newest_checkpoint(&killed).is_some_and(|s| s >= steps)), "no checkpoint of {steps} steps");
+        assert!(
+            kill_when(&mut child, || newest_checkpoint(&killed).is_some_and(|s| s >= steps)),
+            "no checkpoint of {steps} steps"
+        );
     }
     let rest = run_pretrain(&killed_args);
     assert!(rest.status.success(), "{}", stderr(&rest));
@@ -148,7 +158,8 @@ fn a_killed_run_resumes_to_the_same_weights_and_exports_an_ordinary_encoder() {
     let pixels = spec.preprocess.apply(&image);
     let alpha = alpha_cumprod(&noise.scheduler, noise.timestep).unwrap();
     let eps = gaussian_noise(noise.seed, pixels.len());
-    let noised: Vec<f32> = pixels.iter().zip(&eps).map(|(x, e)| (alpha.sqrt() as f32) * x + ((1.0 - alpha).sqrt() as f32) * e).collect();
+    let noised: Vec<f32> =
+        pixels.iter().zip(&eps).map(|(x, e)| (alpha.sqrt() as f32) * x + ((1.0 - alpha).sqrt() as f32) * e).collect();
     let noised = Tensor::<4>::from_data(TensorData::new(noised, [1, 3, 64, 64]), &device);
     let by_hand = plain.forward(noised, None).unwrap().tokens;
     let diff = (features.clone() - by_hand).abs().max().into_scalar::<f32>();

@@ -42,9 +42,9 @@ fn the_maps_hold_the_spheres_depth_area_and_class() {
     let dir = scratch("synth-truth-maps");
     let scene = sphere_scene();
     let record = write_folder(&dir, &scene);
-    let depth = image::open(&dir.join(&record.depth)).into_luma16();
-    let instances = image::open(&dir.join(&record.instances)).into_luma8();
-    let classes = image::open(&dir.join(&record.classes)).into_luma8();
+    let depth = image::open(dir.join(&record.depth)).unwrap().into_luma16();
+    let instances = image::open(dir.join(&record.instances)).unwrap().into_luma8();
+    let classes = image::open(dir.join(&record.classes)).unwrap().into_luma8();
 
     // The sphere's centre in camera coordinates, and where it projects.
     let (radius, centre) = (0.95 / 2.0, [0.0, 0.95 / 2.0, 6.0]);
@@ -52,11 +52,19 @@ fn the_maps_hold_the_spheres_depth_area_and_class() {
     let distance = (c[0] * c[0] + c[1] * c[1] + c[2] * c[2]).sqrt();
     let (u, v) = CAMERA.project(c, SIZE);
     let (px, py) = (u.floor() as u32, v.floor() as u32);
-    // The ray to the centre meets the surface at distance − radius; z scales by cos.
-    let expected_mm = (distance - radius) * c[2] / distance * 1000.0;
+    // The ray through that pixel's centre, in camera coordinates (x right, y down, z forward),
+    // meets the sphere at the nearer root of |t·d − c|² = r²; its z is t·d_z.
+    let f = CAMERA.focal_px(SIZE);
+    let half = SIZE as f64 / 2.0;
+    let ray = [(px as f64 + 0.5 - half) / f, (py as f64 + 0.5 - half) / f, 1.0];
+    let length = (ray[0] * ray[0] + ray[1] * ray[1] + 1.0).sqrt();
+    let d = ray.map(|v| v / length);
+    let b = d[0] * c[0] + d[1] * c[1] + d[2] * c[2];
+    let t = b - (b * b - (distance * distance - radius * radius)).sqrt();
+    let expected_mm = t * d[2] * 1000.0;
     let got_mm = depth.get_pixel(px, py).0[0] as f64;
-    // Half a pixel off the centre ray moves the hit by under 2 mm at 6 m; the PNG rounds to 1 mm.
-    assert!((got_mm - expected_mm).abs() < 3.0, "depth {got_mm} mm, expected {expected_mm:.1} mm");
+    // The PNG rounds to 1 mm.
+    assert!((got_mm - expected_mm).abs() <= 0.5 + 1e-3, "depth {got_mm} mm, expected {expected_mm:.2} mm");
     assert_eq!(instances.get_pixel(px, py).0[0], 1);
     assert_eq!(classes.get_pixel(px, py).0[0], Shape::Sphere as u8 + 1);
     // Sky at the top row: depth 0, no instance.
@@ -74,7 +82,10 @@ fn the_maps_hold_the_spheres_depth_area_and_class() {
     assert_eq!(classes.pixels().filter(|p| p.0[0] != 0 && p.0[0] != 2).count(), 0);
 
     let object = &record.objects[0];
-    assert_eq!((object.instance, object.shape.as_str(), object.colour.as_str(), object.size.as_str()), (1, "sphere", "cyan", "large"));
+    assert_eq!(
+        (object.instance, object.shape.as_str(), object.colour.as_str(), object.size.as_str()),
+        (1, "sphere", "cyan", "large")
+    );
     assert_eq!(object.visible_px, area);
     for (got, want) in object.centre_m.iter().zip(c) {
         assert!((got - want).abs() < 1e-9);
@@ -121,7 +132,10 @@ fn each_objectives_targets_follow_the_ground_truth() {
 
     // contrastive: the caption's words, through the vocabulary.
     let decoded: Vec<&str> = item.words.iter().map(|&w| set.vocabulary[w].as_str()).collect();
-    assert_eq!(decoded, "1 object on a checkered floor a large cyan sphere in the middle halfway back".split(' ').collect::<Vec<_>>());
+    assert_eq!(
+        decoded,
+        "1 object on a checkered floor a large cyan sphere in the middle halfway back".split(' ').collect::<Vec<_>>()
+    );
     assert_eq!(words("A 2-Cube, floor."), ["a", "2", "cube", "floor"]);
 
     // masked and denoise: the preprocessed image, [3, 64, 64], in patch order; token 5

@@ -10,9 +10,9 @@ use std::path::Path;
 use image::{DynamicImage, ImageBuffer, Luma};
 
 use super::PretrainError;
-use crate::data::{jsonl_lines, open_rgb, stays_inside};
 use crate::data::synth::scene::{COLOURS, Shape};
 use crate::data::synth::truth::{DEPTH_MM_PER_M, TruthRecord};
+use crate::data::{jsonl_lines, open_rgb, stays_inside};
 use crate::encoders::EncoderSpec;
 
 /// Multi-label classes: the three shapes, then the seven colours.
@@ -110,7 +110,13 @@ pub fn load(dir: &Path, spec: &EncoderSpec, frame: &Frame) -> Result<PretrainSet
     Ok(PretrainSet { items, vocabulary })
 }
 
-fn item(dir: &Path, record: &TruthRecord, spec: &EncoderSpec, frame: &Frame, vocabulary: &[String]) -> Result<Item, PretrainError> {
+fn item(
+    dir: &Path,
+    record: &TruthRecord,
+    spec: &EncoderSpec,
+    frame: &Frame,
+    vocabulary: &[String],
+) -> Result<Item, PretrainError> {
     let image = open_rgb(&dir.join(&record.image))?;
     let side = image.width() as usize;
     let depth = read_map(&dir.join(&record.depth), side, "16-bit greyscale", |d| match d {

@@ -38,7 +38,8 @@ pub fn write(vit: &VisionTransformer, spec: &EncoderSpec, config: &PretrainConfi
         ("steps".to_string(), config.steps.to_string()),
         ("seed".to_string(), config.seed.to_string()),
     ]);
-    let bytes = crate::weights::sorted::serialize(tensors.iter().map(|(k, v)| (k.as_str(), v.clone())), metadata).map_err(corrupt)?;
+    let bytes =
+        crate::weights::sorted::serialize(tensors.iter().map(|(k, v)| (k.as_str(), v.clone())), metadata).map_err(corrupt)?;
     crate::atomic::write(&weights, &bytes).map_err(PretrainError::io(&weights))?;
 
     let spec_path = out.join(SPEC_FILE);

@@ -65,7 +65,9 @@ pub enum PretrainError {
     ConfigChanged { path: PathBuf },
     #[error("{path}: {message}")]
     Corrupt { path: PathBuf, message: String },
-    #[error("step {step}: loss {loss}, gradient norm {grad_norm}; stopped before this step's update (is the learning rate too high?)")]
+    #[error(
+        "step {step}: loss {loss}, gradient norm {grad_norm}; stopped before this step's update (is the learning rate too high?)"
+    )]
     NotFinite { step: u64, loss: f64, grad_norm: f64 },
     #[error(transparent)]
     Encoder(#[from] EncoderError),
@@ -94,8 +96,14 @@ pub enum Objective {
 }
 
 impl Objective {
-    pub const ALL: [Objective; 6] =
-        [Objective::Contrastive, Objective::Masked, Objective::Classify, Objective::Depth, Objective::Segment, Objective::Denoise];
+    pub const ALL: [Objective; 6] = [
+        Objective::Contrastive,
+        Objective::Masked,
+        Objective::Classify,
+        Objective::Depth,
+        Objective::Segment,
+        Objective::Denoise,
+    ];
 
     pub fn family(self) -> Family {
         match self {
@@ -175,10 +183,18 @@ pub enum Head {
 }
 
 impl Head {
-    pub fn new(config: &PretrainConfig, vit: &VitSpec, frame: &Frame, vocabulary: usize, device: &Device) -> Result<Self, PretrainError> {
+    pub fn new(
+        config: &PretrainConfig,
+        vit: &VitSpec,
+        frame: &Frame,
+        vocabulary: usize,
+        device: &Device,
+    ) -> Result<Self, PretrainError> {
         let hidden = vit.hidden_size;
         Ok(match config.objective {
-            Objective::Contrastive => Head::Contrastive(ContrastiveHead::new(hidden, vocabulary, config.contrastive_loss, device)),
+            Objective::Contrastive => {
+                Head::Contrastive(ContrastiveHead::new(hidden, vocabulary, config.contrastive_loss, device))
+            }
             Objective::Masked => Head::Masked(MaskedHead::new(hidden, vit.heads, frame, device)),
             Objective::Classify => Head::Classify(ClassifyHead::new(hidden, device)),
             Objective::Depth => Head::Depth(DepthHead::new(hidden, frame, device)),
@@ -240,9 +256,10 @@ pub fn step_rng(seed: u64, step: u64) -> ChaCha8Rng {
 pub fn vit_spec(spec: &EncoderSpec) -> Result<&VitSpec, PretrainError> {
     match &spec.architecture {
         Architecture::Vit(vit) if vit.layout == VitLayout::Timm && vit.input_noise.is_none() => Ok(vit),
-        Architecture::Vit(vit) if vit.input_noise.is_some() => {
-            Err(PretrainError::Config(format!("encoder `{}` already has an input_noise table; start from a spec without it", spec.name)))
-        }
+        Architecture::Vit(vit) if vit.input_noise.is_some() => Err(PretrainError::Config(format!(
+            "encoder `{}` already has an input_noise table; start from a spec without it",
+            spec.name
+        ))),
         _ => Err(PretrainError::Config(format!(
             "encoder `{}` is {}; pretrain trains kind = \"vit\" with layout = \"timm\" (sweeps/encoders/tiny-vit.toml)",
             spec.name,
