@@ -14,6 +14,7 @@ pub mod llm;
 pub mod mllm;
 pub mod nn;
 pub mod plot;
+pub mod pretrain;
 pub mod progress;
 pub mod results;
 pub mod sweep;

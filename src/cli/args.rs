@@ -55,6 +55,8 @@ pub enum Command {
     InitLlm(InitLlmArgs),
     /// Train a probe (encoders → connector → LLM) in the study's two stages; resumes a run.
     Train(TrainArgs),
+    /// Pre-train a tiny ViT with one family's objective on a synth folder's ground truth.
+    Pretrain(super::pretrain::PretrainArgs),
     /// Score a trained run on a benchmark: by generation, and by likelihood where it has choices.
     Eval(EvalArgs),
     /// Figures (PNG and SVG) and a report.md from a sweep's results.csv.

@@ -10,6 +10,7 @@ mod eval;
 mod init_llm;
 mod llm;
 mod plot;
+mod pretrain;
 mod score;
 mod sweep;
 mod synth;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Synth(args) => synth::run(&args),
         Command::InitLlm(args) => init_llm::run(&args, &f32_only("init-llm")?),
         Command::Train(args) => train::run(&args, &f32_only("train")?, cli.quiet > 0),
+        Command::Pretrain(args) => pretrain::run(&args, &f32_only("pretrain")?, cli.quiet > 0),
         Command::Eval(args) => eval::run(&args, &f32_only("eval")?, cli.quiet > 0),
         Command::Plot(args) => plot::run(&args),
         Command::Sweep(args) => {

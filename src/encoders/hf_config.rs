@@ -261,6 +261,7 @@ pub fn spec_from_dir(dir: &Path) -> Result<EncoderSpec, EncoderError> {
         pos_embed: None,
         // Dinov2WithRegisters resizes its position table with antialias, Dinov2 without.
         pos_resample: (model_type == "dinov2_with_registers").then_some(GridResample::BicubicAntialias),
+        input_noise: None,
     };
     finish(dir, &model_type, family, feature_layer, Architecture::Vit(architecture))
 }

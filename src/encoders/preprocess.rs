@@ -107,6 +107,26 @@ impl Preprocess {
         self.normalise(&cropped)
     }
 
+    /// Where `point` of the encoder's input (crop pixels, continuous: pixel (x, y) spans
+    /// x..x+1, y..y+1) lies in the source image of `width × height`, undoing the pad, the
+    /// resizes and the crop of [`apply`](Self::apply); for sampling dense targets (depth,
+    /// masks) in the encoder's frame.
+    pub fn source_position(&self, width: usize, height: usize, point: (f64, f64)) -> (f64, f64) {
+        let (padded, offset) = match self.pad_to_square {
+            true => {
+                let side = width.max(height);
+                ((side, side), ((side - width) / 2, (side - height) / 2))
+            }
+            false => ((width, height), (0, 0)),
+        };
+        let before_resize = if self.pad_to_square { (self.crop_size, self.crop_size) } else { padded };
+        let (resized_width, resized_height) = self.resized_size(before_resize.0, before_resize.1);
+        let (cols, rows) = self.centre_crop(resized_width, resized_height);
+        let x = (point.0 + cols.start as f64) * padded.0 as f64 / resized_width as f64 - offset.0 as f64;
+        let y = (point.1 + rows.start as f64) * padded.1 as f64 / resized_height as f64 - offset.1 as f64;
+        (x, y)
+    }
+
     fn resized_size(&self, width: usize, height: usize) -> (usize, usize) {
         match self.resize {
             ResizeMode::Squash => (self.resize_size, self.resize_size),

@@ -15,9 +15,11 @@ use std::fmt;
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, LayerNorm, LayerNormConfig};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use super::diffusion::config::SchedulerConfig;
+use super::diffusion::noise::{alpha_cumprod, gaussian_noise};
 use super::spec::{ArchitectureSpec, TransformerSizes, check_eps, check_size, limits, patch_grid};
 use super::{EncoderError, EncoderModel, vit_keys};
 use crate::nn::attention::SelfAttention;
@@ -105,6 +107,33 @@ pub struct VitSpec {
     pub pos_embed: Option<PosEmbedCover>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pos_resample: Option<GridResample>,
+    /// A fixed noise level for the input (`cambrian pretrain --objective denoise` writes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_noise: Option<InputNoise>,
+}
+
+/// Noise added to the normalised input pixels before the patch embedding, so that a ViT
+/// pre-trained by denoising is read at one noise level, as the study reads Stable Diffusion
+/// at t = 250: x ← √ᾱ_t·x + √(1−ᾱ_t)·ε, ᾱ_t of `scheduler` (`diffusion::noise`), ε the
+/// seeded Gaussian noise of `diffusion::noise` over [3, height, width], the same for every
+/// image.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputNoise {
+    pub timestep: usize,
+    pub seed: u64,
+    pub scheduler: SchedulerConfig,
+}
+
+impl InputNoise {
+    /// [batch, 3, height, width] → the same, noised.
+    fn apply(&self, pixels: Tensor<4>) -> Result<Tensor<4>, EncoderError> {
+        let alpha = alpha_cumprod(&self.scheduler, self.timestep)?;
+        let [_, channels, height, width] = pixels.dims();
+        let noise = gaussian_noise(self.seed, channels * height * width);
+        let noise = Tensor::<4>::from_data(TensorData::new(noise, [1, channels, height, width]), &pixels.device());
+        Ok(pixels.mul_scalar(alpha.sqrt()) + noise.mul_scalar((1.0 - alpha).sqrt()))
+    }
 }
 
 /// The runtime configuration: every choice made.
@@ -130,6 +159,7 @@ pub struct VitConfig {
     pub norm_eps: f64,
     pub pos_embed: PosEmbedCover,
     pub pos_resample: GridResample,
+    pub input_noise: Option<InputNoise>,
 }
 
 /// A layout's fixed choices and defaults.
@@ -230,6 +260,7 @@ impl VitSpec {
             norm_eps: self.norm_eps.unwrap_or(d.norm_eps),
             pos_embed: self.pos_embed.unwrap_or(d.pos_embed),
             pos_resample: self.pos_resample.unwrap_or(d.pos_resample),
+            input_noise: self.input_noise.clone(),
         };
         let invalid = |message: String| Err(EncoderError::Config(message));
         // A remainder is allowed: the patch convolution drops it and the position table has
@@ -241,6 +272,15 @@ impl VitSpec {
         if config.pos_embed == PosEmbedCover::ClassAndPatches && !config.class_token {
             return invalid("pos_embed = \"class-and-patches\" needs a class token".into());
         }
+        if let Some(noise) = &config.input_noise {
+            alpha_cumprod(&noise.scheduler, noise.timestep)?;
+            if noise.timestep >= noise.scheduler.num_train_timesteps {
+                return invalid(format!(
+                    "input_noise.timestep {} is beyond the schedule's {} steps",
+                    noise.timestep, noise.scheduler.num_train_timesteps
+                ));
+            }
+        }
         Ok(config)
     }
 }
@@ -250,7 +290,7 @@ impl VitConfig {
         self.layout
     }
 
-    fn prefix_tokens(&self) -> usize {
+    pub(crate) fn prefix_tokens(&self) -> usize {
         usize::from(self.class_token) + self.registers
     }
 
@@ -310,7 +350,7 @@ pub struct Block {
 
 impl Block {
     /// [batch, tokens, hidden] → [batch, tokens, hidden]
-    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+    pub(crate) fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let scaled = |ls: &Option<LayerScale>, y: Tensor<3>| match ls {
             Some(ls) => ls.forward(y),
             None => y,
@@ -339,26 +379,38 @@ pub struct VisionTransformer {
 impl VisionTransformer {
     /// The hidden state at `layer` (transformers' `hidden_states` index: 0 = embeddings,
     /// negative from the end), or the final output (final norm included) when `None`; prefix
-    /// tokens dropped. [batch, 3, height, width] → ([batch, rows × cols, hidden], [rows, cols])
+    /// tokens dropped; the input noised first when the spec has an `input_noise` table.
+    /// [batch, 3, height, width] → ([batch, rows × cols, hidden], [rows, cols])
     pub fn forward(&self, pixels: Tensor<4>, layer: Option<i64>) -> Result<(Tensor<3>, [usize; 2]), EncoderError> {
+        let pixels = match &self.config.input_noise {
+            Some(noise) => noise.apply(pixels)?,
+            None => pixels,
+        };
+        let (x, grid) = self.embed(pixels);
+        let x = self.run_blocks(x, layer)?;
+        let [batch, tokens, hidden] = x.dims();
+        let prefix = self.config.prefix_tokens();
+        Ok((x.slice([0..batch, prefix..tokens, 0..hidden]), grid))
+    }
+
+    /// The blocks up to `layer` on embedded tokens (all of them, or a subset as MAE's encoder
+    /// sees), then the final norm when `layer` is `None`. [batch, tokens, hidden] → the same
+    pub(crate) fn run_blocks(&self, mut x: Tensor<3>, layer: Option<i64>) -> Result<Tensor<3>, EncoderError> {
         let blocks_to_run = match layer {
             None => self.config.depth,
             Some(layer) => resolve_layer(layer, self.config.depth)?,
         };
-        let (mut x, grid) = self.embed(pixels);
         for block in &self.blocks[..blocks_to_run] {
             x = block.forward(x);
         }
         if let (None, Some(norm)) = (layer, &self.norm) {
             x = norm.forward(x);
         }
-        let [batch, tokens, hidden] = x.dims();
-        let prefix = self.config.prefix_tokens();
-        Ok((x.slice([0..batch, prefix..tokens, 0..hidden]), grid))
+        Ok(x)
     }
 
     /// Patch embedding, prefix tokens and positions: → ([batch, tokens, hidden], grid).
-    fn embed(&self, pixels: Tensor<4>) -> (Tensor<3>, [usize; 2]) {
+    pub(crate) fn embed(&self, pixels: Tensor<4>) -> (Tensor<3>, [usize; 2]) {
         let config = &self.config;
         // [batch, hidden, rows, cols] → [batch, rows × cols, hidden]
         let patches = self.patch_embed.forward(pixels);

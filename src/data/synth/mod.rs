@@ -10,6 +10,7 @@ pub mod render;
 pub mod scene;
 pub mod tasks;
 pub mod text;
+pub mod truth;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -84,6 +85,9 @@ pub struct Sample {
     pub scene: Scene,
     /// The rendering without box prompts.
     pub image: RgbImage,
+    /// Each object's visible pixels and box, and the ground-truth maps of the rendering.
+    pub visible: Vec<(usize, [f64; 4])>,
+    pub maps: render::Maps,
     pub question: Question,
     pub caption: String,
 }
@@ -95,7 +99,8 @@ pub fn sample(seed: u64, split: Split, index: u64, size: u32) -> Sample {
     let mut rng = ChaCha8Rng::seed_from_u64(stream);
     let posed = tasks::generate(task, size, &mut rng);
     let caption = text::caption(&posed.scene, posed.question.boxes.len(), size);
-    Sample { scene: posed.scene, image: posed.rendered.rgb, question: posed.question, caption }
+    let render::Rendered { rgb, visible, maps } = posed.rendered;
+    Sample { scene: posed.scene, image: rgb, visible, maps, question: posed.question, caption }
 }
 
 pub(super) fn splitmix(x: u64) -> u64 {
@@ -118,7 +123,8 @@ pub struct Summary {
 /// Writes the benchmark (CV-Bench layout: `test_2d.jsonl`, `test_3d.jsonl`, `img/`), each open
 /// task's benchmark (`open/<task>/`, see [`open::write`]), the training set (`train/images/`,
 /// `train/open/<task>/`, `train/pretrain.json`, `train/instruct.json`: the scenes'
-/// conversations, then the open tasks') and `synth.json` (the config) into `out`, which
+/// conversations, then the open tasks'), the training scenes' ground truth (`train/truth/`,
+/// `train/truth.jsonl`, see [`truth`]) and `synth.json` (the config) into `out`, which
 /// appears only when complete.
 pub fn write(config: &Config, out: &Path, progress: &dyn Progress) -> Result<Summary, DataError> {
     config.validate()?;
@@ -127,7 +133,7 @@ pub fn write(config: &Config, out: &Path, progress: &dyn Progress) -> Result<Sum
     let open_items = OpenTask::ALL.len() as u64 * (config.open_samples + config.open_train_samples);
     progress.start(config.samples + config.train_samples + open_items, "scenes");
     let mut summary = Summary { questions: write_benchmark(config, root, progress)?, ..Summary::default() };
-    let (pretrain, mut instruct) = write_training(config, root, progress)?;
+    let (pretrain, mut instruct, truth) = write_training(config, root, progress)?;
     summary.train = pretrain.len() as u64;
     for task in OpenTask::ALL {
         let imitation = Imitation::of(task);
@@ -143,6 +149,7 @@ pub fn write(config: &Config, out: &Path, progress: &dyn Progress) -> Result<Sum
     progress.finish();
     write_json(&root.join("train/pretrain.json"), &pretrain)?;
     write_json(&root.join("train/instruct.json"), &instruct)?;
+    write_jsonl(&root.join("train/truth.jsonl"), &truth)?;
     write_json(&root.join("synth.json"), config)?;
     staging.commit()?;
     Ok(summary)
@@ -163,15 +170,18 @@ fn write_benchmark(config: &Config, root: &Path, progress: &dyn Progress) -> Res
     Ok(questions)
 }
 
-/// The training scenes' images; returns their captions and conversations.
+/// The training scenes' images and ground truth; returns their captions, conversations and
+/// truth records.
 fn write_training(
     config: &Config,
     root: &Path,
     progress: &dyn Progress,
-) -> Result<(Vec<Conversation>, Vec<Conversation>), DataError> {
-    let images = root.join("train/images");
-    std::fs::create_dir_all(&images).map_err(DataError::io(&images))?;
-    let (mut pretrain, mut instruct) = (Vec::new(), Vec::new());
+) -> Result<(Vec<Conversation>, Vec<Conversation>, Vec<truth::TruthRecord>), DataError> {
+    for folder in ["train/images", "train/truth"] {
+        let path = root.join(folder);
+        std::fs::create_dir_all(&path).map_err(DataError::io(&path))?;
+    }
+    let (mut pretrain, mut instruct, mut records) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..config.train_samples {
         let s = sample(config.seed, Split::Train, i, config.size);
         let name = format!("train/images/{i:06}.png");
@@ -180,7 +190,18 @@ fn write_training(
         let id = format!("synth-{i:06}");
         pretrain.push(text::pretrain(&id, &name, &s.caption));
         instruct.push(text::instruct(&id, &name, &s.question, &s.scene));
+        records.push(truth::write(root, i, &name, &s.caption, &s.scene, &s.visible, &s.maps)?);
         progress.advance(1);
     }
-    Ok((pretrain, instruct))
+    Ok((pretrain, instruct, records))
+}
+
+/// One JSON value per line.
+fn write_jsonl<T: Serialize>(path: &Path, values: &[T]) -> Result<(), DataError> {
+    let mut text = String::new();
+    for value in values {
+        text.push_str(&serde_json::to_string(value).map_err(|source| DataError::Json { path: path.to_path_buf(), source })?);
+        text.push('\n');
+    }
+    crate::atomic::write(path, text.as_bytes()).map_err(DataError::io(path))
 }

@@ -1,7 +1,8 @@
 //! A small ray caster: one ray per pixel against the ground plane and every object (cubes
 //! turned about their vertical axis, spheres, upright cylinders), Lambert shading under one
 //! directional light, shadows on the ground, a sky gradient. It also counts each object's
-//! visible pixels and their (modal) 2D box.
+//! visible pixels and their (modal) 2D box, and keeps what each ray met (`Maps`: the ground
+//! truth `truth` writes).
 
 use image::{Rgb, RgbImage};
 
@@ -11,6 +12,17 @@ pub struct Rendered {
     pub rgb: RgbImage,
     /// Per object: visible pixels and the visible box `[x0, y0, x1, y1]` (x1, y1 exclusive).
     pub visible: Vec<(usize, [f64; 4])>,
+    pub maps: Maps,
+}
+
+/// Per pixel, row-major over the `side × side` image: what the ray through its centre met.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Maps {
+    pub side: u32,
+    /// Camera-space z of the hit (metres along the optical axis); 0 for the sky.
+    pub depth_m: Vec<f32>,
+    /// Object index + 1; 0 for the ground and the sky.
+    pub instances: Vec<u8>,
 }
 
 const LIGHT: Vec3 = [-0.40, 0.75, -0.55];
@@ -23,6 +35,8 @@ pub fn render(scene: &Scene, size: u32) -> Rendered {
     let light = scale(LIGHT, 1.0 / norm(LIGHT));
     let mut rgb = RgbImage::new(size, size);
     let mut visible = vec![(0usize, [f64::INFINITY, f64::INFINITY, 0.0, 0.0]); scene.objects.len()];
+    let pixels = (size * size) as usize;
+    let mut maps = Maps { side: size, depth_m: vec![0.0; pixels], instances: vec![0; pixels] };
     for py in 0..size {
         for px in 0..size {
             let a = (px as f64 + 0.5 - half) / focal;
@@ -31,21 +45,27 @@ pub fn render(scene: &Scene, size: u32) -> Rendered {
             let d = scale(d, 1.0 / norm(d));
             let hit = nearest(scene, origin, d);
             let ground_t = if d[1] < 0.0 { -origin[1] / d[1] } else { f64::INFINITY };
+            let pixel = (py * size + px) as usize;
             let colour = match hit {
                 Some((t, i, n)) if t < ground_t => {
+                    maps.depth_m[pixel] = (t * dot(d, f)) as f32;
+                    maps.instances[pixel] = i as u8 + 1;
                     let v = &mut visible[i];
                     v.0 += 1;
                     v.1 =
                         [v.1[0].min(px as f64), v.1[1].min(py as f64), v.1[2].max(px as f64 + 1.0), v.1[3].max(py as f64 + 1.0)];
                     shade(COLOURS[scene.objects[i].look.colour].1, 0.45 + 0.55 * dot(n, light).max(0.0))
                 }
-                _ if ground_t.is_finite() => ground(scene, add(origin, scale(d, ground_t)), light),
+                _ if ground_t.is_finite() => {
+                    maps.depth_m[pixel] = (ground_t * dot(d, f)) as f32;
+                    ground(scene, add(origin, scale(d, ground_t)), light)
+                }
                 _ => sky(d[1]),
             };
             rgb.put_pixel(px, py, colour);
         }
     }
-    Rendered { rgb, visible }
+    Rendered { rgb, visible, maps }
 }
 
 fn add(a: Vec3, b: Vec3) -> Vec3 {
