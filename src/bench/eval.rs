@@ -98,7 +98,8 @@ pub fn run(args: &EvalArgs, device: &Device, device_name: &str) -> anyhow::Resul
     let end = *eos.first().context("the LLM has no end-of-sequence token")?;
     let hidden = llm.config.hidden_size;
     // The connector only counts image tokens here: the embeddings come from the file.
-    let connector = Connector::Concat(ConcatConnector::new(ProjectorKind::Linear, 1, hidden, [args.image_tokens, 1], false, device));
+    let connector =
+        Connector::Concat(ConcatConnector::new(ProjectorKind::Linear, 1, hidden, [args.image_tokens, 1], false, device));
     let model = Mllm { encoders: Vec::new(), connector, llm: llm.model };
 
     let n = args.questions as usize;
@@ -148,7 +149,8 @@ pub fn run(args: &EvalArgs, device: &Device, device_name: &str) -> anyhow::Resul
         pass(&asked[n..n + batch_size.min(n)], &open)?;
         let (multiple_choice_per_sec, scored) = pass(&asked[..n], &mc)?;
         let (open_ended_per_sec, replies) = pass(&asked[n..], &open)?;
-        let chosen = scored.log_likelihoods.iter().map(|l| (0..l.len()).fold(0, |b, j| if l[j] > l[b] { j } else { b })).collect();
+        let chosen =
+            scored.log_likelihoods.iter().map(|l| (0..l.len()).fold(0, |b, j| if l[j] > l[b] { j } else { b })).collect();
         Ok(Side { multiple_choice_per_sec, open_ended_per_sec, chosen, replies: replies.generated, peak_rss_mib: None })
     };
     let ours = measure(args.batch_size as usize)?;
@@ -159,13 +161,16 @@ pub fn run(args: &EvalArgs, device: &Device, device_name: &str) -> anyhow::Resul
         (false, None) => Err(anyhow::anyhow!("not run: tools/bench/eval.py measures on the CPU or a CUDA GPU only")),
     };
     println!("{:<16} {:>22} {:>22}", "", "MULTIPLE CHOICE q/s", "OPEN-ENDED q/s");
-    let row = |name: &str, side: &Side| println!("{name:<16} {:>22.3} {:>22.3}", side.multiple_choice_per_sec, side.open_ended_per_sec);
+    let row =
+        |name: &str, side: &Side| println!("{name:<16} {:>22.3} {:>22.3}", side.multiple_choice_per_sec, side.open_ended_per_sec);
     row(&format!("ours, batch {}", args.batch_size), &ours);
     row("ours, batch 1", &ours_one);
     match torch {
         Ok(torch) => {
             row("pytorch", &torch);
-            let ratio = |side: &Side| (side.multiple_choice_per_sec / torch.multiple_choice_per_sec, side.open_ended_per_sec / torch.open_ended_per_sec);
+            let ratio = |side: &Side| {
+                (side.multiple_choice_per_sec / torch.multiple_choice_per_sec, side.open_ended_per_sec / torch.open_ended_per_sec)
+            };
             let (mc, open) = ratio(&ours);
             println!("{:<16} {mc:>21.2}× {open:>21.2}×", "ratio");
             let (mc, open) = ratio(&ours_one);

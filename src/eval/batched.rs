@@ -59,7 +59,8 @@ pub fn ask(
     device: &Device,
 ) -> Result<Answers, LlmError> {
     let image_tokens = model.connector.image_tokens();
-    let layout = |e: &Encoded, image: Option<usize>| slots(e, if image.is_some() { image_tokens } else { 0 }, settings.max_length);
+    let layout =
+        |e: &Encoded, image: Option<usize>| slots(e, if image.is_some() { image_tokens } else { 0 }, settings.max_length);
     if asked.iter().any(|a| layout(a.prompt, a.image).is_empty()) {
         return Err(LlmError::Generation("a prompt has no positions".into()));
     }
@@ -69,7 +70,8 @@ pub fn ask(
     let [batch, positions, _] = hidden.dims();
     // Left padding: every prompt ends in the last column. [batch, 1, width]
     let last = hidden.narrow(1, positions - 1, 1);
-    let logits: Vec<f32> = model.llm.logits(last.clone()).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 after convert");
+    let logits: Vec<f32> =
+        model.llm.logits(last.clone()).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 after convert");
     let rows = logits.chunks(logits.len() / batch).map(<[f32]>::to_vec).collect();
     let generated =
         greedy_rows(&model.llm, &mut cache.clone(), rows, settings.max_new_tokens, settings.eos_token_ids, device, |_, _| {})?;
@@ -148,7 +150,8 @@ fn continuations(
         }
     }
     let prompt_rows: Vec<usize> = rows.iter().map(|(q, _)| *q).collect();
-    let index = Tensor::<1, Int>::from_data(TensorData::new(prompt_rows.iter().map(|&q| q as i64).collect(), [rows.len()]), device);
+    let index =
+        Tensor::<1, Int>::from_data(TensorData::new(prompt_rows.iter().map(|&q| q as i64).collect(), [rows.len()]), device);
     let mut cache = cache.select_rows(&prompt_rows);
     // [choices, length] → [choices, length, width], then the prompt's last state in front.
     let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids, [rows.len(), length]), device);

@@ -29,8 +29,8 @@ use crate::data::llava::Turn;
 use crate::data::suite::Question;
 use crate::data::vision::{ImageMode, mean_colour};
 use crate::features::{FeatureError, FeatureSource};
-use crate::llm::chat::Template;
 use crate::llm::LlmError;
+use crate::llm::chat::Template;
 use crate::llm::tokenizer::LlmTokenizer;
 use crate::mllm::Mllm;
 use crate::mllm::batch::targets_within;
@@ -158,7 +158,8 @@ pub fn evaluate(
                 Err(err) => {
                     tracing::warn!("{}: {err}", question.id);
                     unreadable.push(question.id.clone());
-                    let none = ItemResult { index, id: question.id.clone(), reply: None, likelihood: None, log_likelihoods: Vec::new() };
+                    let none =
+                        ItemResult { index, id: question.id.clone(), reply: None, likelihood: None, log_likelihoods: Vec::new() };
                     items.push(none);
                 }
             }
@@ -229,7 +230,10 @@ fn answer(
     };
     let answers = ask(model, asked, vision.as_ref(), &settings, device)?;
     if answers.scored_separately > 0 {
-        tracing::debug!("{} questions' choices do not begin with their prompt's tokens; scored on their own", answers.scored_separately);
+        tracing::debug!(
+            "{} questions' choices do not begin with their prompt's tokens; scored on their own",
+            answers.scored_separately
+        );
     }
     let mut items = Vec::with_capacity(indices.len());
     for ((&index, generated), log_likelihoods) in indices.iter().zip(&answers.generated).zip(answers.log_likelihoods) {

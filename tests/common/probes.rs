@@ -125,7 +125,8 @@ pub fn questions() -> (Vec<Question>, usize) {
         (6, Some(3), &[4, 1, 1, 3]),
         (18, None, &[1, 3, 2, 5]),
     ];
-    let questions = shapes.iter().enumerate().map(|(k, (len, at, answers))| question(k, *len, *at, answers, &mut images)).collect();
+    let questions =
+        shapes.iter().enumerate().map(|(k, (len, at, answers))| question(k, *len, *at, answers, &mut images)).collect();
     (questions, images)
 }
 
