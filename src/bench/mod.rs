@@ -1,10 +1,11 @@
 //! `cambrian bench`: our speed next to PyTorch's on the same machine in the same invocation,
 //! each measurement in its own process so that its peak memory is its own. `encoders` times
 //! the encoders' forward passes, `train` the probe's training step, `feature-cache` what the
-//! feature cache saves in training, `generate` greedy decoding. This file holds what they
+//! feature cache saves in training, `generate` greedy decoding, `eval` evaluation. This file holds what they
 //! share: the work folder, reading a child's JSON line, peak memory, where the reference runs.
 
 pub mod encoders;
+pub mod eval;
 pub mod feature_cache;
 pub mod generate;
 pub mod train;

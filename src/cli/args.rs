@@ -150,6 +150,9 @@ pub struct EvalArgs {
     /// tokens at the run's max_length (they are listed in the report as `degraded`).
     #[arg(long)]
     pub allow_degraded: bool,
+    /// Questions asked at once (default 8); the scores do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -158,6 +161,9 @@ pub enum BenchCommand {
     Encoders(crate::bench::encoders::EncodersArgs),
     /// Greedy decoding of a Llama-architecture LLM, ours and transformers'.
     Generate(crate::bench::generate::GenerateArgs),
+    /// Evaluation (multiple choice by likelihood, open-ended by generation), ours and the
+    /// transformers loop lmms-eval runs.
+    Eval(crate::bench::eval::EvalArgs),
     /// One measurement of ours, in its own process (used by `bench encoders`).
     #[command(hide = true)]
     EncoderOnce(crate::bench::encoders::OnceArgs),

@@ -9,8 +9,9 @@ use burn::tensor::Device;
 use super::args::EvalArgs;
 use super::bar::Bar;
 use crate::atomic::write_json;
-use crate::eval::evaluate::{DEFAULT_NEW_TOKENS, Options, Probe, Report, evaluate, report_file};
+use crate::eval::evaluate::{DEFAULT_BATCH_SIZE, DEFAULT_NEW_TOKENS, Options, Probe, Report, evaluate, report_file};
 use crate::eval::questions::{Questions, Source};
+use crate::mllm::buckets::Buckets;
 use crate::train::load_run;
 
 pub fn run(args: &EvalArgs, device: &Device, quiet: bool) -> anyhow::Result<()> {
@@ -35,6 +36,8 @@ pub fn run(args: &EvalArgs, device: &Device, quiet: bool) -> anyhow::Result<()> 
             mode,
             features: run.features(),
             allow_degraded: args.allow_degraded,
+            batch_size: args.batch_size.map_or(DEFAULT_BATCH_SIZE, |n| n as usize),
+            buckets: Buckets::for_device(device),
         };
         let report = evaluate(&probe, &benchmark, &options, device, &bar)?;
         if let Some(cache) = &run.cache {

@@ -33,6 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             crate::bench::encoders::run(&args, device_name, cli.dtype)
         }
         Command::Bench(BenchCommand::Generate(args)) => crate::bench::generate::run(&args, &inference()?, device_name, cli.dtype),
+        Command::Bench(BenchCommand::Eval(args)) => crate::bench::eval::run(&args, &f32_only("bench eval")?, device_name),
         Command::Bench(BenchCommand::EncoderOnce(args)) => crate::bench::encoders::run_once(&args, &inference()?),
         Command::Bench(BenchCommand::FeatureCache(args)) => {
             crate::bench::feature_cache::run(&args, &f32_only("bench feature-cache")?)

@@ -7,6 +7,11 @@
 //!   tokens, end separator included) judged by the same scorer. Open-ended benchmarks have
 //!   none (`None` in the report, never 0).
 //!
+//! Questions go `batch_size` at a time through [`super::batched::ask`]: each prompt is run
+//! once for both scorers, the choices continue from its cache, and the answers and scores
+//! are those of one question at a time and of each choice scored on its own, to float
+//! rounding (tests/shared_prefix.rs, tests/batched_eval.rs).
+//!
 //! The image is the question's, a flat mean-colour image, or none (vision disabled). A
 //! question whose image cannot be decoded is scored wrong by both scorers and listed in
 //! `unreadable`. A question that `max_length` cuts into (part of its image, or of a choice's
@@ -16,6 +21,7 @@
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use super::batched::{Asked, Settings, ask};
 use super::questions::{Questions, choice_reply};
 use super::score::{ScoreError, Scored, Scorer};
 use crate::data::benchmark::Category;
@@ -23,17 +29,20 @@ use crate::data::llava::Turn;
 use crate::data::suite::Question;
 use crate::data::vision::{ImageMode, mean_colour};
 use crate::features::{FeatureError, FeatureSource};
+use crate::llm::LlmError;
 use crate::llm::chat::Template;
-use crate::llm::generate::greedy_from_embeddings;
 use crate::llm::tokenizer::LlmTokenizer;
-use crate::llm::{LayerHook, LlmError};
+use crate::mllm::Mllm;
 use crate::mllm::batch::targets_within;
+use crate::mllm::buckets::Buckets;
 use crate::mllm::conversation::{Encoded, encode};
-use crate::mllm::{Example, Mllm};
 use crate::progress::Progress;
 
 /// Tokens generated per answer where neither the user nor a preset says.
 pub const DEFAULT_NEW_TOKENS: usize = 16;
+
+/// Questions asked at once where the user does not say (docs/PERFORMANCE.md, `bench eval`).
+pub const DEFAULT_BATCH_SIZE: usize = 8;
 
 pub struct Options<'a> {
     pub template: Template,
@@ -44,6 +53,10 @@ pub struct Options<'a> {
     pub features: &'a dyn FeatureSource,
     /// Score even when more than 1% of the questions are degraded by `max_length`.
     pub allow_degraded: bool,
+    /// Questions asked at once (at least 1).
+    pub batch_size: usize,
+    /// Sequence-length buckets of the prompt and answer batches.
+    pub buckets: Buckets,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -127,18 +140,36 @@ pub fn evaluate(
     let mut items = Vec::with_capacity(benchmark.questions.len());
     let mut unreadable = Vec::new();
     progress.start(benchmark.questions.len() as u64, "questions");
-    for (index, (question, texts)) in benchmark.questions.iter().zip(&texts).enumerate() {
-        let item = match image(benchmark, question, options.mode) {
-            Ok(image) => answer(probe, index, question, texts, image.as_ref(), options, device)?,
-            Err(err) => {
-                tracing::warn!("{}: {err}", question.id);
-                unreadable.push(question.id.clone());
-                ItemResult { index, id: question.id.clone(), reply: None, likelihood: None, log_likelihoods: Vec::new() }
+    let indices: Vec<usize> = (0..benchmark.questions.len()).collect();
+    for batch in indices.chunks(options.batch_size.max(1)) {
+        let (mut images, mut asked, mut readable) = (Vec::new(), Vec::new(), Vec::new());
+        for &index in batch {
+            let question = &benchmark.questions[index];
+            match image(benchmark, question, options.mode) {
+                Ok(image) => {
+                    let shown = image.map(|image| {
+                        images.push(image);
+                        images.len() - 1
+                    });
+                    let answered = texts[index].answered.iter().map(|(_, encoded)| encoded).collect();
+                    asked.push(Asked { prompt: &texts[index].prefix, answered, image: shown });
+                    readable.push(index);
+                }
+                Err(err) => {
+                    tracing::warn!("{}: {err}", question.id);
+                    unreadable.push(question.id.clone());
+                    let none =
+                        ItemResult { index, id: question.id.clone(), reply: None, likelihood: None, log_likelihoods: Vec::new() };
+                    items.push(none);
+                }
             }
-        };
-        items.push(item);
-        progress.advance(1);
+        }
+        if !asked.is_empty() {
+            items.extend(answer(probe, benchmark, &readable, &texts, &asked, &images, options, device)?);
+        }
+        progress.advance(batch.len() as u64);
     }
+    items.sort_by_key(|item| item.index);
     progress.finish();
     let score = |scorer: Scorer, predictions: Vec<Option<String>>| {
         scorer
@@ -174,39 +205,46 @@ fn image(benchmark: &Questions, question: &Question, mode: ImageMode) -> Result<
     Ok(Some(if mode == ImageMode::MeanColour { mean_colour(&decoded) } else { decoded }))
 }
 
-/// One question asked: the greedy reply, and each choice's log-likelihood.
+/// A batch of readable questions (`indices` into the benchmark) asked: per question the
+/// greedy reply, and each choice's log-likelihood.
+#[allow(clippy::too_many_arguments)]
 fn answer(
     probe: &Probe,
-    index: usize,
-    question: &Question,
-    texts: &Texts,
-    image: Option<&image::RgbImage>,
+    benchmark: &Questions,
+    indices: &[usize],
+    texts: &[Texts],
+    asked: &[Asked],
+    images: &[image::RgbImage],
     options: &Options,
     device: &Device,
-) -> Result<ItemResult, EvalError> {
+) -> Result<Vec<ItemResult>, EvalError> {
     let model = probe.model;
-    let shown = image.map(|_| 0);
-    // The image is encoded once, for both scorers.
-    let vision = image.map(|image| model.image_embeddings(&[image], options.features, device)).transpose()?;
-    let inputs = model.splice(&[Example { encoded: &texts.prefix, image: shown }], vision.as_ref(), options.max_length, device);
-    let hook = model.aggregation(&inputs);
-    let hook = hook.as_ref().map(|h| h as &dyn LayerHook);
-    let generated =
-        greedy_from_embeddings(&model.llm, inputs.embeds.clone(), hook, options.max_new_tokens, probe.eos_token_ids, device)?;
-    let reply = probe.tokenizer.decode(&generated)?;
-
-    let (mut likelihood, mut log_likelihoods) = (None, Vec::new());
-    if !texts.answered.is_empty() {
-        let examples: Vec<Example> = texts.answered.iter().map(|(_, encoded)| Example { encoded, image: shown }).collect();
-        let inputs = model.splice(&examples, vision.as_ref(), options.max_length, device);
-        let nll: Vec<f64> =
-            model.target_nll(&inputs).into_data().convert::<f64>().try_into_vec::<f64>().expect("f64 after convert");
-        log_likelihoods = nll.iter().map(|v| -v).collect();
+    // The images are encoded once, for both scorers.
+    let images: Vec<&image::RgbImage> = images.iter().collect();
+    let vision = (!images.is_empty()).then(|| model.image_embeddings(&images, options.features, device)).transpose()?;
+    let settings = Settings {
+        max_length: options.max_length,
+        max_new_tokens: options.max_new_tokens,
+        eos_token_ids: probe.eos_token_ids,
+        buckets: options.buckets,
+    };
+    let answers = ask(model, asked, vision.as_ref(), &settings, device)?;
+    if answers.scored_separately > 0 {
+        tracing::debug!(
+            "{} questions' choices do not begin with their prompt's tokens; scored on their own",
+            answers.scored_separately
+        );
+    }
+    let mut items = Vec::with_capacity(indices.len());
+    for ((&index, generated), log_likelihoods) in indices.iter().zip(&answers.generated).zip(answers.log_likelihoods) {
+        let reply = probe.tokenizer.decode(generated)?;
         let best =
             (0..log_likelihoods.len()).fold(0, |best, j| if log_likelihoods[j] > log_likelihoods[best] { j } else { best });
-        likelihood = texts.answered.get(best).map(|(reply, _)| reply.clone());
+        let likelihood = texts[index].answered.get(best).map(|(reply, _)| reply.clone());
+        let id = benchmark.questions[index].id.clone();
+        items.push(ItemResult { index, id, reply: Some(reply), likelihood, log_likelihoods });
     }
-    Ok(ItemResult { index, id: question.id.clone(), reply: Some(reply), likelihood, log_likelihoods })
+    Ok(items)
 }
 
 /// The questions that `max_length` cuts into; an error when they are more than 1% and

@@ -4,6 +4,7 @@
 //! evaluation scripts (`score`).
 
 pub mod answer;
+pub mod batched;
 pub mod evaluate;
 pub mod questions;
 pub mod score;

@@ -2,7 +2,8 @@
 //! prompt is run once, then one token at a time; the highest logit wins (the first on a
 //! tie, like `argmax`); generation stops after an end-of-sequence token or `max_new_tokens`.
 //! Optionally keeps the logits of every prompt position and every step, which
-//! [`write_logits`] saves as safetensors.
+//! [`write_logits`] saves as safetensors. [`greedy_rows`] decodes a batch of prompts already
+//! in a cache, each row stopping on its own, every row computing what it would alone.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,7 +14,7 @@ use safetensors::Dtype;
 use safetensors::tensor::TensorView;
 
 use super::LlmError;
-use super::model::{LayerHook, LlmModel};
+use super::model::{KvCache, LlmModel};
 
 pub struct Generation {
     pub prompt_ids: Vec<u32>,
@@ -81,11 +82,12 @@ pub fn greedy(
     };
     let decoding = Instant::now();
     let mut step_logits = Vec::new();
-    generation.generated_ids = continue_greedy(model, &mut cache, last, max_new_tokens, eos_token_ids, device, |row| {
+    let mut rows = greedy_rows(model, &mut cache, vec![last], max_new_tokens, eos_token_ids, device, |_, logits| {
         if keep_logits {
-            step_logits.extend_from_slice(row);
+            step_logits.extend_from_slice(logits);
         }
     })?;
+    generation.generated_ids = rows.remove(0);
     generation.step_logits = step_logits;
     generation.decode_secs = decoding.elapsed().as_secs_f64();
     Ok(generation)
@@ -114,50 +116,45 @@ pub fn write_logits(path: &Path, generation: &Generation, metadata: BTreeMap<Str
     crate::atomic::write(path, &bytes).map_err(|source| LlmError::Io { path: path.to_path_buf(), source })
 }
 
-/// Greedy continuation of a prefix given as input embeddings [1, positions, hidden] (an
-/// image spliced into a prompt), `hook` run between the layers over the prefix (the SVA's
-/// in-LLM aggregation, whose image positions are all in the prefix): the generated ids,
-/// ending with an end-of-sequence token if one came within `max_new_tokens`.
-pub fn greedy_from_embeddings(
+/// The decoding loop over a batch: row b picks from `last[b]` (the logits after its prompt,
+/// whose keys and values are in `cache`, one row each), feeds the pick back through the
+/// cache, and stops at an end-of-sequence token or after `max_new_tokens`; finished rows
+/// leave the batch (and the cache). `on_step` sees the row and the logits each token was
+/// picked from. Per row: the generated ids, ending with the end-of-sequence token if one came.
+pub fn greedy_rows(
     model: &LlmModel,
-    embeds: Tensor<3>,
-    hook: Option<&dyn LayerHook>,
+    cache: &mut KvCache,
+    mut last: Vec<Vec<f32>>,
     max_new_tokens: usize,
     eos_token_ids: &[u32],
     device: &Device,
-) -> Result<Vec<u32>, LlmError> {
-    let [_, positions, _] = embeds.dims();
-    if positions == 0 {
-        return Err(LlmError::Generation("the prompt has no positions".into()));
-    }
-    let mut cache = model.new_cache();
-    let hidden = model.decode_hooked(embeds, &mut cache, hook).narrow(1, positions - 1, 1);
-    let last = to_vec(model.logits(hidden))?;
-    continue_greedy(model, &mut cache, last, max_new_tokens, eos_token_ids, device, |_| {})
-}
-
-/// The decoding loop: picks from `last` (the logits after the prefix), feeds the pick back
-/// through the cache, and stops at an end-of-sequence token or after `max_new_tokens`;
-/// `on_step` sees the logits each token was picked from.
-fn continue_greedy(
-    model: &LlmModel,
-    cache: &mut super::KvCache,
-    mut last: Vec<f32>,
-    max_new_tokens: usize,
-    eos_token_ids: &[u32],
-    device: &Device,
-    mut on_step: impl FnMut(&[f32]),
-) -> Result<Vec<u32>, LlmError> {
-    let mut generated = Vec::new();
+    mut on_step: impl FnMut(usize, &[f32]),
+) -> Result<Vec<Vec<u32>>, LlmError> {
+    let mut generated = vec![Vec::new(); last.len()];
+    // The rows still generating, as indices into `generated`, in the cache's row order.
+    let mut active: Vec<usize> = (0..last.len()).collect();
     for step in 0..max_new_tokens {
-        let next = argmax(&last);
-        generated.push(next);
-        on_step(&last);
-        if eos_token_ids.contains(&next) || step + 1 == max_new_tokens {
+        let (mut kept, mut tokens) = (Vec::new(), Vec::new());
+        for (j, &row) in active.iter().enumerate() {
+            let next = argmax(&last[j]);
+            generated[row].push(next);
+            on_step(row, &last[j]);
+            if !eos_token_ids.contains(&next) && step + 1 < max_new_tokens {
+                kept.push(j);
+                tokens.push(next as i64);
+            }
+        }
+        if kept.is_empty() {
             break;
         }
-        let token = Tensor::<2, Int>::from_data(TensorData::new(vec![next as i64], [1, 1]), device);
-        last = to_vec(model.forward(token, cache))?;
+        if kept.len() < active.len() {
+            *cache = cache.select_rows(&kept);
+            active = kept.iter().map(|&j| active[j]).collect();
+        }
+        let token = Tensor::<2, Int>::from_data(TensorData::new(tokens, [kept.len(), 1]), device);
+        let logits = to_vec(model.forward(token, cache))?;
+        let vocab = logits.len() / kept.len();
+        last = logits.chunks(vocab).map(<[f32]>::to_vec).collect();
     }
     Ok(generated)
 }

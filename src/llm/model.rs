@@ -65,17 +65,51 @@ pub trait LayerHook {
 }
 
 /// Keys and values of every position seen so far, per layer: [batch, kv_heads, positions, head_dim].
+/// Cloning is cheap (the tensors are shared).
+#[derive(Clone)]
 pub struct KvCache {
     layers: Vec<Option<(Tensor<4>, Tensor<4>)>>,
     len: usize,
+    /// Per row, how many leading positions are padding (a left-padded batch of prompts of
+    /// different lengths): no real position sees them, and a row's rotary positions count
+    /// from its first real token, so that each row computes what it would alone. Empty when
+    /// no row is padded.
+    pads: Vec<usize>,
 }
 
-/// What a forward pass needs besides the hidden states: rotary tables and the mask.
+impl KvCache {
+    /// Positions held, padding included.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The cache of batch rows `rows`, in that order, repeats allowed: to drop rows that
+    /// finished generating, or to continue one prefix in several ways.
+    pub fn select_rows(&self, rows: &[usize]) -> KvCache {
+        let select = |t: &Tensor<4>| {
+            let indices: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
+            t.clone().select(0, Tensor::from_data(TensorData::new(indices, [rows.len()]), &t.device()))
+        };
+        KvCache {
+            layers: self.layers.iter().map(|slot| slot.as_ref().map(|(k, v)| (select(k), select(v)))).collect(),
+            len: self.len,
+            pads: if self.pads.is_empty() { Vec::new() } else { rows.iter().map(|&r| self.pads[r]).collect() },
+        }
+    }
+}
+
+/// What a forward pass needs besides the hidden states: rotary tables and the mask, shared
+/// by the rows ([1, ...]) or per row ([batch, ...]) when the cache is padded.
 struct Positions {
-    cos: Tensor<2>,
-    sin: Tensor<2>,
-    /// [new, cached + new], true where a query must not see a key.
-    mask: Tensor<2, Bool>,
+    /// [1 or batch, 1, new, head_dim]
+    cos: Tensor<4>,
+    sin: Tensor<4>,
+    /// [1 or batch, new, cached + new], true where a query must not see a key.
+    mask: Tensor<3, Bool>,
 }
 
 /// As transformers' `_init_weights`: weights from N(0, std²), biases zero.
@@ -124,9 +158,9 @@ impl Attention {
         // keys and values), each with its query position's row of the mask.
         let group = heads / kv_heads;
         let q = q.reshape([batch, kv_heads, group * new, head_dim]);
-        // [new, seen] → [batch, kv_heads, group × new, seen]: causality, the sliding window
-        // and the cache offset.
-        let mask = at.mask.clone().repeat_dim(0, group).unsqueeze::<4>().expand([batch, kv_heads, group * new, seen]);
+        // [1 or batch, new, seen] → [batch, kv_heads, group × new, seen]: causality, the
+        // sliding window, the cache offset and left padding.
+        let mask = at.mask.clone().repeat_dim(1, group).unsqueeze_dim::<4>(1).expand([batch, kv_heads, group * new, seen]);
         // The default scale 1/sqrt(head_dim) keeps burn on its fused kernel (not under
         // autodiff, where burn always takes the reference path).
         let out = attention(q, k, v, Some(mask), None, AttentionModuleOptions::default());
@@ -197,7 +231,14 @@ impl LlmModel {
 
     /// An empty cache for this model.
     pub fn new_cache(&self) -> KvCache {
-        KvCache { layers: vec![None; self.layers.len()], len: 0 }
+        self.new_padded_cache(Vec::new())
+    }
+
+    /// An empty cache for a left-padded batch: row b's first `pads[b]` positions (in the
+    /// first chunk decoded) are padding.
+    pub fn new_padded_cache(&self, pads: Vec<usize>) -> KvCache {
+        let pads = if pads.iter().all(|&p| p == 0) { Vec::new() } else { pads };
+        KvCache { layers: vec![None; self.layers.len()], len: 0, pads }
     }
 
     /// Token ids [batch, tokens] → embeddings [batch, tokens, hidden].
@@ -214,7 +255,7 @@ impl LlmModel {
     /// [`Self::decode`], with `hook` run after every decoder layer.
     pub fn decode_hooked(&self, x: Tensor<3>, cache: &mut KvCache, hook: Option<&dyn LayerHook>) -> Tensor<3> {
         let [_, new, _] = x.dims();
-        let at = self.positions(cache.len, new, &x.device());
+        let at = self.positions(cache.len, new, &cache.pads, &x.device());
         let mut x = x;
         for (i, (layer, slot)) in self.layers.iter().zip(cache.layers.iter_mut()).enumerate() {
             x = layer.forward(x, &at, slot);
@@ -241,16 +282,33 @@ impl LlmModel {
         self.logits(hidden)
     }
 
-    fn positions(&self, cached: usize, new: usize, device: &Device) -> Positions {
-        let (cos, sin) = self.rope.tables(cached, new, device);
+    /// Rotary tables and mask for `new` positions after `cached` ones. Row b's position at
+    /// index i is i − pads[b] (its pads all sit at 0); a pad sees itself only, so that its
+    /// softmax has a key, and no real position sees a pad.
+    fn positions(&self, cached: usize, new: usize, pads: &[usize], device: &Device) -> Positions {
         let seen = cached + new;
-        let masked: Vec<bool> = (0..new)
-            .flat_map(|i| {
+        let masked = |pad: usize| {
+            (0..new).flat_map(move |i| {
                 let query = cached + i;
-                (0..seen).map(move |key| key > query || self.sliding_window.is_some_and(|w| query - key >= w))
+                (0..seen).map(move |key| {
+                    let padding = key < pad && key != query;
+                    padding || key > query || self.sliding_window.is_some_and(|w| query - key >= w)
+                })
             })
-            .collect();
-        let mask = Tensor::<2, Bool>::from_data(TensorData::new(masked, [new, seen]), device);
-        Positions { cos, sin, mask }
+        };
+        if pads.is_empty() {
+            let (cos, sin) = self.rope.tables(cached, new, device);
+            let mask = Tensor::<3, Bool>::from_data(TensorData::new(masked(0).collect(), [1, new, seen]), device);
+            return Positions { cos: cos.unsqueeze(), sin: sin.unsqueeze(), mask };
+        }
+        let batch = pads.len();
+        let (cos, sin) = self.rope.tables(0, seen, device);
+        let at: Vec<i64> = pads.iter().flat_map(|&pad| (cached..seen).map(move |i| i.saturating_sub(pad) as i64)).collect();
+        let at = Tensor::<1, Int>::from_data(TensorData::new(at, [batch * new]), device);
+        let head_dim = cos.dims()[1];
+        let per_row = |table: Tensor<2>| table.select(0, at.clone()).reshape([batch, 1, new, head_dim]);
+        let mask: Vec<bool> = pads.iter().flat_map(|&pad| masked(pad)).collect();
+        let mask = Tensor::<3, Bool>::from_data(TensorData::new(mask, [batch, new, seen]), device);
+        Positions { cos: per_row(cos), sin: per_row(sin), mask }
     }
 }

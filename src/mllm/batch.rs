@@ -1,11 +1,15 @@
 //! Splicing: every example's text embeddings with its image's embeddings inserted where the
 //! placeholder was (Cambrian's `prepare_inputs_labels_for_multimodal`), truncated to the
-//! model's maximum length, right-padded to the longest example. Right padding needs no
-//! attention mask: under the causal mask no real position sees a pad, and pads are no targets.
+//! model's maximum length, padded to the longest example (or its length bucket, `buckets`).
+//! Right padding (training, scoring continuations) needs no attention mask: under the causal
+//! mask no real position sees a pad, and pads are no targets. Left padding (prompts that
+//! generation or several continuations go on from) puts every row's last token in the last
+//! column; the LLM's cache masks the pads (`LlmModel::new_padded_cache` with `Inputs::pads`).
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use image::RgbImage;
 
+use super::buckets::Buckets;
 use super::conversation::Encoded;
 use super::{ImageEmbeddings, Mllm, MllmError};
 use crate::connectors::SvaContext;
@@ -37,11 +41,20 @@ pub struct Inputs {
     /// Where each wholly shown image sits (an image cut by truncation is not re-queried
     /// inside the LLM; Cambrian's fixed slice would fail on it).
     pub spans: Vec<ImageSpan>,
+    /// Per row, the pads before its first position (left padding); empty when right-padded.
+    pub pads: Vec<usize>,
+}
+
+/// Where a batch's shorter rows get their padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Right,
+    Left,
 }
 
 /// One example's positions: a text token (id, is target) or an image token.
-#[derive(Clone, Copy)]
-enum Slot {
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Slot {
     Text(u32, bool),
     Image,
 }
@@ -54,7 +67,7 @@ pub fn targets_within(encoded: &Encoded, image_tokens: usize, max_length: usize)
 
 /// The first `max_length` positions of `encoded` with its image spliced in; only those are
 /// built, however long the text.
-fn slots(encoded: &Encoded, image_tokens: usize, max_length: usize) -> Vec<Slot> {
+pub(crate) fn slots(encoded: &Encoded, image_tokens: usize, max_length: usize) -> Vec<Slot> {
     let text = encoded.ids.iter().zip(&encoded.targets).map(|(id, t)| Slot::Text(*id, *t));
     let (at, image) = match encoded.image_at {
         Some(at) => (at, image_tokens),
@@ -82,8 +95,22 @@ impl Mllm {
     }
 
     /// Builds the inputs of `examples` from images already embedded ([`Mllm::image_embeddings`]),
-    /// so that several batches over the same images encode them once.
+    /// so that several batches over the same images encode them once: right-padded, in the
+    /// device's default length buckets.
     pub fn splice(&self, examples: &[Example], vision: Option<&ImageEmbeddings>, max_length: usize, device: &Device) -> Inputs {
+        self.splice_padded(examples, vision, max_length, Side::Right, Buckets::for_device(device), device)
+    }
+
+    /// [`Mllm::splice`], padded on `side` to the length `buckets` gives.
+    pub fn splice_padded(
+        &self,
+        examples: &[Example],
+        vision: Option<&ImageEmbeddings>,
+        max_length: usize,
+        side: Side,
+        buckets: Buckets,
+        device: &Device,
+    ) -> Inputs {
         let image_tokens = self.connector.image_tokens();
         let (image_embeds, vision) = match vision {
             Some((embeds, context)) => (Some(embeds), context.clone()),
@@ -92,7 +119,8 @@ impl Mllm {
         let mut spans = Vec::new();
         let layouts: Vec<Vec<Slot>> =
             examples.iter().map(|e| slots(e.encoded, if e.image.is_some() { image_tokens } else { 0 }, max_length)).collect();
-        let positions = layouts.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        let longest = layouts.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        let positions = buckets.length(longest, max_length.max(longest));
         let batch = examples.len();
 
         // [batch, longest kept text] token ids → embeddings; row b holds example b's text up to
@@ -111,9 +139,15 @@ impl Mllm {
         let mut rows = Vec::with_capacity(batch);
         let (mut target_rows, mut target_ids, mut target_examples) = (Vec::new(), Vec::new(), Vec::new());
         let mut targets = Vec::with_capacity(batch);
+        let mut pads = Vec::with_capacity(batch);
         for (b, ((example, layout), &text_len)) in examples.iter().zip(&layouts).zip(&text_lens).enumerate() {
             let row = text.clone().narrow(0, b, 1);
+            let length = layout.len().max(1);
+            let pad = if side == Side::Left { positions - length } else { 0 };
             let mut pieces = Vec::new();
+            if pad > 0 {
+                pieces.push(Tensor::zeros([1, pad, hidden], device));
+            }
             match (example.encoded.image_at, example.image, image_embeds) {
                 (Some(at), Some(k), Some(embeds)) => {
                     let before = at.min(text_len);
@@ -125,7 +159,7 @@ impl Mllm {
                         pieces.push(embeds.clone().narrow(0, k, 1).narrow(1, 0, shown));
                     }
                     if shown == image_tokens {
-                        spans.push(ImageSpan { row: b, start: before, image: k });
+                        spans.push(ImageSpan { row: b, start: pad + before, image: k });
                     }
                     if text_len > before {
                         pieces.push(row.narrow(1, before, text_len - before));
@@ -133,16 +167,15 @@ impl Mllm {
                 }
                 _ => pieces.push(row.narrow(1, 0, text_len.max(1))),
             }
-            let mut sequence = Tensor::cat(pieces, 1);
-            let length = sequence.dims()[1];
-            if length < positions {
-                sequence = Tensor::cat(vec![sequence, Tensor::zeros([1, positions - length, hidden], device)], 1);
+            if pad + length < positions {
+                pieces.push(Tensor::zeros([1, positions - pad - length, hidden], device));
             }
-            rows.push(sequence);
+            rows.push(Tensor::cat(pieces, 1));
+            pads.push(pad);
             let before = target_rows.len();
             for (t, next) in layout.iter().skip(1).enumerate() {
                 if let Slot::Text(id, true) = next {
-                    target_rows.push((b * positions + t) as i64);
+                    target_rows.push((b * positions + pad + t) as i64);
                     target_ids.push(*id as i64);
                     target_examples.push(b as i64);
                 }
@@ -160,6 +193,7 @@ impl Mllm {
             positions: layouts.iter().map(Vec::len).sum(),
             vision,
             spans,
+            pads: if side == Side::Left { pads } else { Vec::new() },
         }
     }
 }

@@ -5,18 +5,19 @@
 //! next-token negative log-likelihood of the answer tokens only.
 
 pub mod batch;
+pub mod buckets;
 pub mod conversation;
 
 use burn::module::Module;
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, IndexingUpdateOp, Tensor};
+use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor};
 use image::RgbImage;
 
 use crate::connectors::sva::aggregate::Aggregation;
 use crate::connectors::{Connector, ConnectorError, SvaContext};
 use crate::encoders::{Encoder, EncoderError};
 use crate::features::{FeatureError, FeatureSource};
-use crate::llm::{LayerHook, LlmModel};
+use crate::llm::{KvCache, LayerHook, LlmModel};
 pub use batch::{Example, Inputs};
 
 #[derive(Debug, thiserror::Error)]
@@ -65,8 +66,16 @@ impl Mllm {
 
     /// The LLM's final-norm hidden states over `inputs` [batch, positions, hidden].
     pub fn decode(&self, inputs: &Inputs) -> Tensor<3> {
+        self.prefill(inputs).0
+    }
+
+    /// [`Mllm::decode`], and the cache it leaves (its pads those of `inputs`), for going on
+    /// from `inputs` without the SVA's hook: its images all lie in `inputs`.
+    pub fn prefill(&self, inputs: &Inputs) -> (Tensor<3>, KvCache) {
         let hook = self.aggregation(inputs);
-        self.llm.decode_hooked(inputs.embeds.clone(), &mut self.llm.new_cache(), hook.as_ref().map(|h| h as &dyn LayerHook))
+        let mut cache = self.llm.new_padded_cache(inputs.pads.clone());
+        let hidden = self.llm.decode_hooked(inputs.embeds.clone(), &mut cache, hook.as_ref().map(|h| h as &dyn LayerHook));
+        (hidden, cache)
     }
 
     /// The model as evaluation runs it: off the autodiff graph, on the plain device.
@@ -84,18 +93,25 @@ impl Mllm {
     /// of a step's work. Equal to the whole-vocabulary pass at every position to float
     /// rounding (tests/targets_only.rs).
     pub fn target_nll(&self, inputs: &Inputs) -> Tensor<1> {
-        let [batch, positions, width] = inputs.embeds.dims();
-        let device = inputs.embeds.device();
-        let count = inputs.target_ids.dims()[0];
+        self.nll_at(self.decode(inputs), &inputs.target_rows, &inputs.target_ids, &inputs.target_examples)
+    }
+
+    /// Per row of `hidden` [batch, positions, width], the summed negative log-likelihood of
+    /// `ids` [targets] predicted at the flattened positions `rows` (b · positions + t) of the
+    /// rows `examples`: [batch]. The LM head and log-softmax see those positions only.
+    pub fn nll_at(&self, hidden: Tensor<3>, rows: &Tensor<1, Int>, ids: &Tensor<1, Int>, examples: &Tensor<1, Int>) -> Tensor<1> {
+        let [batch, positions, width] = hidden.dims();
+        let device = hidden.device();
+        let count = ids.dims()[0];
         if count == 0 {
             return Tensor::zeros([batch], &device);
         }
         // [batch × positions, width] → the supervised rows [targets, width] → [targets, vocab]
-        let hidden = self.decode(inputs).reshape([batch * positions, width]).select(0, inputs.target_rows.clone());
+        let hidden = hidden.reshape([batch * positions, width]).select(0, rows.clone());
         let log_probs = log_softmax(self.llm.logits(hidden), 1);
-        let picked = log_probs.gather(1, inputs.target_ids.clone().unsqueeze_dim::<2>(1)).reshape([count]);
+        let picked = log_probs.gather(1, ids.clone().unsqueeze_dim::<2>(1)).reshape([count]);
         // [targets] summed into their examples' entries [batch]
         let zeros = Tensor::zeros([batch], &device);
-        zeros.select_assign(0, inputs.target_examples.clone(), picked, IndexingUpdateOp::Add).neg()
+        zeros.select_assign(0, examples.clone(), picked, IndexingUpdateOp::Add).neg()
     }
 }

@@ -67,8 +67,9 @@ fn llama3_frequency(inv_freq: f32, s: &Llama3Scaling) -> f32 {
     }
 }
 
-/// Rotates `x` [batch, heads, tokens, head_dim] by the tables [tokens, head_dim].
-pub fn apply(x: Tensor<4>, cos: &Tensor<2>, sin: &Tensor<2>) -> Tensor<4> {
+/// Rotates `x` [batch, heads, tokens, head_dim] by the tables [tokens, head_dim], or by
+/// tables [batch or 1, 1, tokens, head_dim] (positions that differ per row).
+pub fn apply<const D: usize>(x: Tensor<4>, cos: &Tensor<D>, sin: &Tensor<D>) -> Tensor<4> {
     x.clone() * cos.clone().unsqueeze::<4>() + rotate_half(x) * sin.clone().unsqueeze::<4>()
 }
 

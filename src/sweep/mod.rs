@@ -27,8 +27,9 @@ use burn::tensor::Device;
 
 use crate::atomic::write_json;
 use crate::data::vision::ImageMode;
-use crate::eval::evaluate::{Options, Probe, evaluate, report_file};
+use crate::eval::evaluate::{DEFAULT_BATCH_SIZE, Options, Probe, evaluate, report_file};
 use crate::eval::questions::{Questions, Source};
+use crate::mllm::buckets::Buckets;
 use crate::progress::Progress;
 use lock::RunLock;
 use prepare::Plan;
@@ -263,6 +264,8 @@ impl Sweep {
                 mode,
                 features: loaded.features(),
                 allow_degraded: scored.spec.allow_degraded,
+                batch_size: scored.spec.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
+                buckets: Buckets::for_device(device),
             };
             let probe =
                 Probe { model: &loaded.model, tokenizer: &loaded.tokenizer, eos_token_ids: &loaded.llm_config.eos_token_ids };

@@ -149,6 +149,8 @@ pub struct BenchmarkSpec {
     /// --allow-degraded`).
     #[serde(default)]
     pub allow_degraded: bool,
+    /// Questions asked at once (`eval --batch-size`); the scores do not depend on it.
+    pub batch_size: Option<usize>,
 }
 
 fn image_only() -> Vec<ImageMode> {

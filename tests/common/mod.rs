@@ -12,6 +12,7 @@ use safetensors::SafeTensors;
 
 pub mod colour_task;
 pub mod encoder_case;
+pub mod probes;
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
