@@ -122,7 +122,7 @@ fn each_objectives_targets_follow_the_ground_truth() {
         assert!((disparity - want).abs() < 1e-6, "pixel {i}: disparity {disparity}, ground truth {want}");
         assert_eq!(class, classes.get_pixel(sx, sy).0[0], "pixel {i}");
     }
-    assert!(item.classes.iter().any(|&c| c == 2) && item.classes.iter().any(|&c| c == 0));
+    assert!(item.classes.contains(&2) && item.classes.contains(&0));
 
     // classify: sphere (shape 1) and cyan (colour 2) present, nothing else.
     let mut labels = [0.0; LABELS];

@@ -133,7 +133,7 @@ pub fn write(config: &Config, out: &Path, progress: &dyn Progress) -> Result<Sum
     let open_items = OpenTask::ALL.len() as u64 * (config.open_samples + config.open_train_samples);
     progress.start(config.samples + config.train_samples + open_items, "scenes");
     let mut summary = Summary { questions: write_benchmark(config, root, progress)?, ..Summary::default() };
-    let (pretrain, mut instruct, truth) = write_training(config, root, progress)?;
+    let Training { pretrain, mut instruct, truth } = write_training(config, root, progress)?;
     summary.train = pretrain.len() as u64;
     for task in OpenTask::ALL {
         let imitation = Imitation::of(task);
@@ -170,13 +170,17 @@ fn write_benchmark(config: &Config, root: &Path, progress: &dyn Progress) -> Res
     Ok(questions)
 }
 
+/// What the training scenes give besides their images and maps.
+struct Training {
+    /// Captions.
+    pretrain: Vec<Conversation>,
+    instruct: Vec<Conversation>,
+    truth: Vec<truth::TruthRecord>,
+}
+
 /// The training scenes' images and ground truth; returns their captions, conversations and
 /// truth records.
-fn write_training(
-    config: &Config,
-    root: &Path,
-    progress: &dyn Progress,
-) -> Result<(Vec<Conversation>, Vec<Conversation>, Vec<truth::TruthRecord>), DataError> {
+fn write_training(config: &Config, root: &Path, progress: &dyn Progress) -> Result<Training, DataError> {
     for folder in ["train/images", "train/truth"] {
         let path = root.join(folder);
         std::fs::create_dir_all(&path).map_err(DataError::io(&path))?;
@@ -193,7 +197,7 @@ fn write_training(
         records.push(truth::write(root, i, &name, &s.caption, &s.scene, &s.visible, &s.maps)?);
         progress.advance(1);
     }
-    Ok((pretrain, instruct, records))
+    Ok(Training { pretrain, instruct, truth: records })
 }
 
 /// One JSON value per line.
