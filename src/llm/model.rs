@@ -8,11 +8,10 @@
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
 use burn::tensor::activation::silu;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::config::LlmConfig;
+use crate::nn::precision::Precision;
 use crate::nn::rms_norm::RmsNorm;
 use crate::nn::rope::{self, Rope};
 
@@ -56,6 +55,9 @@ pub struct LlmModel {
     rope: Rope,
     #[module(skip)]
     sliding_window: Option<usize>,
+    /// What the layers' matrix products and attention compute in.
+    #[module(skip)]
+    precision: Precision,
 }
 
 /// Work done on the residual stream between decoder layers (Cambrian-1's in-LLM SVA).
@@ -70,12 +72,13 @@ pub struct KvCache {
     len: usize,
 }
 
-/// What a forward pass needs besides the hidden states: rotary tables and the mask.
+/// What a forward pass needs besides the hidden states: rotary tables, the mask, the precision.
 struct Positions {
     cos: Tensor<2>,
     sin: Tensor<2>,
     /// [new, cached + new], true where a query must not see a key.
     mask: Tensor<2, Bool>,
+    precision: Precision,
 }
 
 /// As transformers' `_init_weights`: weights from N(0, std²), biases zero.
@@ -109,9 +112,10 @@ impl Attention {
         let (heads, kv_heads, head_dim) = (self.heads, self.kv_heads, self.head_dim);
         // [batch, new, heads × head_dim] → [batch, heads, new, head_dim]
         let split = |t: Tensor<3>, h: usize| t.reshape([batch, new, h, head_dim]).swap_dims(1, 2);
-        let q = rope::apply(split(self.q_proj.forward(x.clone()), heads), &at.cos, &at.sin);
-        let k = rope::apply(split(self.k_proj.forward(x.clone()), kv_heads), &at.cos, &at.sin);
-        let v = split(self.v_proj.forward(x), kv_heads);
+        let p = at.precision;
+        let q = rope::apply(split(p.linear(&self.q_proj, x.clone()), heads), &at.cos, &at.sin);
+        let k = rope::apply(split(p.linear(&self.k_proj, x.clone()), kv_heads), &at.cos, &at.sin);
+        let v = split(p.linear(&self.v_proj, x), kv_heads);
         let (k, v) = match cache.take() {
             Some((k_past, v_past)) => (Tensor::cat(vec![k_past, k], 2), Tensor::cat(vec![v_past, v], 2)),
             None => (k, v),
@@ -129,10 +133,10 @@ impl Attention {
         let mask = at.mask.clone().repeat_dim(0, group).unsqueeze::<4>().expand([batch, kv_heads, group * new, seen]);
         // The default scale 1/sqrt(head_dim) keeps burn on its fused kernel (not under
         // autodiff, where burn always takes the reference path).
-        let out = attention(q, k, v, Some(mask), None, AttentionModuleOptions::default());
+        let out = p.attention(q, k, v, mask);
         // [batch, kv_heads, group × new, head_dim] → [batch, new, heads × head_dim]
         let out = out.reshape([batch, heads, new, head_dim]).swap_dims(1, 2);
-        self.o_proj.forward(out.reshape([batch, new, heads * head_dim]))
+        p.linear(&self.o_proj, out.reshape([batch, new, heads * head_dim]))
     }
 }
 
@@ -147,8 +151,8 @@ impl SwiGlu {
     }
 
     /// [batch, tokens, hidden] → [batch, tokens, hidden]
-    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.down_proj.forward(silu(self.gate_proj.forward(x.clone())) * self.up_proj.forward(x))
+    fn forward(&self, x: Tensor<3>, p: Precision) -> Tensor<3> {
+        p.linear(&self.down_proj, silu(p.linear(&self.gate_proj, x.clone())) * p.linear(&self.up_proj, x))
     }
 }
 
@@ -164,7 +168,7 @@ impl DecoderLayer {
 
     fn forward(&self, x: Tensor<3>, at: &Positions, cache: &mut Option<(Tensor<4>, Tensor<4>)>) -> Tensor<3> {
         let x = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), at, cache);
-        x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x))
+        x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x), at.precision)
     }
 }
 
@@ -181,7 +185,13 @@ impl LlmModel {
             lm_head: (!c.tie_word_embeddings).then(|| linear(c.hidden_size, c.vocab_size, false, c.initializer_range, device)),
             rope: Rope::new(c.head_dim, c.rope_theta, c.rope_scaling.as_ref()),
             sliding_window: c.sliding_window,
+            precision: Precision::F32,
         }
+    }
+
+    /// The model computing in `precision` (its weights as they are: f32, or bf16 on a bf16 device).
+    pub fn with_precision(self, precision: Precision) -> Self {
+        Self { precision, ..self }
     }
 
     /// Sets embedding row `row` to zero, as transformers does for the padding token of a new
@@ -230,8 +240,8 @@ impl LlmModel {
     /// sequence, or the [rows, hidden] gathered at the positions a loss reads.
     pub fn logits<const D: usize>(&self, hidden: Tensor<D>) -> Tensor<D> {
         match &self.lm_head {
-            Some(head) => head.forward(hidden),
-            None => hidden.matmul(self.embed_tokens.weight.val().transpose().unsqueeze::<D>()),
+            Some(head) => self.precision.linear(head, hidden),
+            None => self.precision.matmul(hidden, self.embed_tokens.weight.val().transpose().unsqueeze::<D>()),
         }
     }
 
@@ -251,6 +261,6 @@ impl LlmModel {
             })
             .collect();
         let mask = Tensor::<2, Bool>::from_data(TensorData::new(masked, [new, seen]), device);
-        Positions { cos, sin, mask }
+        Positions { cos, sin, mask, precision: self.precision }
     }
 }

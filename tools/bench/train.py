@@ -15,10 +15,13 @@ answer tokens (labels -100 elsewhere), backward, clip_grad_norm_(max_grad_norm),
 (PyTorch's defaults, weight decay 0), zero_grad. With a feature cache (`features` per
 example: the safetensors entry ours filled, its `tokens` [tokens, channels]) a step loads
 those files instead of loading and encoding the images. Needs torch, transformers, timm,
-Pillow, safetensors.
+Pillow, safetensors. The workload's `precision`: "f32"; "bf16-mixed", the step's forward and
+loss under torch.autocast("cpu", dtype=torch.bfloat16) with f32 weights and AdamW (PyTorch
+AMP; bf16 needs no loss scaling); "bf16", the encoder, connector and LLM cast to bfloat16.
 """
 
 import argparse
+import contextlib
 import json
 import resource
 import sys
@@ -115,6 +118,13 @@ def main():
     llm.train()
     rows, cols = work["grid"]
     connector = Connector(work["channels"], llm.config.hidden_size, (rows, cols), work["image_newline"])
+    precision = work.get("precision", "f32")
+    if precision == "bf16":
+        for module in (vision, llm, connector):
+            module.to(torch.bfloat16)
+    autocast = lambda: (
+        torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16-mixed" else contextlib.nullcontext()
+    )
     params = [*connector.parameters(), *llm.parameters()]
     optimizer = torch.optim.AdamW(params, lr=work["lr"], weight_decay=0.0)
     embed = llm.get_input_embeddings()
@@ -126,13 +136,16 @@ def main():
         shown = [e for e in examples if e["image_at"] is not None]
         if cached:
             features = torch.stack([load_file(e["features"])["tokens"] for e in shown])
+            features = features.to(torch.bfloat16) if precision == "bf16" else features
         else:
             with torch.no_grad():
                 pixels = torch.stack([load_image(e["image"], spec["preprocess"]) for e in shown])
+                pixels = pixels.to(torch.bfloat16) if precision == "bf16" else pixels
                 # The encoders' tokens as ours hands them on: the grid, without class or register tokens.
                 features = encode(pixels)[:, -rows * cols :]
-        embeds, labels, count = splice(examples, connector(features), embed, work["max_length"])
-        loss = llm(inputs_embeds=embeds, labels=labels).loss
+        with autocast():
+            embeds, labels, count = splice(examples, connector(features), embed, work["max_length"])
+            loss = llm(inputs_embeds=embeds, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, work["max_grad_norm"])
         optimizer.step()
@@ -145,6 +158,7 @@ def main():
         f"torch {torch.__version__}, transformers {tf.__version__}, threads {torch.get_num_threads()}, "
         f"attention {llm.config._attn_implementation}, encoder {type(vision).__module__}.{type(vision).__name__}"
         + (", features from the cache" if cached else "")
+        + f", precision {precision}"
     )
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(json.dumps({"step_secs": step_secs, "positions": positions, "peak_rss_mib": peak_mib, "about": about}))
