@@ -38,7 +38,8 @@ fn the_llm_count_equals_published_sizes() {
 /// A tiny run: the tests' ViT, the concatenation, an `init-llm` model; stage 1 and stage 2.
 fn tiny_run(dir: &Path) -> PathBuf {
     std::fs::write(dir.join("corpus.txt"), "a red square on a grey background what colour is it").unwrap();
-    let made = cambrian(&["init-llm", "--corpus", dir.join("corpus.txt").to_str().unwrap(), "--out", dir.join("llm").to_str().unwrap()]);
+    let made =
+        cambrian(&["init-llm", "--corpus", dir.join("corpus.txt").to_str().unwrap(), "--out", dir.join("llm").to_str().unwrap()]);
     assert!(made.status.success(), "{}", stderr(&made));
     std::fs::write(dir.join("data.json"), "[]").unwrap();
     let text = format!(

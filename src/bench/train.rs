@@ -199,7 +199,10 @@ pub fn run(args: &TrainArgs, device: &Device, device_name: &str) -> anyhow::Resu
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u64));
     println!(
         "device {device_name}, threads {threads}; stage 2 (connector and LLM trained, encoder frozen), batch {}, {} warm-up + {} timed steps, precision {}",
-        args.batch_size, args.warmup, args.steps, args.precision.name()
+        args.batch_size,
+        args.warmup,
+        args.steps,
+        args.precision.name()
     );
     println!("  encoder   {}: {rows}×{cols} tokens of width {}, random weights", spec.title, spec.hidden_size());
     println!("  connector mlp2x_gelu and a newline after each row: {} positions per image", rows * (cols + 1));

@@ -75,8 +75,8 @@ pub fn connector(config: &RunConfig, specs: &[&EncoderSpec], llm: &LlmConfig, de
     Ok(match c.kind {
         ConnectorKind::Sva => {
             let grids = specs.iter().map(|s| s.output_grid()).collect::<Result<Vec<_>, _>>()?;
-            let layout = SvaLayout::new(&c.sva_settings(), &grids, llm.layers)
-                .map_err(|e| MllmError::from(ConnectorError::from(e)))?;
+            let layout =
+                SvaLayout::new(&c.sva_settings(), &grids, llm.layers).map_err(|e| MllmError::from(ConnectorError::from(e)))?;
             Connector::Sva(SvaConnector::new(layout, &channels, hidden, device))
         }
         ConnectorKind::Concat => {

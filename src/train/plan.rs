@@ -54,8 +54,12 @@ impl Memory {
 
     /// The largest part's name.
     pub fn dominant(&self) -> &'static str {
-        let parts =
-            [("weights", self.weights), ("gradients", self.gradients), ("optimizer", self.optimizer), ("activations", self.activations)];
+        let parts = [
+            ("weights", self.weights),
+            ("gradients", self.gradients),
+            ("optimizer", self.optimizer),
+            ("activations", self.activations),
+        ];
         parts.iter().max_by_key(|(_, bytes)| *bytes).map_or("weights", |(name, _)| *name)
     }
 }
@@ -186,7 +190,15 @@ fn stage_plan(config: &RunConfig, llm: &LlmConfig, params: &Params, stage: u8, c
         optimizer: 2 * trainable * bytes,
         activations: llm_activations(llm, c.micro_batch() as u64, config.max_length as u64, config.precision, checkpointing),
     };
-    StagePlan { stage, micro_batch: c.micro_batch(), trainable, trains, without: memory(false), checkpointed: memory(true), encoders_train }
+    StagePlan {
+        stage,
+        micro_batch: c.micro_batch(),
+        trainable,
+        trains,
+        without: memory(false),
+        checkpointed: memory(true),
+        encoders_train,
+    }
 }
 
 fn gib(bytes: u64) -> String {
@@ -232,10 +244,25 @@ impl Plan {
         );
         for s in &self.stages {
             let trains = std::iter::once("the connector").chain(s.trains.iter().copied()).collect::<Vec<_>>().join(", ");
-            out += &format!("stage {}: micro-batch {}, trains {trains} ({} parameters)\n", s.stage, s.micro_batch, count(s.trainable));
+            out += &format!(
+                "stage {}: micro-batch {}, trains {trains} ({} parameters)\n",
+                s.stage,
+                s.micro_batch,
+                count(s.trainable)
+            );
             let (m, c) = (s.memory(self.gradient_checkpointing), s.checkpointed);
-            out += &format!("  weights      {:>12}\n  gradients    {:>12}\n  optimizer    {:>12}\n", gib(m.weights), gib(m.gradients), gib(m.optimizer));
-            out += &format!("  activations  {:>12}  (without checkpointing {}, with {})\n", gib(m.activations), gib(s.without.activations), gib(c.activations));
+            out += &format!(
+                "  weights      {:>12}\n  gradients    {:>12}\n  optimizer    {:>12}\n",
+                gib(m.weights),
+                gib(m.gradients),
+                gib(m.optimizer)
+            );
+            out += &format!(
+                "  activations  {:>12}  (without checkpointing {}, with {})\n",
+                gib(m.activations),
+                gib(s.without.activations),
+                gib(c.activations)
+            );
             out += &format!("  peak         {:>12}  dominated by {}\n", gib(m.peak()), m.dominant());
             if s.encoders_train {
                 out += "  (the trained encoders' activations are not in this estimate)\n";
@@ -252,9 +279,14 @@ impl Plan {
         }
         let advice = match memory.dominant() {
             "activations" if !self.gradient_checkpointing => {
-                format!("set gradient_checkpointing = true (activations {}), or a smaller micro_batch_size", gib(worst.checkpointed.activations))
+                format!(
+                    "set gradient_checkpointing = true (activations {}), or a smaller micro_batch_size",
+                    gib(worst.checkpointed.activations)
+                )
             }
-            "activations" => format!("a smaller micro_batch_size than {} or max_length than {}", worst.micro_batch, self.max_length),
+            "activations" => {
+                format!("a smaller micro_batch_size than {} or max_length than {}", worst.micro_batch, self.max_length)
+            }
             _ if self.precision == Precision::F32 => {
                 "precision = \"bf16\" (half the weights, gradients and optimizer state), or a smaller LLM".into()
             }
