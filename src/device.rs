@@ -39,9 +39,8 @@ impl DeviceArg {
     }
 }
 
-/// The float type of weights and activations, chosen with `--dtype`. Training keeps f32
-/// (weights, gradients, optimizer state): burn has no mixed precision, so a half-precision
-/// model would have half-precision master weights.
+/// The float type of weights and activations for inference, chosen with `--dtype`. Training
+/// takes its precision from the run config instead (`crate::nn::precision`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DtypeArg {
     F32,
@@ -72,7 +71,7 @@ pub enum DtypeError {
     #[error("the {device} backend does not compute in {dtype} on this machine{hint}; use --dtype f32")]
     Unsupported { device: &'static str, dtype: &'static str, hint: &'static str },
     #[error(
-        "`{command}` trains or writes weights, and runs in f32 (burn has no mixed precision); --dtype {dtype} is for encode, llm and the inference benchmarks"
+        "`{command}` trains or writes weights: its precision is the run config's `precision` (f32, bf16-mixed, bf16); --dtype {dtype} is for encode, llm and the inference benchmarks"
     )]
     TrainingIsF32 { command: &'static str, dtype: &'static str },
     #[error("setting the {device} device's float type to {dtype}: {message}")]
@@ -117,6 +116,16 @@ pub fn require_f32(dtype: DtypeArg, command: &'static str) -> Result<(), DtypeEr
 pub fn open_f32(arg: DeviceArg, dtype: DtypeArg, command: &'static str) -> anyhow::Result<Device> {
     require_f32(dtype, command)?;
     Ok(open(arg)?)
+}
+
+/// The device for training a run in `precision` (the caller has refused a `--dtype`, see
+/// [`require_f32`]): a pure bf16 run's device makes bf16 tensors, set once per process
+/// before any tensor exists.
+pub fn open_for_training(arg: DeviceArg, precision: crate::nn::precision::Precision) -> anyhow::Result<Device> {
+    match precision {
+        crate::nn::precision::Precision::Bf16 => open_in(arg, DtypeArg::Bf16),
+        _ => Ok(open(arg)?),
+    }
 }
 
 /// The device; for a CubeCL backend (every one but the CPU), its kernel cache is first rooted

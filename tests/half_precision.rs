@@ -77,6 +77,6 @@ fn training_refuses_half_precision() {
     let run = cambrian(&["--dtype", "bf16", "train", "missing.toml", "--out", out.to_str().unwrap()]);
     assert_eq!(run.status.code(), Some(1));
     let message = stderr(&run);
-    assert!(message.contains("`train` trains or writes weights, and runs in f32"), "{message}");
+    assert!(message.contains("`train` trains or writes weights: its precision is the run config's"), "{message}");
     assert!(!out.exists(), "nothing is written");
 }

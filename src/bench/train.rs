@@ -36,6 +36,7 @@ use crate::llm::LlmConfig;
 use crate::llm::random_init::{Shape, ShapeArgs, create};
 use crate::llm::tokenizer::LlmTokenizer;
 use crate::mllm::conversation::encode;
+use crate::nn::precision::Precision;
 use crate::progress::Silent;
 use crate::train::checkpoint::finished_state;
 use crate::train::config::RunConfig;
@@ -122,6 +123,10 @@ pub struct TrainArgs {
     /// Measure ours only.
     #[arg(long)]
     pub no_reference: bool,
+    /// The run's training precision; the PyTorch side runs bf16-mixed under
+    /// `torch.autocast(bfloat16)` and bf16 as a bf16 model.
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub precision: Precision,
     /// Take the frozen encoder's features from a warm feature cache instead of encoding the
     /// images: ours from the run's cache (filled by an untimed first run), PyTorch from the
     /// same safetensors entries.
@@ -162,6 +167,7 @@ struct Workload {
     image_newline: bool,
     llm: PathBuf,
     max_length: usize,
+    precision: Precision,
     lr: f64,
     max_grad_norm: f64,
     steps: Vec<Vec<StepExample>>,
@@ -192,8 +198,11 @@ pub fn run(args: &TrainArgs, device: &Device, device_name: &str) -> anyhow::Resu
     let [rows, cols] = spec.output_grid()?;
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u64));
     println!(
-        "device {device_name}, threads {threads}; stage 2 (connector and LLM trained, encoder frozen), batch {}, {} warm-up + {} timed steps",
-        args.batch_size, args.warmup, args.steps
+        "device {device_name}, threads {threads}; stage 2 (connector and LLM trained, encoder frozen), batch {}, {} warm-up + {} timed steps, precision {}",
+        args.batch_size,
+        args.warmup,
+        args.steps,
+        args.precision.name()
     );
     println!("  encoder   {}: {rows}×{cols} tokens of width {}, random weights", spec.title, spec.hidden_size());
     println!("  connector mlp2x_gelu and a newline after each row: {} positions per image", rows * (cols + 1));
@@ -267,6 +276,7 @@ fn generate(args: &TrainArgs, spec: &EncoderSpec, work: &Path, device: &Device) 
     if args.feature_cache {
         config.feature_cache = Some(work.join("cache"));
     }
+    config.precision = args.precision;
     config.validate().map_err(anyhow::Error::msg)?;
     write(&work.join("run.toml"), &toml::to_string(&config)?)?;
 
@@ -279,6 +289,7 @@ fn generate(args: &TrainArgs, spec: &EncoderSpec, work: &Path, device: &Device) 
         image_newline: config.connector.image_newline,
         llm: config.llm.clone(),
         max_length: config.max_length,
+        precision: config.precision,
         lr: stage.lr,
         max_grad_norm: stage.max_grad_norm,
         steps: step_examples(&config, total_steps, device)?,
@@ -477,11 +488,12 @@ fn row(side: &str, outcome: &Outcome, warmup: usize) -> Result<(f64, f64), Strin
 
 /// The child: trains the run of `--config` into a fresh `--out` with `cambrian train`'s code
 /// and prints each step's time and positions from the stages' metrics.
-pub fn run_once(args: &TrainOnceArgs, device: &Device) -> anyhow::Result<()> {
+pub fn run_once(args: &TrainOnceArgs, device: crate::device::DeviceArg) -> anyhow::Result<()> {
     ensure!(!args.out.exists(), "{} exists: a measurement trains a fresh run", args.out.display());
     let config = RunConfig::from_file(&args.config)?;
+    let device = crate::device::open_for_training(device, config.precision)?;
     let (_, summaries) =
-        train(&config, &args.out, device, &Silent).with_context(|| format!("training into {}", args.out.display()))?;
+        train(&config, &args.out, &device, &Silent).with_context(|| format!("training into {}", args.out.display()))?;
     let (mut step_secs, mut positions) = (Vec::new(), Vec::new());
     for summary in &summaries {
         // A row's `secs` is the stage's training time so far: a step's is the difference.

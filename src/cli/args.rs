@@ -18,7 +18,7 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
     /// Float type of weights and activations for inference (encode, llm, bench encoders,
-    /// bench generate); training is f32.
+    /// bench generate); training takes the run config's `precision`.
     #[arg(long, global = true, value_enum, default_value_t = DtypeArg::F32)]
     pub dtype: DtypeArg,
     /// More log output (-v info, -vv debug).
@@ -57,6 +57,8 @@ pub enum Command {
     Train(TrainArgs),
     /// Pre-train a tiny ViT with one family's objective on a synth folder's ground truth.
     Pretrain(super::pretrain::PretrainArgs),
+    /// A run's expected peak device memory per stage: weights, gradients, optimizer, activations.
+    Plan(super::plan::PlanArgs),
     /// Score a trained run on a benchmark: by generation, and by likelihood where it has choices.
     Eval(EvalArgs),
     /// Figures (PNG and SVG) and a report.md from a sweep's results.csv.
@@ -116,6 +118,10 @@ pub struct TrainArgs {
     /// The run folder; an existing one of the same config is resumed.
     #[arg(long)]
     pub out: PathBuf,
+    /// The device's memory in GiB (burn 0.22 reports no device's capacity): refuse a run
+    /// whose planned peak (`cambrian plan`) is above it.
+    #[arg(long)]
+    pub memory_gb: Option<f64>,
 }
 
 #[derive(Args)]

@@ -9,6 +9,7 @@ mod encoders;
 mod eval;
 mod init_llm;
 mod llm;
+mod plan;
 mod plot;
 mod pretrain;
 mod score;
@@ -39,15 +40,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             crate::bench::feature_cache::run(&args, &f32_only("bench feature-cache")?)
         }
         Command::Bench(BenchCommand::Train(args)) => crate::bench::train::run(&args, &f32_only("bench train")?, device_name),
-        Command::Bench(BenchCommand::TrainOnce(args)) => crate::bench::train::run_once(&args, &f32_only("bench train-once")?),
+        Command::Bench(BenchCommand::TrainOnce(args)) => {
+            crate::device::require_f32(cli.dtype, "bench train-once")?;
+            crate::bench::train::run_once(&args, cli.device)
+        }
         Command::Llm(args) => llm::run(&args, &inference()?),
         Command::Cvbench(args::CvbenchCommand::Build(args)) => cvbench::build(&args),
         Command::Synth(args) => synth::run(&args),
         Command::InitLlm(args) => init_llm::run(&args, &f32_only("init-llm")?),
-        Command::Train(args) => train::run(&args, &f32_only("train")?, cli.quiet > 0),
+        Command::Train(args) => train::run(&args, cli.device, cli.dtype, cli.quiet > 0),
         Command::Pretrain(args) => pretrain::run(&args, &f32_only("pretrain")?, cli.quiet > 0),
         Command::Eval(args) => eval::run(&args, &f32_only("eval")?, cli.quiet > 0),
         Command::Plot(args) => plot::run(&args),
+        Command::Plan(args) => plan::run(&args),
         Command::Sweep(args) => {
             crate::device::require_f32(cli.dtype, "sweep")?;
             sweep::run(&args, cli.device, cli.quiet > 0)

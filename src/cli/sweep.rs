@@ -15,7 +15,12 @@ pub fn run(args: &SweepArgs, device: DeviceArg, quiet: bool) -> anyhow::Result<(
         println!("{} runs of sweep `{}` into {}", sweep.cells.len(), sweep.spec.name(), sweep.dir.display());
         for (i, cell) in sweep.cells.iter().enumerate() {
             let status = if sweep.trained(cell) { "done" } else { "to run" };
-            println!("{i:>4}  {:<48} {status}", cell.id);
+            // The planned peak; the LLM folder a sweep prepares exists only once it ran.
+            let memory = match crate::train::plan::plan(&cell.config, &burn::tensor::Device::flex()) {
+                Ok(plan) => plan.summary(),
+                Err(err) => format!("no memory plan: {err}"),
+            };
+            println!("{i:>4}  {:<48} {status:<7} {memory}", cell.id);
         }
         return Ok(());
     }

@@ -27,6 +27,7 @@ pub use projector::{Projector, ProjectorKind};
 pub use sva::{SvaConnector, SvaContext, SvaError, SvaSettings};
 
 use crate::encoders::Features;
+use crate::nn::precision::Precision;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
@@ -59,6 +60,17 @@ impl Connector {
             Connector::PixelShuffle(p) => p.image_tokens(),
             Connector::Perceiver(p) => p.image_tokens(),
             Connector::Ldp(l) => l.image_tokens(),
+        }
+    }
+
+    /// The connector with its projector computing in `precision` (the concatenation's, the
+    /// Perceiver's, the SVA's `mm_projector`); the rest of each connector as it is.
+    pub fn with_precision(self, precision: Precision) -> Self {
+        match self {
+            Connector::Concat(c) => Connector::Concat(ConcatConnector { projector: c.projector.with_precision(precision), ..c }),
+            Connector::Sva(s) => Connector::Sva(SvaConnector { mm_projector: s.mm_projector.with_precision(precision), ..s }),
+            Connector::Perceiver(p) => Connector::Perceiver(Perceiver { projector: p.projector.with_precision(precision), ..p }),
+            other => other,
         }
     }
 

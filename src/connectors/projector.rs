@@ -8,6 +8,7 @@ use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::nn::precision::Precision;
 use crate::weights::WeightsError;
 use crate::weights::checkpoint::Checkpoint;
 use crate::weights::keymap::{KeyMap, Rule::*};
@@ -24,23 +25,34 @@ pub enum ProjectorKind {
 #[derive(Module, Debug)]
 pub struct LinearProjector {
     proj: Linear,
+    #[module(skip)]
+    precision: Precision,
 }
 
 #[derive(Module, Debug)]
 pub struct Mlp2xGelu {
     fc1: Linear,
     fc2: Linear,
+    /// What the two products compute in (the GELU stays in the input's type).
+    #[module(skip)]
+    precision: Precision,
 }
 
 impl Mlp2xGelu {
     /// PyTorch's Linear init.
     pub fn new(features: usize, hidden: usize, device: &Device) -> Self {
-        Self { fc1: LinearConfig::new(features, hidden).init(device), fc2: LinearConfig::new(hidden, hidden).init(device) }
+        let (fc1, fc2) = (LinearConfig::new(features, hidden).init(device), LinearConfig::new(hidden, hidden).init(device));
+        Self { fc1, fc2, precision: Precision::F32 }
+    }
+
+    pub fn with_precision(self, precision: Precision) -> Self {
+        Self { precision, ..self }
     }
 
     /// [batch, tokens, features] → [batch, tokens, hidden]
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.fc2.forward(gelu(self.fc1.forward(x)))
+        let p = self.precision;
+        p.linear(&self.fc2, gelu(p.linear(&self.fc1, x)))
     }
 }
 
@@ -64,7 +76,8 @@ impl Projector {
     pub fn new(kind: ProjectorKind, features: usize, hidden: usize, device: &Device) -> Self {
         match kind {
             ProjectorKind::Linear => {
-                Projector::Linear(LinearProjector { proj: LinearConfig::new(features, hidden).init(device) })
+                let proj = LinearConfig::new(features, hidden).init(device);
+                Projector::Linear(LinearProjector { proj, precision: Precision::F32 })
             }
             ProjectorKind::Mlp2xGelu => Projector::Mlp2xGelu(Mlp2xGelu::new(features, hidden, device)),
         }
@@ -78,10 +91,18 @@ impl Projector {
         }
     }
 
+    /// The projector computing in `precision`.
+    pub fn with_precision(self, precision: Precision) -> Self {
+        match self {
+            Projector::Linear(linear) => Projector::Linear(LinearProjector { precision, ..linear }),
+            Projector::Mlp2xGelu(mlp) => Projector::Mlp2xGelu(mlp.with_precision(precision)),
+        }
+    }
+
     /// [batch, tokens, features] → [batch, tokens, hidden]
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         match self {
-            Projector::Linear(linear) => linear.proj.forward(x),
+            Projector::Linear(linear) => linear.precision.linear(&linear.proj, x),
             Projector::Mlp2xGelu(mlp) => mlp.forward(x),
         }
     }

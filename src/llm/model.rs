@@ -8,11 +8,10 @@
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
 use burn::tensor::activation::silu;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::config::LlmConfig;
+use crate::nn::precision::Precision;
 use crate::nn::rms_norm::RmsNorm;
 use crate::nn::rope::{self, Rope};
 
@@ -56,6 +55,9 @@ pub struct LlmModel {
     rope: Rope,
     #[module(skip)]
     sliding_window: Option<usize>,
+    /// What the layers' matrix products and attention compute in.
+    #[module(skip)]
+    precision: Precision,
 }
 
 /// Work done on the residual stream between decoder layers (Cambrian-1's in-LLM SVA).
@@ -110,6 +112,7 @@ struct Positions {
     sin: Tensor<4>,
     /// [1 or batch, new, cached + new], true where a query must not see a key.
     mask: Tensor<3, Bool>,
+    precision: Precision,
 }
 
 /// As transformers' `_init_weights`: weights from N(0, std²), biases zero.
@@ -143,9 +146,10 @@ impl Attention {
         let (heads, kv_heads, head_dim) = (self.heads, self.kv_heads, self.head_dim);
         // [batch, new, heads × head_dim] → [batch, heads, new, head_dim]
         let split = |t: Tensor<3>, h: usize| t.reshape([batch, new, h, head_dim]).swap_dims(1, 2);
-        let q = rope::apply(split(self.q_proj.forward(x.clone()), heads), &at.cos, &at.sin);
-        let k = rope::apply(split(self.k_proj.forward(x.clone()), kv_heads), &at.cos, &at.sin);
-        let v = split(self.v_proj.forward(x), kv_heads);
+        let p = at.precision;
+        let q = rope::apply(split(p.linear(&self.q_proj, x.clone()), heads), &at.cos, &at.sin);
+        let k = rope::apply(split(p.linear(&self.k_proj, x.clone()), kv_heads), &at.cos, &at.sin);
+        let v = split(p.linear(&self.v_proj, x), kv_heads);
         let (k, v) = match cache.take() {
             Some((k_past, v_past)) => (Tensor::cat(vec![k_past, k], 2), Tensor::cat(vec![v_past, v], 2)),
             None => (k, v),
@@ -163,10 +167,10 @@ impl Attention {
         let mask = at.mask.clone().repeat_dim(1, group).unsqueeze_dim::<4>(1).expand([batch, kv_heads, group * new, seen]);
         // The default scale 1/sqrt(head_dim) keeps burn on its fused kernel (not under
         // autodiff, where burn always takes the reference path).
-        let out = attention(q, k, v, Some(mask), None, AttentionModuleOptions::default());
+        let out = p.attention(q, k, v, mask);
         // [batch, kv_heads, group × new, head_dim] → [batch, new, heads × head_dim]
         let out = out.reshape([batch, heads, new, head_dim]).swap_dims(1, 2);
-        self.o_proj.forward(out.reshape([batch, new, heads * head_dim]))
+        p.linear(&self.o_proj, out.reshape([batch, new, heads * head_dim]))
     }
 }
 
@@ -181,8 +185,8 @@ impl SwiGlu {
     }
 
     /// [batch, tokens, hidden] → [batch, tokens, hidden]
-    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.down_proj.forward(silu(self.gate_proj.forward(x.clone())) * self.up_proj.forward(x))
+    fn forward(&self, x: Tensor<3>, p: Precision) -> Tensor<3> {
+        p.linear(&self.down_proj, silu(p.linear(&self.gate_proj, x.clone())) * p.linear(&self.up_proj, x))
     }
 }
 
@@ -198,7 +202,7 @@ impl DecoderLayer {
 
     fn forward(&self, x: Tensor<3>, at: &Positions, cache: &mut Option<(Tensor<4>, Tensor<4>)>) -> Tensor<3> {
         let x = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), at, cache);
-        x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x))
+        x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x), at.precision)
     }
 }
 
@@ -215,7 +219,13 @@ impl LlmModel {
             lm_head: (!c.tie_word_embeddings).then(|| linear(c.hidden_size, c.vocab_size, false, c.initializer_range, device)),
             rope: Rope::new(c.head_dim, c.rope_theta, c.rope_scaling.as_ref()),
             sliding_window: c.sliding_window,
+            precision: Precision::F32,
         }
+    }
+
+    /// The model computing in `precision` (its weights as they are: f32, or bf16 on a bf16 device).
+    pub fn with_precision(self, precision: Precision) -> Self {
+        Self { precision, ..self }
     }
 
     /// Sets embedding row `row` to zero, as transformers does for the padding token of a new
@@ -271,8 +281,8 @@ impl LlmModel {
     /// sequence, or the [rows, hidden] gathered at the positions a loss reads.
     pub fn logits<const D: usize>(&self, hidden: Tensor<D>) -> Tensor<D> {
         match &self.lm_head {
-            Some(head) => head.forward(hidden),
-            None => hidden.matmul(self.embed_tokens.weight.val().transpose().unsqueeze::<D>()),
+            Some(head) => self.precision.linear(head, hidden),
+            None => self.precision.matmul(hidden, self.embed_tokens.weight.val().transpose().unsqueeze::<D>()),
         }
     }
 
@@ -299,7 +309,7 @@ impl LlmModel {
         if pads.is_empty() {
             let (cos, sin) = self.rope.tables(cached, new, device);
             let mask = Tensor::<3, Bool>::from_data(TensorData::new(masked(0).collect(), [1, new, seen]), device);
-            return Positions { cos: cos.unsqueeze(), sin: sin.unsqueeze(), mask };
+            return Positions { cos: cos.unsqueeze(), sin: sin.unsqueeze(), mask, precision: self.precision };
         }
         let batch = pads.len();
         let (cos, sin) = self.rope.tables(0, seen, device);
@@ -309,6 +319,6 @@ impl LlmModel {
         let per_row = |table: Tensor<2>| table.select(0, at.clone()).reshape([batch, 1, new, head_dim]);
         let mask: Vec<bool> = pads.iter().flat_map(|&pad| masked(pad)).collect();
         let mask = Tensor::<3, Bool>::from_data(TensorData::new(mask, [batch, new, seen]), device);
-        Positions { cos: per_row(cos), sin: per_row(sin), mask }
+        Positions { cos: per_row(cos), sin: per_row(sin), mask, precision: self.precision }
     }
 }

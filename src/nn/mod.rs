@@ -5,6 +5,7 @@ pub mod conv;
 pub mod init;
 pub mod layer_scale;
 pub mod mlp;
+pub mod precision;
 pub mod rel_pos;
 pub mod resample;
 pub mod rms_norm;

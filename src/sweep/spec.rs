@@ -351,6 +351,18 @@ mod tests {
     }
 
     #[test]
+    fn precision_is_an_axis_of_its_own_runs() {
+        use crate::nn::precision::Precision;
+        let expanded = cells("precision", AXES, &format!("{AXES}\nprecision = [\"f32\", \"bf16-mixed\"]")).unwrap();
+        let precisions: Vec<Precision> = expanded.iter().map(|c| c.config.precision).collect();
+        assert_eq!(precisions.iter().filter(|&&p| p == Precision::Bf16Mixed).count(), 3, "{precisions:?}");
+        let ids: std::collections::HashSet<&str> = expanded.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids.len(), 6, "each precision its own run id");
+        let err = cells("precision-bad", AXES, &format!("{AXES}\nprecision = [\"fp16\"]")).unwrap_err();
+        assert!(err.contains("fp16") && err.contains("bf16-mixed"), "{err}");
+    }
+
+    #[test]
     fn an_axis_without_values_is_an_error() {
         let err = cells("empty", AXES, "encoders = []").unwrap_err();
         assert!(err.contains("axis `encoders` has no values"), "{err}");

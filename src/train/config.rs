@@ -12,6 +12,7 @@ use crate::connectors::ldp::{LdpType, V2_GRID};
 use crate::connectors::{CAbstractorSettings, LdpSettings, PerceiverSettings, PixelShuffleSettings, ProjectorKind, SvaSettings};
 use crate::features::CacheDtype;
 use crate::llm::chat::Template;
+use crate::nn::precision::Precision;
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +34,10 @@ pub struct RunConfig {
     /// (burn's balanced strategy): less memory for large LLMs, more compute; same results.
     #[serde(default)]
     pub gradient_checkpointing: bool,
+    /// The float precision of training (`nn::precision`): `f32`; `bf16-mixed`, f32 weights and
+    /// optimizer with matrix products and attention in bf16; `bf16`, the whole model in bf16.
+    #[serde(default, skip_serializing_if = "is_f32_precision")]
+    pub precision: Precision,
     /// The frozen-feature cache folder, shared by every run that names it; frozen encoders
     /// read their features there instead of running (`crate::features`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -204,6 +209,9 @@ fn is_false(value: &bool) -> bool {
 }
 fn is_f32(dtype: &CacheDtype) -> bool {
     *dtype == CacheDtype::F32
+}
+fn is_f32_precision(precision: &Precision) -> bool {
+    *precision == Precision::F32
 }
 fn default_warmup() -> f64 {
     0.03

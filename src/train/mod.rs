@@ -11,12 +11,13 @@ pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod order;
+pub mod plan;
 pub mod schedule;
 pub mod stage;
 
 use std::path::{Path, PathBuf};
 
-use burn::tensor::Device;
+use burn::tensor::{DType, Device};
 use serde::{Deserialize, Serialize};
 
 use crate::encoders::EncoderError;
@@ -42,6 +43,16 @@ pub enum TrainError {
          update and saved nothing of it (is the learning rate too high, or are the weights already non-finite?)"
     )]
     NotFinite { stage: u8, step: u64, loss: f64, grad_norm: f64 },
+    #[error(
+        "precision = \"{precision}\" keeps its weights in {wanted:?}, but the device makes {found:?} tensors; \
+         `cambrian train` opens the device for the run's precision (a pure bf16 run needs a process of its own)"
+    )]
+    DevicePrecision { precision: &'static str, wanted: DType, found: DType },
+    #[error(
+        "stage {stage} needs about {peak} of device memory ({dominant} dominate; `cambrian plan` shows the parts), \
+         more than the {limit} available: {advice}"
+    )]
+    DoesNotFit { stage: u8, peak: String, limit: String, dominant: &'static str, advice: String },
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -104,6 +115,10 @@ pub fn train(
     device: &Device,
     progress: &dyn Progress,
 ) -> Result<(LoadedRun, Vec<StageSummary>), TrainError> {
+    let (wanted, found) = (config.precision.storage(), DType::from(device.settings().float_dtype));
+    if wanted != found {
+        return Err(TrainError::DevicePrecision { precision: config.precision.name(), wanted, found });
+    }
     std::fs::create_dir_all(run).map_err(TrainError::io(run))?;
     claim(config, run)?;
     let device = match config.gradient_checkpointing {

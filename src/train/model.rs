@@ -12,6 +12,7 @@ use super::checkpoint::Parts;
 use super::config::{ConnectorKind, Init, RunConfig};
 use crate::connectors::sva::SvaLayout;
 use crate::connectors::{CAbstractor, ConcatConnector, Connector, ConnectorError, Ldp, Perceiver, PixelShuffle, SvaConnector};
+use crate::encoders::spec::EncoderSpec;
 use crate::encoders::{Encoder, WeightsSource, registry};
 use crate::features::key::EncoderKey;
 use crate::features::{CachedFeatures, FeatureCache};
@@ -53,19 +54,29 @@ pub fn build(config: &RunConfig, device: &Device) -> Result<Built, TrainError> {
     };
     let Llm { config: llm_config, model: llm } = Llm::load(&config.llm, device)?;
     let tokenizer = LlmTokenizer::from_dir(&config.llm)?;
-    let channels: Vec<usize> = encoders.iter().map(|e| e.spec.hidden_size()).collect();
-    let (features, hidden, c) = (channels.iter().sum(), llm_config.hidden_size, &config.connector);
+    let specs: Vec<&EncoderSpec> = encoders.iter().map(|e| &e.spec).collect();
+    device.seed(config.seed);
+    let connector = connector(config, &specs, &llm_config, device)?;
+    crate::nn::init::materialize(&connector);
+    let (connector, llm) = (connector.with_precision(config.precision), llm.with_precision(config.precision));
+    Ok(Built { model: Mllm { encoders, connector, llm }, tokenizer, llm_config, cache })
+}
+
+/// The run's connector for encoders of `specs` and an LLM of `llm`, its parameters lazy
+/// (drawn on first use, from the device's generator as it is then).
+pub fn connector(config: &RunConfig, specs: &[&EncoderSpec], llm: &LlmConfig, device: &Device) -> Result<Connector, TrainError> {
+    let channels: Vec<usize> = specs.iter().map(|s| s.hidden_size()).collect();
+    let (features, hidden, c) = (channels.iter().sum(), llm.hidden_size, &config.connector);
     // The grid every encoder's map is brought to (all but the SVA).
     let grid = || match c.grid {
         Some(grid) => Ok(grid),
-        None => encoders[0].spec.output_grid(),
+        None => specs[0].output_grid(),
     };
-    device.seed(config.seed);
-    let connector = match c.kind {
+    Ok(match c.kind {
         ConnectorKind::Sva => {
-            let grids = encoders.iter().map(|e| e.spec.output_grid()).collect::<Result<Vec<_>, _>>()?;
-            let layout = SvaLayout::new(&c.sva_settings(), &grids, llm_config.layers)
-                .map_err(|e| MllmError::from(ConnectorError::from(e)))?;
+            let grids = specs.iter().map(|s| s.output_grid()).collect::<Result<Vec<_>, _>>()?;
+            let layout =
+                SvaLayout::new(&c.sva_settings(), &grids, llm.layers).map_err(|e| MllmError::from(ConnectorError::from(e)))?;
             Connector::Sva(SvaConnector::new(layout, &channels, hidden, device))
         }
         ConnectorKind::Concat => {
@@ -89,9 +100,7 @@ pub fn build(config: &RunConfig, device: &Device) -> Result<Built, TrainError> {
             let settings = c.ldp.clone().unwrap_or_default();
             Connector::Ldp(Ldp::new(&settings, grid()?, features, hidden, c.image_newline, device).map_err(MllmError::from)?)
         }
-    };
-    crate::nn::init::materialize(&connector);
-    Ok(Built { model: Mllm { encoders, connector, llm }, tokenizer, llm_config, cache })
+    })
 }
 
 /// Applies the weights each finished stage saved under `run` (stage 1, then stage 2).

@@ -25,6 +25,8 @@ the HF Trainer's `--bf16` runs it: f32 parameters, gradients and AdamW state, th
 bf16.
 
     python3 tools/bench/train.py --workload WORK/workload.json --device cuda --precision bf16-mixed
+
+Without `--precision`, the workload's `precision` (what `bench train --precision` wrote) is used.
 """
 
 import argparse
@@ -115,17 +117,18 @@ def main():
     parser.add_argument("--workload", required=True)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--precision", choices=list(PARAMETERS), default="f32")
+    parser.add_argument("--precision", choices=list(PARAMETERS), help="default: the workload's, else f32")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = open_device(args.device)
     cuda = device.type == "cuda"
-    dtype = PARAMETERS[args.precision]
-    # bf16-mixed: the forward under autocast; otherwise a no-op context.
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16-mixed")
     torch.manual_seed(0)
     with open(args.workload) as f:
         work = json.load(f)
+    precision = args.precision or work.get("precision", "f32")
+    dtype = PARAMETERS[precision]
+    # bf16-mixed: the forward under autocast; otherwise a no-op context.
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16-mixed")
     with open(work["encoder"], "rb") as f:
         spec = tomllib.load(f)
 
@@ -165,7 +168,7 @@ def main():
     about = (
         f"torch {torch.__version__}, transformers {tf.__version__}, threads {torch.get_num_threads()}, "
         f"attention {llm.config._attn_implementation}, encoder {type(vision).__module__}.{type(vision).__name__}, "
-        f"precision {args.precision}"
+        f"precision {precision}"
         + (f", {torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})" if cuda else "")
         + (", features from the cache" if cached else "")
     )
