@@ -43,6 +43,7 @@ pub enum VitLayout {
     OpenClip,
     /// OpenGVLab's `InternVisionModel` (`modeling_intern_vit.py`): LayerNorm blocks with
     /// LayerScale, no final norm.
+    #[serde(rename = "internvit")]
     InternVit,
 }
 
