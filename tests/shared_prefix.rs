@@ -7,7 +7,7 @@
 //!
 //! Tolerance: 1e-5 absolute on every log-likelihood (about −10 to −60 nats here). The two
 //! paths compute the same products over different batch shapes, so they differ by float
-//! rounding only (measured: at most 3.8e-6). The chosen choice is the same for every question.
+//! rounding only (measured 2026-12-02: at most 1.9e-6 through the MLP, 3.8e-6 through the SVA). The chosen choice is the same for every question.
 
 mod common;
 

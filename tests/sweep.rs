@@ -176,6 +176,7 @@ fn the_shipped_sweeps_expand() {
         ("cambrian-combos.toml", 8),
         ("connectors.toml", 24),
         ("encoders-2025.toml", 22),
+        ("cambrian-encoders-1b.toml", 23),
     ] {
         let out =
             cambrian(&["sweep", &sweeps.join(file).display().to_string(), "--results", &dir.display().to_string(), "--dry-run"]);
