@@ -11,50 +11,32 @@
 //! negative log-likelihood and on the gradient norms, 1e-6 of the largest entry on the LM
 //! head's gradient (measured: at most 1.2e-7 relative, and 2.6e-7 of the largest entry).
 
+mod common;
+
 use burn::optim::GradientsParams;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use cambrian::connectors::{ConcatConnector, Connector, ProjectorKind};
 use cambrian::encoders::Features;
-use cambrian::llm::{LlmConfig, LlmModel};
+use cambrian::llm::LlmModel;
 use cambrian::mllm::conversation::Encoded;
 use cambrian::mllm::{Example, Inputs, Mllm};
 use cambrian::train::clip::squared_norm;
+use common::probes::tiny_llama;
 
 const VOCAB: usize = 32_000;
+/// The hidden size of `tiny_llama`.
 const WIDTH: usize = 16;
 const FEATURES: usize = 8;
 const GRID: [usize; 2] = [2, 2];
 const MAX_LENGTH: usize = 48;
-
-fn config(tied: bool) -> LlmConfig {
-    LlmConfig {
-        vocab_size: VOCAB,
-        hidden_size: WIDTH,
-        intermediate_size: 32,
-        layers: 2,
-        heads: 4,
-        kv_heads: 2,
-        head_dim: WIDTH / 4,
-        rms_norm_eps: 1e-6,
-        rope_theta: 10_000.0,
-        rope_scaling: None,
-        tie_word_embeddings: tied,
-        qkv_bias: false,
-        o_bias: false,
-        mlp_bias: false,
-        sliding_window: None,
-        eos_token_ids: vec![2],
-        initializer_range: 0.02,
-    }
-}
 
 /// A tiny random Llama with a realistic vocabulary, behind a concatenation connector (no
 /// encoder: the tests hand the connector features).
 fn model(tied: bool, device: &Device) -> Mllm {
     device.seed(7);
     let connector = Connector::Concat(ConcatConnector::new(ProjectorKind::Mlp2xGelu, FEATURES, WIDTH, GRID, true, device));
-    Mllm { encoders: Vec::new(), connector, llm: LlmModel::new(&config(tied), device) }
+    Mllm { encoders: Vec::new(), connector, llm: LlmModel::new(&tiny_llama(VOCAB, tied, 0.02), device) }
 }
 
 /// A conversation's length, its answers as spans of positions, and where its image goes.

@@ -4,6 +4,7 @@
 //! name is unique to the call (process id, clock, counter), so that writers of the same file
 //! in several threads, processes or machines sharing the folder never mix bytes.
 
+pub mod checkpoints;
 mod staging;
 
 use std::io;

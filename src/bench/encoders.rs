@@ -7,15 +7,18 @@
 //! When ours runs on a GPU backend, PyTorch runs on the CUDA GPU (`--device cuda`), and
 //! memory is the GPU allocator's, not the process's.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use burn::tensor::{Device, Distribution, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::{parse_child, peak_rss_mib, reference_device};
+use super::{ReferenceArgs, parse_child, peak_rss_mib, reference_device};
+
+/// The PyTorch side: a script that builds the reference model from a spec.
+const SCRIPT: &str = "tools/bench/encoders.py";
 use crate::device::DtypeArg;
 use crate::encoders::registry::{preset, presets, resolve};
 use crate::encoders::{Encoder, WeightsSource};
@@ -33,15 +36,8 @@ pub struct EncodersArgs {
     /// Timed passes.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     pub iters: u64,
-    /// The PyTorch side: a script that builds the reference model from a spec.
-    #[arg(long, default_value = "tools/bench/encoders.py")]
-    pub reference: PathBuf,
-    /// Python interpreter with torch, transformers, timm and open_clip.
-    #[arg(long, default_value = "python3")]
-    pub python: String,
-    /// Measure ours only.
-    #[arg(long)]
-    pub no_reference: bool,
+    #[command(flatten)]
+    pub torch: ReferenceArgs,
 }
 
 #[derive(clap::Args)]
@@ -91,7 +87,7 @@ pub fn run(args: &EncodersArgs, device_name: &str, dtype: DtypeArg) -> anyhow::R
     for name in names {
         let res = preset(&name)?.resolution();
         let ours = measure_ours(&name, args, device_name, dtype);
-        let torch = match (args.no_reference, reference_device(device_name)) {
+        let torch = match (args.torch.no_reference, reference_device(device_name)) {
             (true, _) => Err(anyhow::anyhow!("not run (--no-reference)")),
             (false, Some(on)) => measure_torch(&name, args, on, dtype),
             (false, None) => Err(anyhow::anyhow!("not run: tools/bench/encoders.py measures on the CPU or a CUDA GPU only")),
@@ -150,25 +146,12 @@ fn measure_ours(name: &str, args: &EncodersArgs, device_name: &str, dtype: Dtype
 }
 
 fn measure_torch(name: &str, args: &EncodersArgs, device: &str, dtype: DtypeArg) -> anyhow::Result<Measurement> {
-    if !args.reference.is_file() {
-        bail!("not run: {} not found (run from the repository root or pass --reference)", args.reference.display());
-    }
     let spec = Path::new("encoders").join(format!("{name}.toml"));
-    let output = Command::new(&args.python)
-        .arg(&args.reference)
-        .args(["--spec", &spec.display().to_string()])
-        .args([
-            "--batch-size",
-            &args.batch_size.to_string(),
-            "--warmup",
-            &args.warmup.to_string(),
-            "--iters",
-            &args.iters.to_string(),
-        ])
-        .args(["--device", device, "--dtype", dtype.name()])
-        .output()
-        .with_context(|| format!("not run: cannot start `{}`", args.python))?;
-    parse_child(&output, &args.reference.display().to_string())
+    let (spec, batch_size) = (spec.display().to_string(), args.batch_size.to_string());
+    let (warmup, iters) = (args.warmup.to_string(), args.iters.to_string());
+    let flags = ["--spec", &spec, "--batch-size", &batch_size, "--warmup", &warmup, "--iters", &iters];
+    let flags = [&flags[..], &["--device", device, "--dtype", dtype.name()]].concat();
+    args.torch.run(SCRIPT, &flags)
 }
 
 /// The child: builds one encoder with random weights and times its forward pass.

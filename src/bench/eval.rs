@@ -14,17 +14,16 @@
 //! command reports how many agree.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
 use serde::{Deserialize, Serialize};
 
-use super::{WorkDir, parse_child, reference_device};
+use super::{ReferenceArgs, WorkDir, reference_device};
 use crate::connectors::{ConcatConnector, Connector, ProjectorKind};
 use crate::eval::batched::{Answers, Asked, Settings, ask};
 use crate::llm::Llm;
@@ -53,16 +52,12 @@ pub struct EvalArgs {
     /// Questions ours asks at once.
     #[arg(long, default_value_t = crate::eval::evaluate::DEFAULT_BATCH_SIZE as u64, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_size: u64,
-    /// The PyTorch side.
-    #[arg(long, default_value = "tools/bench/eval.py")]
-    pub reference: PathBuf,
-    /// Python interpreter with torch and transformers.
-    #[arg(long, default_value = "python3")]
-    pub python: String,
-    /// Measure ours only.
-    #[arg(long)]
-    pub no_reference: bool,
+    #[command(flatten)]
+    pub torch: ReferenceArgs,
 }
+
+/// The PyTorch side: transformers, one question at a time, as lmms-eval's LLaVA model runs.
+const SCRIPT: &str = "tools/bench/eval.py";
 
 const LLM_SHAPE: Shape =
     Shape { hidden_size: 512, intermediate_size: 1376, layers: 4, heads: 8, kv_heads: 8, max_positions: 2048 };
@@ -155,7 +150,7 @@ pub fn run(args: &EvalArgs, device: &Device, device_name: &str) -> anyhow::Resul
     };
     let ours = measure(args.batch_size as usize)?;
     let ours_one = measure(1)?;
-    let torch = match (args.no_reference, reference_device(device_name)) {
+    let torch = match (args.torch.no_reference, reference_device(device_name)) {
         (true, _) => Err(anyhow::anyhow!("not run (--no-reference)")),
         (false, Some(on)) => reference(args, &work.path, &model_dir, on),
         (false, None) => Err(anyhow::anyhow!("not run: tools/bench/eval.py measures on the CPU or a CUDA GPU only")),
@@ -210,15 +205,9 @@ fn write_images(path: &Path, values: &[f32], shape: [usize; 3]) -> anyhow::Resul
 }
 
 fn reference(args: &EvalArgs, work: &Path, model: &Path, device: &str) -> anyhow::Result<Side> {
-    if !args.reference.is_file() {
-        bail!("not run: {} not found (run from the repository root or pass --reference)", args.reference.display());
-    }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let output = Command::new(&args.python)
-        .arg(&args.reference)
-        .args(["--model", &model.display().to_string(), "--work", &work.display().to_string()])
-        .args(["--new-tokens", &args.new_tokens.to_string(), "--threads", &threads.to_string(), "--device", device])
-        .output()
-        .with_context(|| format!("not run: cannot start `{}`", args.python))?;
-    parse_child(&output, &args.reference.display().to_string())
+    let (model, work) = (model.display().to_string(), work.display().to_string());
+    let (new_tokens, threads) = (args.new_tokens.to_string(), threads.to_string());
+    let flags = ["--model", &model, "--work", &work, "--new-tokens", &new_tokens, "--threads", &threads, "--device", device];
+    args.torch.run(SCRIPT, &flags)
 }

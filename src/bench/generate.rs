@@ -4,14 +4,12 @@
 //! The folder is made here (`init-llm` with a vocabulary of synthetic words, random
 //! weights): the speed does not depend on the weights.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use anyhow::{Context, bail};
 use burn::tensor::Device;
 use serde::Deserialize;
 
-use super::{WorkDir, parse_child, reference_device};
+use super::{ReferenceArgs, WorkDir, reference_device};
 use crate::device::DtypeArg;
 use crate::llm::Llm;
 use crate::llm::generate::greedy;
@@ -33,16 +31,12 @@ pub struct GenerateArgs {
     pub warmup: u64,
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     pub iters: u64,
-    /// The PyTorch side.
-    #[arg(long, default_value = "tools/bench/generate.py")]
-    pub reference: PathBuf,
-    /// Python interpreter with torch and transformers.
-    #[arg(long, default_value = "python3")]
-    pub python: String,
-    /// Measure ours only.
-    #[arg(long)]
-    pub no_reference: bool,
+    #[command(flatten)]
+    pub torch: ReferenceArgs,
 }
+
+/// The PyTorch side: transformers' `generate` on the same model and prompt.
+const SCRIPT: &str = "tools/bench/generate.py";
 
 /// The LLM's default shape; `max_positions` follows the prompt and the new tokens.
 const LLM_SHAPE: Shape =
@@ -92,7 +86,7 @@ pub fn run(args: &GenerateArgs, device: &Device, device_name: &str, dtype: Dtype
         decode_tokens_per_sec: (args.new_tokens - 1) as f64 * iters / decode,
         peak_rss_mib: None,
     };
-    let torch = match (args.no_reference, reference_device(device_name)) {
+    let torch = match (args.torch.no_reference, reference_device(device_name)) {
         (true, _) => Err(anyhow::anyhow!("not run (--no-reference)")),
         (false, Some(on)) => reference(args, &model_dir, &prompt, on, dtype),
         (false, None) => Err(anyhow::anyhow!("not run: tools/bench/generate.py measures on the CPU or a CUDA GPU only")),
@@ -116,24 +110,11 @@ pub fn run(args: &GenerateArgs, device: &Device, device_name: &str, dtype: Dtype
 }
 
 fn reference(args: &GenerateArgs, model: &Path, prompt: &[u32], device: &str, dtype: DtypeArg) -> anyhow::Result<Speed> {
-    if !args.reference.is_file() {
-        bail!("not run: {} not found (run from the repository root or pass --reference)", args.reference.display());
-    }
     let ids: Vec<String> = prompt.iter().map(u32::to_string).collect();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let output = Command::new(&args.python)
-        .arg(&args.reference)
-        .args(["--model", &model.display().to_string(), "--prompt-ids", &ids.join(",")])
-        .args([
-            "--new-tokens",
-            &args.new_tokens.to_string(),
-            "--warmup",
-            &args.warmup.to_string(),
-            "--iters",
-            &args.iters.to_string(),
-        ])
-        .args(["--threads", &threads.to_string(), "--device", device, "--dtype", dtype.name()])
-        .output()
-        .with_context(|| format!("not run: cannot start `{}`", args.python))?;
-    parse_child(&output, &args.reference.display().to_string())
+    let (model, ids, threads) = (model.display().to_string(), ids.join(","), threads.to_string());
+    let (new_tokens, warmup, iters) = (args.new_tokens.to_string(), args.warmup.to_string(), args.iters.to_string());
+    let flags = ["--model", &model, "--prompt-ids", &ids, "--new-tokens", &new_tokens, "--warmup", &warmup, "--iters", &iters];
+    let flags = [&flags[..], &["--threads", &threads, "--device", device, "--dtype", dtype.name()]].concat();
+    args.torch.run(SCRIPT, &flags)
 }

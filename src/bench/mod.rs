@@ -44,6 +44,43 @@ impl Drop for WorkDir {
     }
 }
 
+/// The PyTorch side of a benchmark: its script, the interpreter that runs it, or none.
+#[derive(clap::Args)]
+pub struct ReferenceArgs {
+    /// The PyTorch side's script. Default: the benchmark's own under tools/bench/
+    /// (eval.py, generate.py, train.py, encoders.py).
+    #[arg(long)]
+    pub reference: Option<PathBuf>,
+    /// Python interpreter with torch and transformers (and timm, open_clip for `train`
+    /// and `encoders`).
+    #[arg(long, default_value = "python3")]
+    pub python: String,
+    /// Measure ours only.
+    #[arg(long)]
+    pub no_reference: bool,
+}
+
+impl ReferenceArgs {
+    /// The script run: `--reference`, or the benchmark's `default`.
+    pub fn script(&self, default: &str) -> PathBuf {
+        self.reference.clone().unwrap_or_else(|| PathBuf::from(default))
+    }
+
+    /// Runs the script with `args` and reads the JSON line it prints last.
+    pub(crate) fn run<T: serde::de::DeserializeOwned>(&self, default: &str, args: &[&str]) -> anyhow::Result<T> {
+        let script = self.script(default);
+        if !script.is_file() {
+            bail!("not run: {} not found (run from the repository root or pass --reference)", script.display());
+        }
+        let output = std::process::Command::new(&self.python)
+            .arg(&script)
+            .args(args)
+            .output()
+            .with_context(|| format!("not run: cannot start `{}`", self.python))?;
+        parse_child(&output, &script.display().to_string())
+    }
+}
+
 /// The last JSON line a measuring child printed, or its last line of stderr when it failed.
 pub(crate) fn parse_child<T: serde::de::DeserializeOwned>(output: &std::process::Output, what: &str) -> anyhow::Result<T> {
     if !output.status.success() {

@@ -25,7 +25,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{WorkDir, parse_child, peak_rss_mib};
+use super::{ReferenceArgs, WorkDir, parse_child, peak_rss_mib};
 use crate::data::corpus;
 use crate::data::{llava, open_rgb, synth};
 use crate::encoders::spec::EncoderSpec;
@@ -77,6 +77,8 @@ const LLM_SHAPE: Shape =
     Shape { hidden_size: 512, intermediate_size: 1376, layers: 4, heads: 8, kv_heads: 8, max_positions: 2048 };
 
 /// Side of the synthetic scenes in pixels; the encoder's preprocessing resizes them.
+/// The PyTorch side: the same steps with transformers and timm.
+const SCRIPT: &str = "tools/bench/train.py";
 const SCENE_PX: u32 = 128;
 const SEED: u64 = 0;
 
@@ -114,15 +116,8 @@ pub struct TrainArgs {
     /// not exist. Default: a temporary folder, removed afterwards.
     #[arg(long)]
     pub work: Option<PathBuf>,
-    /// The PyTorch side: a script that runs the same steps with transformers and timm.
-    #[arg(long, default_value = "tools/bench/train.py")]
-    pub reference: PathBuf,
-    /// Python interpreter with torch, transformers and timm.
-    #[arg(long, default_value = "python3")]
-    pub python: String,
-    /// Measure ours only.
-    #[arg(long)]
-    pub no_reference: bool,
+    #[command(flatten)]
+    pub torch: ReferenceArgs,
     /// The run's training precision; the PyTorch side runs bf16-mixed under
     /// `torch.autocast(bfloat16)` and bf16 as a bf16 model.
     #[arg(long, value_enum, default_value_t = Precision::F32)]
@@ -223,11 +218,11 @@ pub fn run(args: &TrainArgs, device: &Device, device_name: &str) -> anyhow::Resu
         false => measure_ours(&work.path, device_name, threads, "run"),
     }
     .map_err(|err| format!("{err:#}"));
-    let torch = if args.no_reference {
+    let torch = if args.torch.no_reference {
         Err("not run (--no-reference)".to_string())
     } else if device_name != "cpu" {
         // The reference script trains on the CPU: a ratio against our GPU would mislead.
-        Err(format!("not run: {} trains on the CPU only", args.reference.display()))
+        Err(format!("not run: {} trains on the CPU only", args.torch.script(SCRIPT).display()))
     } else {
         measure_torch(args, &work.path, threads).map_err(|err| format!("{err:#}"))
     };
@@ -411,17 +406,9 @@ fn cache_stamps(dir: &Path) -> anyhow::Result<Vec<(PathBuf, std::time::SystemTim
 }
 
 fn measure_torch(args: &TrainArgs, work: &Path, threads: u64) -> anyhow::Result<Steps> {
-    if !args.reference.is_file() {
-        bail!("not run: {} not found (run from the repository root or pass --reference)", args.reference.display());
-    }
-    let output = Command::new(&args.python)
-        .arg(&args.reference)
-        .arg("--workload")
-        .arg(work.join("workload.json"))
-        .args(["--threads", &threads.to_string()])
-        .output()
-        .with_context(|| format!("not run: cannot start `{}`", args.python))?;
-    parse_child(&output, &args.reference.display().to_string())
+    let (workload, threads) = (work.join("workload.json").display().to_string(), threads.to_string());
+    let flags = ["--workload", &workload, "--threads", &threads];
+    args.torch.run(SCRIPT, &flags)
 }
 
 /// A side's figures per step, or why there are none.

@@ -8,6 +8,7 @@ use burn::module::Module;
 use serde::{Deserialize, Serialize};
 
 use super::{PretrainConfig, PretrainError, Pretrainer, Summary};
+use crate::atomic::checkpoints::{Checkpoints, read_json};
 use crate::encoders::EncoderSpec;
 use crate::train::optim::PartOptimizer;
 
@@ -29,8 +30,8 @@ struct Claim {
     data: PathBuf,
 }
 
-fn checkpoints(out: &Path) -> PathBuf {
-    out.join("checkpoints")
+fn checkpoints(out: &Path) -> Checkpoints {
+    Checkpoints::new(out.join("checkpoints"), "step")
 }
 
 /// Writes `pretrain.json` into a new run folder, or checks that an existing one says the same.
@@ -58,39 +59,24 @@ pub fn finished(out: &Path) -> Result<Option<Summary>, PretrainError> {
     if !path.is_file() {
         return Ok(None);
     }
-    read_json(&path).map(Some)
+    Ok(Some(read_json(&path)?))
 }
 
 /// Writes `summary.json`, the finished marker, and drops the checkpoints.
 pub fn finish(out: &Path, summary: &Summary) -> Result<(), PretrainError> {
     crate::atomic::write_json(&out.join("summary.json"), summary)?;
-    let root = checkpoints(out);
+    let root = out.join("checkpoints");
     if root.is_dir() {
         std::fs::remove_dir_all(&root).map_err(PretrainError::io(&root))?;
     }
     Ok(())
 }
 
-fn step_name(step: u64) -> String {
-    format!("step{step:07}")
-}
-
 /// The newest complete checkpoint.
 pub fn latest(out: &Path) -> Result<Option<PathBuf>, PretrainError> {
-    let root = checkpoints(out);
-    if !root.is_dir() {
-        return Ok(None);
-    }
-    let mut best: Option<(u64, PathBuf)> = None;
-    for entry in std::fs::read_dir(&root).map_err(PretrainError::io(&root))? {
-        let entry = entry.map_err(PretrainError::io(&root))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(step) = name.strip_prefix("step").and_then(|s| s.parse::<u64>().ok()) else { continue };
-        if best.as_ref().is_none_or(|(b, _)| step > *b) {
-            best = Some((step, entry.path()));
-        }
-    }
-    Ok(best.map(|(_, path)| path))
+    let checkpoints = checkpoints(out);
+    let latest = checkpoints.latest().map_err(PretrainError::io(checkpoints.root()))?;
+    Ok(latest.map(|(dir, _)| dir))
 }
 
 fn record_error(path: &Path) -> impl FnOnce(burn::store::RecordError) -> PretrainError + '_ {
@@ -99,25 +85,13 @@ fn record_error(path: &Path) -> impl FnOnce(burn::store::RecordError) -> Pretrai
 
 /// Writes a checkpoint of `state.steps_done` steps and removes every other one.
 pub fn save(out: &Path, model: &Pretrainer, optim: &mut PartOptimizer, state: &State) -> Result<(), PretrainError> {
-    let root = checkpoints(out);
-    let name = step_name(state.steps_done);
-    let staged = root.join(format!(".{name}.partial"));
-    if staged.exists() {
-        std::fs::remove_dir_all(&staged).map_err(PretrainError::io(&staged))?;
-    }
-    std::fs::create_dir_all(&staged).map_err(PretrainError::io(&staged))?;
-    let (model_path, optim_path) = (staged.join("model.bpk"), staged.join("optim.bpk"));
+    let checkpoints = checkpoints(out);
+    let staged = checkpoints.stage(state.steps_done)?;
+    let (model_path, optim_path) = (staged.path().join("model.bpk"), staged.path().join("optim.bpk"));
     model.clone().save_file(model_path.clone()).map_err(record_error(&model_path))?;
     optim.optim.save(&optim_path).map_err(record_error(&optim_path))?;
-    crate::atomic::write_json(&staged.join("state.json"), state)?;
-    let dest = root.join(&name);
-    std::fs::rename(&staged, &dest).map_err(PretrainError::io(&dest))?;
-    for entry in std::fs::read_dir(&root).map_err(PretrainError::io(&root))?.flatten() {
-        if entry.file_name().to_string_lossy() != name {
-            std::fs::remove_dir_all(entry.path()).map_err(PretrainError::io(&entry.path()))?;
-        }
-    }
-    Ok(())
+    crate::atomic::write_json(&staged.path().join("state.json"), state)?;
+    Ok(checkpoints.commit(staged, state.steps_done)?)
 }
 
 /// The model with its heads, the optimizer and the state of checkpoint `dir`.
@@ -127,9 +101,4 @@ pub fn resume(dir: &Path, model: Pretrainer, optim: &mut PartOptimizer) -> Resul
     let model = model.try_load_record(record).map_err(record_error(&model_path))?;
     optim.optim = optim.optim.clone().load(&optim_path).map_err(record_error(&optim_path))?;
     Ok((model, read_json(&dir.join("state.json"))?))
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, PretrainError> {
-    let bytes = std::fs::read(path).map_err(PretrainError::io(path))?;
-    serde_json::from_slice(&bytes).map_err(|err| PretrainError::Corrupt { path: path.to_path_buf(), message: err.to_string() })
 }

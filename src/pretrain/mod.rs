@@ -36,6 +36,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::atomic::checkpoints::ReadError;
 use crate::encoders::vit::{VisionTransformer, VitLayout, VitSpec};
 use crate::encoders::{Architecture, EncoderError, EncoderSpec, Family};
 use crate::progress::Progress;
@@ -75,6 +76,15 @@ pub enum PretrainError {
     Image(#[from] crate::data::DataError),
     #[error(transparent)]
     Output(#[from] crate::atomic::OutputError),
+}
+
+impl From<ReadError> for PretrainError {
+    fn from(err: ReadError) -> Self {
+        match err {
+            ReadError::Io { path, source } => PretrainError::Io { path, source },
+            ReadError::Corrupt { path, message } => PretrainError::Corrupt { path, message },
+        }
+    }
 }
 
 impl PretrainError {

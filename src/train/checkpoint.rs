@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 use super::TrainError;
 use super::metrics::MetricRow;
 use super::optim::Optimizers;
+use crate::atomic::Staging;
+use crate::atomic::checkpoints::{Checkpoints, read_json};
 use crate::mllm::Mllm;
 
 /// What a stage trains besides the connector.
@@ -57,31 +59,15 @@ pub fn final_dir(run: &Path, stage: u8) -> PathBuf {
     run.join(format!("stage{stage}"))
 }
 
-fn checkpoints(run: &Path) -> PathBuf {
-    run.join("checkpoints")
-}
-
-fn step_name(stage: u8, step: u64) -> String {
-    format!("stage{stage}-step{step:07}")
+/// The checkpoints of `stage` in `run`.
+fn checkpoints(run: &Path, stage: u8) -> Checkpoints {
+    Checkpoints::new(run.join("checkpoints"), format!("stage{stage}-step"))
 }
 
 /// The newest complete checkpoint of `stage`: (folder, steps done).
 pub fn latest(run: &Path, stage: u8) -> Result<Option<(PathBuf, u64)>, TrainError> {
-    let root = checkpoints(run);
-    if !root.is_dir() {
-        return Ok(None);
-    }
-    let prefix = format!("stage{stage}-step");
-    let mut best = None;
-    for entry in std::fs::read_dir(&root).map_err(TrainError::io(&root))? {
-        let entry = entry.map_err(TrainError::io(&root))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(step) = name.strip_prefix(&prefix).and_then(|s| s.parse::<u64>().ok()) else { continue };
-        if best.as_ref().is_none_or(|(_, b)| step > *b) {
-            best = Some((entry.path(), step));
-        }
-    }
-    Ok(best)
+    let checkpoints = checkpoints(run, stage);
+    checkpoints.latest().map_err(TrainError::io(checkpoints.root()))
 }
 
 impl Parts {
@@ -128,32 +114,12 @@ impl Parts {
 
 /// Writes a checkpoint of `state.steps_done` steps and removes the stage's older ones.
 pub fn save(run: &Path, parts: Parts, model: &Mllm, optimizers: &mut Optimizers, state: &StageState) -> Result<(), TrainError> {
-    let root = checkpoints(run);
-    let name = step_name(state.stage, state.steps_done);
-    let staged = stage_folder(&root, &name)?;
-    parts.save_weights(model, &staged)?;
-    optimizers.save(&staged)?;
-    crate::atomic::write_json(&staged.join("state.json"), state)?;
-    let dest = root.join(&name);
-    std::fs::rename(&staged, &dest).map_err(TrainError::io(&dest))?;
-    remove_checkpoints(run, state.stage, Some(&name))
-}
-
-/// Removes the checkpoints of `stage` (but `keep`), and any half-written one a kill left.
-fn remove_checkpoints(run: &Path, stage: u8, keep: Option<&str>) -> Result<(), TrainError> {
-    let root = checkpoints(run);
-    if !root.is_dir() {
-        return Ok(());
-    }
-    let prefix = format!("stage{stage}-step");
-    for entry in std::fs::read_dir(&root).map_err(TrainError::io(&root))?.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let stale = name.strip_prefix('.').unwrap_or(&name).starts_with(&prefix) && Some(name.as_str()) != keep;
-        if stale {
-            std::fs::remove_dir_all(entry.path()).map_err(TrainError::io(entry.path()))?;
-        }
-    }
-    Ok(())
+    let checkpoints = checkpoints(run, state.stage);
+    let staged = checkpoints.stage(state.steps_done)?;
+    parts.save_weights(model, staged.path())?;
+    optimizers.save(staged.path())?;
+    crate::atomic::write_json(&staged.path().join("state.json"), state)?;
+    Ok(checkpoints.commit(staged, state.steps_done)?)
 }
 
 /// Restores the model's trained parts, the optimizers and the state from a checkpoint.
@@ -165,29 +131,13 @@ pub fn resume(dir: &Path, model: Mllm, optimizers: &mut Optimizers) -> Result<(M
 
 /// Writes a finished stage and drops its checkpoints.
 pub fn finish(run: &Path, parts: Parts, model: &Mllm, state: &StageState) -> Result<(), TrainError> {
-    let dest = final_dir(run, state.stage);
-    let staged = stage_folder(run, &format!("stage{}", state.stage))?;
-    parts.save_weights(model, &staged)?;
-    crate::atomic::write_json(&staged.join("state.json"), state)?;
-    std::fs::rename(&staged, &dest).map_err(TrainError::io(&dest))?;
-    remove_checkpoints(run, state.stage, None)
+    let staged = Staging::new(&final_dir(run, state.stage))?;
+    parts.save_weights(model, staged.path())?;
+    crate::atomic::write_json(&staged.path().join("state.json"), state)?;
+    staged.commit()?;
+    Ok(checkpoints(run, state.stage).remove(None)?)
 }
 
 pub fn finished_state(run: &Path, stage: u8) -> Result<StageState, TrainError> {
-    read_json(&final_dir(run, stage).join("state.json"))
-}
-
-/// A fresh hidden folder `.NAME.partial` under `parent` (a stale one from a crash is cleared).
-fn stage_folder(parent: &Path, name: &str) -> Result<PathBuf, TrainError> {
-    let staged = parent.join(format!(".{name}.partial"));
-    if staged.exists() {
-        std::fs::remove_dir_all(&staged).map_err(TrainError::io(&staged))?;
-    }
-    std::fs::create_dir_all(&staged).map_err(TrainError::io(&staged))?;
-    Ok(staged)
-}
-
-pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
-    let bytes = std::fs::read(path).map_err(TrainError::io(path))?;
-    serde_json::from_slice(&bytes).map_err(|err| TrainError::Corrupt { path: path.to_path_buf(), message: err.to_string() })
+    Ok(read_json(&final_dir(run, stage).join("state.json"))?)
 }

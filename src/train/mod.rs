@@ -4,6 +4,7 @@
 //! written first), checkpoints, finished stages, `metrics.csv`, `summary.json`; running the
 //! same config on the same folder again resumes it, or skips what is finished.
 
+pub mod adamw;
 pub mod checkpoint;
 pub mod clip;
 pub mod config;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::{DType, Device};
 use serde::{Deserialize, Serialize};
 
+use crate::atomic::checkpoints::ReadError;
 use crate::encoders::EncoderError;
 use crate::features::{CachedFeatures, Compute, FeatureError, FeatureSource};
 use crate::llm::LlmError;
@@ -67,6 +69,15 @@ pub enum TrainError {
     Features(#[from] FeatureError),
     #[error(transparent)]
     Output(#[from] crate::atomic::OutputError),
+}
+
+impl From<ReadError> for TrainError {
+    fn from(err: ReadError) -> Self {
+        match err {
+            ReadError::Io { path, source } => TrainError::Io { path, source },
+            ReadError::Corrupt { path, message } => TrainError::Corrupt { path, message },
+        }
+    }
 }
 
 impl TrainError {

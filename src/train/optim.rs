@@ -2,23 +2,25 @@
 //! PyTorch's defaults set explicitly because burn's differ (ε 1e-5 and weight decay 1e-4
 //! there): β = (0.9, 0.999), ε = 1e-8, decoupled weight decay as configured (the study uses
 //! 0), and, like the Trainer's `get_decay_parameter_names`, no decay on biases and norm
-//! weights. One optimizer per trained part, each with its own peak learning rate.
+//! weights. One optimizer per trained part, each with its own peak learning rate. The step
+//! is burn's AdamW arithmetic, fused into one parallel pass on the CPU ([`FusedAdamW`]).
 
 use std::path::Path;
 
 use burn::module::{ModuleVisitor, Param, ParamGroup};
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
 
 use super::TrainError;
+use super::adamw::FusedAdamW;
 use super::schedule::WarmupCosine;
 use crate::connectors::SvaConnector;
 
 /// Parameters the Trainer does not decay: biases, LayerNorm γ/β and RMSNorm γ.
 const NO_DECAY: &str = r"(bias|beta|gamma)$";
 
-pub fn adamw(weight_decay: f64) -> AdamWConfig {
-    AdamWConfig::new().with_beta_1(0.9).with_beta_2(0.999).with_epsilon(1e-8).with_weight_decay(weight_decay as f32)
+pub fn adamw(weight_decay: f64) -> FusedAdamW {
+    FusedAdamW::new(0.9, 0.999, 1e-8, weight_decay as f32)
 }
 
 /// A trained part's optimizer and learning-rate schedule.
@@ -30,7 +32,7 @@ pub struct PartOptimizer {
 impl PartOptimizer {
     pub fn new(weight_decay: f64, schedule: WarmupCosine) -> Self {
         let no_decay = ParamGroup::from_regex(NO_DECAY).expect("a valid pattern");
-        let optim = adamw(weight_decay).init().with_group(no_decay, adamw(0.0).build(), None);
+        let optim = ModuleOptimizer::from(adamw(weight_decay)).with_group(no_decay, adamw(0.0), None);
         Self { optim, schedule }
     }
 }

@@ -207,6 +207,7 @@ fn train_step(
     let mut llm_grads = GradientsAccumulator::new();
     let mut encoder_grads: Vec<GradientsAccumulator<_>> = model.encoders.iter().map(|_| GradientsAccumulator::new()).collect();
     let (mut nll_sum, mut tokens, mut padded) = (0.0, 0, 0);
+    let started = Instant::now();
     for chunk in prepared.chunks(config.micro_batch()) {
         let mut images = Vec::new();
         let examples: Vec<Example> = chunk
@@ -247,6 +248,7 @@ fn train_step(
         false => Vec::new(),
     };
 
+    let backward_done = Instant::now();
     let mut squared = clip::squared_norm(&model.connector, &connector);
     if let Some(grads) = &sva {
         squared += clip::squared_norm(&model.connector, grads);
@@ -259,7 +261,6 @@ fn train_step(
     }
     let norm = squared.sqrt();
     let loss = nll_sum / total as f64;
-    tracing::debug!("step {step}: {tokens} positions, {padded} forwarded with the padding");
     if !(loss.is_finite() && norm.is_finite()) {
         return Ok(Outcome::NotFinite { loss, grad_norm: norm });
     }
@@ -287,5 +288,12 @@ fn train_step(
     for ((part, grads), encoder) in optimizers.encoders.iter_mut().zip(encoders).zip(&mut model.encoders) {
         encoder.model = part.optim.step(part.schedule.lr(step), encoder.model.clone(), grads);
     }
+    // Seconds per phase; on a GPU the device queues work, so only their sum is exact.
+    let (forward_backward, clip_and_step) = (backward_done - started, backward_done.elapsed());
+    tracing::debug!(
+        "step {step}: {tokens} positions, {padded} forwarded with the padding; forward + backward {:.3} s, clipping + optimizer {:.3} s",
+        forward_backward.as_secs_f64(),
+        clip_and_step.as_secs_f64()
+    );
     Ok(Outcome::Trained { loss, grad_norm: norm, tokens })
 }

@@ -23,9 +23,11 @@ pub enum Kind {
     Sva,
 }
 
-fn config() -> LlmConfig {
+/// A Llama of 2 layers, width 16, 4 heads over 2 key/value heads: small enough for a test to
+/// build many, with the vocabulary, the head's tying and the initializer range a test asks for.
+pub fn tiny_llama(vocab_size: usize, tie_word_embeddings: bool, initializer_range: f64) -> LlmConfig {
     LlmConfig {
-        vocab_size: VOCAB,
+        vocab_size,
         hidden_size: WIDTH,
         intermediate_size: 32,
         layers: 2,
@@ -35,13 +37,13 @@ fn config() -> LlmConfig {
         rms_norm_eps: 1e-6,
         rope_theta: 10_000.0,
         rope_scaling: None,
-        tie_word_embeddings: false,
+        tie_word_embeddings,
         qkv_bias: false,
         o_bias: false,
         mlp_bias: false,
         sliding_window: None,
         eos_token_ids: vec![2],
-        initializer_range: 0.5,
+        initializer_range,
     }
 }
 
@@ -65,7 +67,7 @@ pub fn model(kind: Kind, device: &Device) -> Mllm {
             Connector::Sva(SvaConnector::new(layout, &[CHANNELS], WIDTH, device))
         }
     };
-    Mllm { encoders: Vec::new(), connector, llm: LlmModel::new(&config(), device) }
+    Mllm { encoders: Vec::new(), connector, llm: LlmModel::new(&tiny_llama(VOCAB, false, 0.5), device) }
 }
 
 /// The embeddings of `images` fixed feature maps.
