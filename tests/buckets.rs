@@ -35,9 +35,9 @@ fn step(kind: Kind, buckets: Buckets) -> (Vec<f64>, usize, f64, f64) {
     let nll = model.target_nll(&inputs);
     let per_example = values(nll.clone());
     let mut grads = nll.sum().backward();
-    let llm = GradientsParams::from_module(&mut grads, &model.llm);
-    let connector = GradientsParams::from_module(&mut grads, &model.connector);
-    (per_example, positions, squared_norm(&model.llm, &llm).sqrt(), squared_norm(&model.connector, &connector).sqrt())
+    let mut llm = GradientsParams::from_module(&mut grads, &model.llm);
+    let mut connector = GradientsParams::from_module(&mut grads, &model.connector);
+    (per_example, positions, squared_norm(&model.llm, &mut llm).sqrt(), squared_norm(&model.connector, &mut connector).sqrt())
 }
 
 fn close(what: &str, a: f64, b: f64) {

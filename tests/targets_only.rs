@@ -132,14 +132,14 @@ fn loss(nll: Tensor<1>, targets: usize) -> Tensor<1> {
 /// gradient, after a backward pass of `loss`.
 fn gradients(model: &Mllm, loss: Tensor<1>, tied: bool) -> (f64, f64, Vec<f64>) {
     let mut grads = loss.backward();
-    let llm = GradientsParams::from_module(&mut grads, &model.llm);
-    let connector = GradientsParams::from_module(&mut grads, &model.connector);
+    let mut llm = GradientsParams::from_module(&mut grads, &model.llm);
+    let mut connector = GradientsParams::from_module(&mut grads, &model.connector);
     let head_id = match &model.llm.lm_head {
         Some(head) if !tied => head.weight.id,
         _ => model.llm.embed_tokens.weight.id,
     };
     let head: Tensor<2> = llm.get(head_id).expect("a gradient for the head");
-    (squared_norm(&model.llm, &llm).sqrt(), squared_norm(&model.connector, &connector).sqrt(), values(head))
+    (squared_norm(&model.llm, &mut llm).sqrt(), squared_norm(&model.connector, &mut connector).sqrt(), values(head))
 }
 
 fn targets_only_equals_full_vocabulary(tied: bool) {

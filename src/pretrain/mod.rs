@@ -339,7 +339,7 @@ pub fn pretrain(
         let loss = model.head.loss(&model.vit, &batch, &mut step_rng(config.seed, step))?;
         let value = loss.clone().into_scalar::<f64>();
         let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-        let grad_norm = clip::squared_norm(&model, &grads).sqrt();
+        let grad_norm = clip::squared_norm(&model, &mut grads).sqrt();
         if !(value.is_finite() && grad_norm.is_finite()) {
             return Err(PretrainError::NotFinite { step, loss: value, grad_norm });
         }

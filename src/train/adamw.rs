@@ -15,7 +15,7 @@ use burn::tensor::{DType, Device, Tensor, TensorData};
 use rayon::prelude::*;
 
 /// Elements per rayon task: below this, splitting costs more than it saves.
-const MIN_CHUNK: usize = 1 << 14;
+pub(crate) const MIN_CHUNK: usize = 1 << 14;
 
 /// AdamW (decoupled weight decay, no AMSGrad) with burn's arithmetic.
 #[derive(Clone)]
@@ -34,14 +34,28 @@ impl FusedAdamW {
     }
 }
 
-/// A CPU tensor's f32 values, without a copy when nothing else holds them.
-fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
-    tensor.into_data().try_into_vec::<f32>().expect("an f32 tensor holds f32 values")
+/// A CPU tensor's buffer: its own when nothing else holds it, else a copy.
+pub(crate) fn host<const D: usize>(tensor: Tensor<D>) -> TensorData {
+    tensor.into_data()
+}
+
+/// The f32 values of a buffer [`host`] took.
+pub(crate) fn slice(data: &TensorData) -> &[f32] {
+    data.as_slice::<f32>().expect("an f32 tensor holds f32 values")
+}
+
+pub(crate) fn slice_mut(data: &mut TensorData) -> &mut [f32] {
+    data.as_mut_slice::<f32>().expect("an f32 tensor holds f32 values")
 }
 
 /// The fused pass runs on f32 tensors on the CPU (flex); elsewhere burn's own step does.
 fn fuses<const D: usize>(tensor: &Tensor<D>, grad: &Tensor<D>) -> bool {
-    tensor.device() == Device::flex() && tensor.dtype() == DType::F32 && grad.dtype() == DType::F32
+    on_cpu(tensor) && on_cpu(grad)
+}
+
+/// An f32 tensor of the CPU backend, whose values the host loops here can take.
+pub(crate) fn on_cpu<const D: usize>(tensor: &Tensor<D>) -> bool {
+    tensor.device() == Device::flex() && tensor.dtype() == DType::F32
 }
 
 impl Optimizer for FusedAdamW {
@@ -57,12 +71,11 @@ impl Optimizer for FusedAdamW {
         if !fuses(&tensor, &grad) {
             return self.reference.step(lr, tensor, grad, state);
         }
-        let device = tensor.device();
-        let shape = tensor.shape();
-        let (mut param, grad) = (values(tensor), values(grad));
+        let (device, shape) = (tensor.device(), tensor.shape());
+        let (mut param, grad) = (host(tensor), host(grad));
         let (time, mut moment_1, mut moment_2) = match state {
-            Some(AdamWState { momentum }) => (momentum.time + 1, values(momentum.moment_1), values(momentum.moment_2)),
-            None => (1, vec![0.0; param.len()], vec![0.0; param.len()]),
+            Some(AdamWState { momentum }) => (momentum.time + 1, host(momentum.moment_1), host(momentum.moment_2)),
+            None => (1, TensorData::zeros::<f32, _>(shape.clone()), TensorData::zeros::<f32, _>(shape.clone())),
         };
         let first = time == 1;
         let (beta_1, beta_2, epsilon) = (self.beta_1, self.beta_2, self.epsilon);
@@ -73,11 +86,11 @@ impl Optimizer for FusedAdamW {
         let decay_rate = lr * self.weight_decay as f64;
         let keep = (decay_rate != 0.0).then_some((1.0 - decay_rate) as f32);
         let lr = lr as f32;
-        param
+        slice_mut(&mut param)
             .par_iter_mut()
-            .zip(moment_1.par_iter_mut())
-            .zip(moment_2.par_iter_mut())
-            .zip(grad.par_iter())
+            .zip(slice_mut(&mut moment_1).par_iter_mut())
+            .zip(slice_mut(&mut moment_2).par_iter_mut())
+            .zip(slice(&grad).par_iter())
             .with_min_len(MIN_CHUNK)
             .for_each(|(((p, m), v), &g)| {
                 // burn's order: m·β₁ + g·(1 − β₁), v·β₂ + g²·(1 − β₂); a first step starts from g.
@@ -88,7 +101,7 @@ impl Optimizer for FusedAdamW {
                 let delta = (*m / correction_1) / ((*v / correction_2).sqrt() + epsilon);
                 *p = keep.map_or(*p, |keep| *p * keep) - delta * lr;
             });
-        let tensor = |values: Vec<f32>| Tensor::<D>::from_data(TensorData::new(values, shape.clone()), &device);
+        let tensor = |data: TensorData| Tensor::<D>::from_data(data, &device);
         let momentum = AdaptiveMomentumState::new(time, tensor(moment_1), tensor(moment_2));
         (tensor(param), Some(AdamWState::new(momentum)))
     }
@@ -107,8 +120,8 @@ mod tests {
     use super::*;
 
     fn values_of(linear: &Linear) -> Vec<f32> {
-        let mut out = values(linear.weight.val());
-        out.extend(values(linear.bias.as_ref().expect("a bias").val()));
+        let mut out = slice(&host(linear.weight.val())).to_vec();
+        out.extend(slice(&host(linear.bias.as_ref().expect("a bias").val())));
         out
     }
 
