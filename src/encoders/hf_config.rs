@@ -479,10 +479,7 @@ fn radio_spec(root: &Value) -> Result<(RadioSpec, Preprocess), String> {
             "mlp_ratio" => mlp_ratio = value.as_f64().ok_or("`args.model_kwargs.mlp_ratio` must be a number")?,
             "weight_init" => {}
             other => {
-                return Err(format!(
-                    "`args.model_kwargs.{other}` is not supported (only {})",
-                    RADIO_MODEL_KWARGS.join(", ")
-                ));
+                return Err(format!("`args.model_kwargs.{other}` is not supported (only {})", RADIO_MODEL_KWARGS.join(", ")));
             }
         }
     }
@@ -505,7 +502,9 @@ fn radio_spec(root: &Value) -> Result<(RadioSpec, Preprocess), String> {
     };
     let side = match file.preferred_resolution.as_deref() {
         Some(&[h, w]) if h == w && h > 0 && h.is_multiple_of(patch_size) => h,
-        other => return Err(format!("`preferred_resolution` {other:?} must be a square whose side is a multiple of {patch_size}")),
+        other => {
+            return Err(format!("`preferred_resolution` {other:?} must be a square whose side is a multiple of {patch_size}"));
+        }
     };
     let radio = RadioSpec {
         patch_size,

@@ -375,10 +375,11 @@ impl Radio {
         }
         let (rows, cols) = (height / patch, width / patch);
         // Im2Patches: b c (py yy) (px xx) -> b (py px) (c yy xx)
-        let patches = pixels
-            .reshape([batch, channels, rows, patch, cols, patch])
-            .permute([0, 2, 4, 1, 3, 5])
-            .reshape([batch, rows * cols, channels * patch * patch]);
+        let patches = pixels.reshape([batch, channels, rows, patch, cols, patch]).permute([0, 2, 4, 1, 3, 5]).reshape([
+            batch,
+            rows * cols,
+            channels * patch * patch,
+        ]);
         let hidden = self.config.hidden_size;
         let x = self.embedder.forward(patches) + self.positions(rows, cols).unsqueeze::<3>();
         let x = match &self.cls_token {
@@ -414,10 +415,10 @@ impl Radio {
         }
         let cropped = (rows.min(at.0), cols.min(at.1));
         if cropped != at {
-            grid = grid.reshape([at.0, at.1, hidden]).slice([0..cropped.0, 0..cropped.1, 0..hidden]).reshape([
-                cropped.0 * cropped.1,
-                hidden,
-            ]);
+            grid = grid
+                .reshape([at.0, at.1, hidden])
+                .slice([0..cropped.0, 0..cropped.1, 0..hidden])
+                .reshape([cropped.0 * cropped.1, hidden]);
         }
         if cropped != (rows, cols) {
             grid = resize_grid(grid, cropped, (rows, cols), GridResample::Bilinear);
@@ -432,7 +433,7 @@ impl Radio {
             ("input_conditioner.norm_mean", &self.conditioner_mean, preprocess.mean),
             ("input_conditioner.norm_std", &self.conditioner_std, preprocess.std),
         ] {
-            let values: Vec<f32> = param.val().into_data().convert::<f32>().to_vec().unwrap_or_default();
+            let values: Vec<f32> = param.val().into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
             if values.len() != 3 || values.iter().zip(spec).any(|(a, b)| (a - b).abs() > 1e-6) {
                 return Err(EncoderError::Config(format!(
                     "the checkpoint's `{key}` is {values:?}, the spec's preprocessing normalises with {spec:?}: \
