@@ -43,6 +43,8 @@ use crate::weights::load::load_strict;
 
 /// RADIO's default input conditioner (`get_default_conditioner`): timm's OpenAI CLIP mean and std.
 pub const OPENAI_CLIP_MEAN: [f32; 3] = [0.48145466, 0.4578275, 0.40821073];
+// Written as timm writes them (and as the presets' TOML does); the f32 values are the same.
+#[allow(clippy::excessive_precision)]
 pub const OPENAI_CLIP_STD: [f32; 3] = [0.26862954, 0.26130258, 0.27577711];
 
 /// The `[architecture]` table of a spec with `kind = "radio"`.
