@@ -1,7 +1,9 @@
 //! A transformers model folder → an encoder spec, reading `config.json` the way transformers
 //! does (`model_type`, a nested `vision_config` for two-tower models) and the preprocessing
 //! from `preprocessor_config.json`. Any size of CLIP, SigLIP, DINOv2 (± registers), ViT,
-//! ViT-MAE, DPT (MiDaS, with a ViT or BEiT backbone) and AIMv2 loads this way without a preset.
+//! ViT-MAE, DPT (MiDaS, with a ViT or BEiT backbone), AIMv2 and RADIO (NVIDIA's
+//! `RADIOConfig`, recognised by its `architectures`, with its preprocessing from the config
+//! itself) loads this way without a preset.
 //!
 //! Two layers, as `llm::config`: typed structs mirror the files, every field optional (a key
 //! may be absent, as in a config saved with only its non-default values), and each model
@@ -20,6 +22,7 @@ use super::EncoderError;
 use super::aimv2::Aimv2Spec;
 use super::beit::BeitSpec;
 use super::preprocess::{CropRounding, Interpolation, Preprocess, ResizeMode};
+use super::radio::{OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, RadioSpec};
 use super::spec::{Architecture, EncoderSpec, Family, check_eps, check_size, limits};
 use super::vit::{VitLayout, VitSpec};
 use crate::nn::mlp::Act;
@@ -31,6 +34,7 @@ use crate::nn::resample::GridResample;
 #[serde(default)]
 struct HfConfig {
     model_type: Option<String>,
+    architectures: Option<Vec<String>>,
     vision_config: Option<Value>,
     backbone_config: Option<Value>,
     is_hybrid: Option<bool>,
@@ -213,6 +217,11 @@ pub fn spec_from_dir(dir: &Path) -> Result<EncoderSpec, EncoderError> {
     let in_file = |message: String| spec_error(&config_path, message);
     let config: HfConfig = typed(&root, "").map_err(in_file)?;
     let model_type = config.model_type.clone().unwrap_or_default();
+    // NVIDIA's RADIOConfig has no model_type; its model class names it.
+    if config.architectures.iter().flatten().any(|name| name == "RADIOModel") {
+        let (radio, preprocess) = radio_spec(&root).map_err(in_file)?;
+        return finish_with(dir, "radio", Family::LanguageSupervised, None, Architecture::Radio(radio), preprocess);
+    }
     let (layout, family, feature_layer, nested) = match model_type.as_str() {
         "clip" => (VitLayout::HfClip, Family::LanguageSupervised, Some(-2), Some("vision_config")),
         "clip_vision_model" => (VitLayout::HfClip, Family::LanguageSupervised, Some(-2), None),
@@ -232,7 +241,7 @@ pub fn spec_from_dir(dir: &Path) -> Result<EncoderSpec, EncoderError> {
         }
         other => {
             return Err(in_file(format!(
-                "model_type `{other}` is not a supported vision encoder (clip, siglip, dinov2, dinov2_with_registers, vit, vit_mae, dpt, aimv2)"
+                "model_type `{other}` is not a supported vision encoder (clip, siglip, dinov2, dinov2_with_registers, vit, vit_mae, dpt, aimv2; or a RADIO config)"
             )));
         }
     };
@@ -273,6 +282,17 @@ fn finish(
     feature_layer: Option<i64>,
     architecture: Architecture,
 ) -> Result<EncoderSpec, EncoderError> {
+    finish_with(dir, model_type, family, feature_layer, architecture, preprocess_from_dir(dir)?)
+}
+
+fn finish_with(
+    dir: &Path,
+    model_type: &str,
+    family: Family,
+    feature_layer: Option<i64>,
+    architecture: Architecture,
+    preprocess: Preprocess,
+) -> Result<EncoderSpec, EncoderError> {
     let spec = EncoderSpec {
         title: format!("{model_type} from {}", dir.display()),
         name: dir.file_name().and_then(|n| n.to_str()).unwrap_or("model").to_string(),
@@ -285,7 +305,7 @@ fn finish(
         feature_layer,
         feature_tokens: None,
         architecture,
-        preprocess: preprocess_from_dir(dir)?,
+        preprocess,
     };
     spec.validate().map_err(|err| spec_error(dir, err.config_message()))?;
     Ok(spec)
@@ -382,6 +402,137 @@ fn aimv2_spec(config: &HfConfig, root: Value) -> Result<Aimv2Spec, String> {
         mlp_bias: Some(v.mlp_bias.or(v.use_bias).unwrap_or(false)),
         norm_eps: Some(v.rms_norm_eps.unwrap_or(1e-5)),
     })
+}
+
+/// NVIDIA's `RADIOConfig` (radio/hf_model.py): the training `args` the model is built from,
+/// the preferred input resolution, and whether a FeatureNormalizer is part of the model.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RadioConfigFile {
+    args: Option<Value>,
+    patch_size: Option<usize>,
+    preferred_resolution: Option<Vec<usize>>,
+    feature_normalizer_config: Option<Value>,
+    vitdet_window_size: Option<usize>,
+}
+
+/// The `args` fields create_model_from_args and enable_cpe read.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RadioArgs {
+    model: Option<String>,
+    model_kwargs: Option<serde_json::Map<String, Value>>,
+    in_chans: Option<usize>,
+    cpe_max_size: Option<usize>,
+    register_multiple: Option<usize>,
+    cpe_num_registers: Option<usize>,
+    cls_token_per_teacher: Option<bool>,
+    teachers: Option<Vec<RadioTeacher>>,
+    model_norm: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct RadioTeacher {
+    name: String,
+}
+
+/// The timm ViTs RADIO releases name in `args.model` (timm's definitions, and
+/// `vit_huge_patch16_224` / `vit_giant_patch16_224` of RADIO's extra_timm_models.py): name,
+/// patch, width, depth, heads; the MLP is 4 × the width.
+const RADIO_TIMM_MODELS: &[(&str, usize, usize, usize, usize)] = &[
+    ("vit_tiny_patch16_224", 16, 192, 12, 3),
+    ("vit_small_patch16_224", 16, 384, 12, 6),
+    ("vit_base_patch16_224", 16, 768, 12, 12),
+    ("vit_large_patch16_224", 16, 1024, 24, 16),
+    ("vit_huge_patch16_224", 16, 1280, 32, 16),
+    ("vit_giant_patch16_224", 16, 1536, 40, 24),
+];
+
+/// `model_kwargs` that change sizes only; any other is refused (it may change the model).
+const RADIO_MODEL_KWARGS: &[&str] = &["patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "img_size", "weight_init"];
+
+/// A RADIO config → the architecture as create_model_from_args builds it, and the
+/// preprocessing: a square resize to `preferred_resolution` (bicubic) and the default input
+/// conditioner's OpenAI CLIP mean and std (the checkpoint's own is checked against it when it
+/// loads).
+fn radio_spec(root: &Value) -> Result<(RadioSpec, Preprocess), String> {
+    let file: RadioConfigFile = typed(root, "")?;
+    if file.vitdet_window_size.is_some() {
+        return Err("`vitdet_window_size`: RADIO's windowed ViTDet attention is not supported".into());
+    }
+    let args: RadioArgs = typed(file.args.as_ref().ok_or("no `args`")?, "args.")?;
+    let name = args.model.as_deref().ok_or("no `args.model`")?;
+    let &(_, mut patch_size, mut width, mut depth, mut heads) =
+        RADIO_TIMM_MODELS.iter().find(|(known, ..)| *known == name).ok_or_else(|| {
+            let known: Vec<&str> = RADIO_TIMM_MODELS.iter().map(|m| m.0).collect();
+            format!("`args.model` `{name}` is not a supported RADIO backbone ({})", known.join(", "))
+        })?;
+    let (mut mlp_ratio, mut image_size) = (4.0, 224);
+    for (key, value) in args.model_kwargs.iter().flatten() {
+        let number = || value.as_u64().map(|n| n as usize).ok_or(format!("`args.model_kwargs.{key}` must be a whole number"));
+        match key.as_str() {
+            "patch_size" => patch_size = number()?,
+            "embed_dim" => width = number()?,
+            "depth" => depth = number()?,
+            "num_heads" => heads = number()?,
+            "img_size" => image_size = number()?,
+            "mlp_ratio" => mlp_ratio = value.as_f64().ok_or("`args.model_kwargs.mlp_ratio` must be a number")?,
+            "weight_init" => {}
+            other => {
+                return Err(format!("`args.model_kwargs.{other}` is not supported (only {})", RADIO_MODEL_KWARGS.join(", ")));
+            }
+        }
+    }
+    if args.in_chans.unwrap_or(3) != 3 {
+        return Err("`args.in_chans` must be 3".into());
+    }
+    if let Some(top) = file.patch_size.filter(|p| *p != patch_size) {
+        return Err(format!("`patch_size` {top} differs from the model's {patch_size} (`args.model`, `args.model_kwargs`)"));
+    }
+    let cpe_max_size = args.cpe_max_size.ok_or("no `args.cpe_max_size`: RADIO without CPE is not supported")?;
+    let per_teacher = args.cls_token_per_teacher.ok_or("no `args.cls_token_per_teacher`")?;
+    let teachers = args.teachers.ok_or("no `args.teachers`")?;
+    let unique: std::collections::BTreeSet<&str> = teachers.iter().map(|t| t.name.as_str()).collect();
+    let cls_tokens = if per_teacher { unique.len() } else { 1 };
+    // ClsToken: `num_registers` if set, else up to the next multiple of `register_multiple`.
+    let registers = match (args.cpe_num_registers.filter(|n| *n > 0), args.register_multiple.filter(|m| *m > 0)) {
+        (Some(n), _) => n,
+        (None, Some(multiple)) => multiple - cls_tokens % multiple,
+        (None, None) => 0,
+    };
+    let side = match file.preferred_resolution.as_deref() {
+        Some(&[h, w]) if h == w && h > 0 && h.is_multiple_of(patch_size) => h,
+        other => {
+            return Err(format!("`preferred_resolution` {other:?} must be a square whose side is a multiple of {patch_size}"));
+        }
+    };
+    let radio = RadioSpec {
+        patch_size,
+        hidden_size: width,
+        depth,
+        heads,
+        mlp_size: (width as f64 * mlp_ratio) as usize,
+        cpe_max_size,
+        cls_tokens,
+        registers,
+        image_size: Some(image_size),
+        final_norm: Some(args.model_norm.unwrap_or(false)),
+        patch_norm: Some(false),
+        feature_normalizer: Some(file.feature_normalizer_config.is_some_and(|c| !c.is_null())),
+        norm_eps: None,
+    };
+    let preprocess = Preprocess {
+        pad_to_square: false,
+        pad_colour: None,
+        resize: ResizeMode::Squash,
+        resize_size: side,
+        crop_size: side,
+        interpolation: Interpolation::Bicubic,
+        crop_rounding: CropRounding::Floor,
+        mean: OPENAI_CLIP_MEAN,
+        std: OPENAI_CLIP_STD,
+    };
+    Ok((radio, preprocess))
 }
 
 /// `preprocessor_config.json` as the image processors write it (the keys read here).

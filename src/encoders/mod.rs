@@ -10,6 +10,7 @@ pub mod eva;
 pub mod hf_config;
 pub mod image_file;
 pub mod preprocess;
+pub mod radio;
 pub mod registry;
 pub mod resample;
 pub mod sam;
@@ -87,6 +88,7 @@ pub enum EncoderModel {
     Diffusion(StableDiffusion),
     Sam(SamEncoder),
     Aimv2(aimv2::Aimv2),
+    Radio(radio::Radio),
 }
 
 /// A patch-token grid: `tokens` [batch, rows × cols, hidden], row-major over `grid`.
@@ -109,7 +111,11 @@ impl Encoder {
         let model = match weights {
             WeightsSource::Path(path) => {
                 let selection = Selection { key: spec.weights_key.as_deref(), prefix: spec.weights_prefix.as_deref() };
-                architecture.load(path, &selection, device)?
+                let model = architecture.load(path, &selection, device)?;
+                if let EncoderModel::Radio(radio) = &model {
+                    radio.check_conditioner(&spec.preprocess)?;
+                }
+                model
             }
             WeightsSource::Random { seed } => {
                 device.seed(seed);
@@ -143,6 +149,7 @@ impl Encoder {
             EncoderModel::Diffusion(sd) => sd.forward(pixels, layer)?,
             EncoderModel::Sam(sam) => sam.forward(pixels, layer)?,
             EncoderModel::Aimv2(aimv2) => aimv2.forward(pixels, layer)?,
+            EncoderModel::Radio(radio) => radio.forward(pixels, layer)?,
         };
         // One reduction per batch: a NaN checkpoint tensor or eps must not pass as features.
         if !tokens.clone().is_finite().all().into_scalar::<bool>() {

@@ -17,6 +17,7 @@ use super::convnext::ConvNextSpec;
 use super::diffusion::StableDiffusionSpec;
 use super::eva::EvaSpec;
 use super::preprocess::Preprocess;
+use super::radio::RadioSpec;
 use super::sam::SamSpec;
 use super::vit::VitSpec;
 use super::{EncoderError, EncoderModel};
@@ -98,6 +99,7 @@ pub enum Architecture {
     StableDiffusion(Box<StableDiffusionSpec>),
     Sam(SamSpec),
     Aimv2(Aimv2Spec),
+    Radio(RadioSpec),
 }
 
 impl Architecture {
@@ -110,6 +112,7 @@ impl Architecture {
             Architecture::StableDiffusion(sd) => sd.as_ref(),
             Architecture::Sam(sam) => sam,
             Architecture::Aimv2(aimv2) => aimv2,
+            Architecture::Radio(radio) => radio,
         }
     }
 }

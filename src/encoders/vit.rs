@@ -324,13 +324,9 @@ impl VitConfig {
             pos_embed: token_init.init([positions, hidden], device),
             norm_pre: self.pre_norm.then(norm),
             blocks: (0..self.depth)
-                .map(|_| Block {
-                    norm1: norm(),
-                    attn: SelfAttention::new(hidden, self.heads, self.qkv_bias, device),
-                    ls1: self.layer_scale.then(|| LayerScale::new(hidden, device)),
-                    norm2: norm(),
-                    mlp: Mlp::new(hidden, self.mlp_size, self.act, device),
-                    ls2: self.layer_scale.then(|| LayerScale::new(hidden, device)),
+                .map(|_| {
+                    let sizes = BlockSizes { hidden, heads: self.heads, mlp_size: self.mlp_size, norm_eps: self.norm_eps };
+                    Block::new(&sizes, self.act, self.qkv_bias, self.layer_scale, device)
                 })
                 .collect(),
             norm: self.final_norm.then(norm),
@@ -349,7 +345,29 @@ pub struct Block {
     pub ls2: Option<LayerScale>,
 }
 
+/// The widths of a pre-norm block (LayerNorm, attention, LayerNorm, MLP).
+pub struct BlockSizes {
+    pub hidden: usize,
+    pub heads: usize,
+    pub mlp_size: usize,
+    pub norm_eps: f64,
+}
+
 impl Block {
+    /// A block with lazily initialised random parameters.
+    pub fn new(sizes: &BlockSizes, act: Act, qkv_bias: bool, layer_scale: bool, device: &Device) -> Self {
+        let BlockSizes { hidden, heads, mlp_size, norm_eps } = *sizes;
+        let norm = || LayerNormConfig::new(hidden).with_epsilon(norm_eps).init(device);
+        Block {
+            norm1: norm(),
+            attn: SelfAttention::new(hidden, heads, qkv_bias, device),
+            ls1: layer_scale.then(|| LayerScale::new(hidden, device)),
+            norm2: norm(),
+            mlp: Mlp::new(hidden, mlp_size, act, device),
+            ls2: layer_scale.then(|| LayerScale::new(hidden, device)),
+        }
+    }
+
     /// [batch, tokens, hidden] → [batch, tokens, hidden]
     pub(crate) fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let scaled = |ls: &Option<LayerScale>, y: Tensor<3>| match ls {

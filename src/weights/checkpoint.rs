@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
 use burn::store::burn_pack::Tensor as PackTensor;
+use burn::store::pytorch_reader::{PickleValue, PytorchReader};
 use burn::store::{ModuleStore, PytorchStore, SafetensorsStore};
 use serde::Deserialize;
 
@@ -86,6 +87,16 @@ impl Checkpoint {
             });
         }
         Ok(Self { origin: self.origin, tensors })
+    }
+}
+
+/// The keys of a PyTorch pickle's top-level dict (the container checked first, as for
+/// reading), e.g. to choose between a checkpoint's `state_dict_ema` and `state_dict`.
+pub fn pickle_top_level_keys(path: &Path) -> Result<Vec<String>, WeightsError> {
+    pickle::check_container(path)?;
+    match PytorchReader::read_pickle_data(path, None).map_err(|err| read_error(path, err))? {
+        PickleValue::Dict(entries) => Ok(entries.into_keys().collect()),
+        _ => Err(read_error(path, "the pickle is not a dict")),
     }
 }
 
