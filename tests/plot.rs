@@ -302,12 +302,12 @@ fn a_malformed_results_csv_names_the_file_line_and_column() {
     let text = std::fs::read_to_string(study().join("results.csv")).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let mut percent: Vec<&str> = lines[2].split(',').collect();
-    percent[16] = "65.26";
+    percent[17] = "65.26";
     let cases = [
         // an unknown category on line 3
         (lines[2].replace(",General,", ",Generic,"), "line 3: unknown variant `Generic`, expected one of `General`"),
         // a row cut short
-        (lines[2].rsplit_once(',').unwrap().0.to_string(), "line 3: 21 fields where the header has 22"),
+        (lines[2].rsplit_once(',').unwrap().0.to_string(), "line 3: 24 fields where the header has 25"),
         // a score in percent
         (percent.join(","), "line 3: column `generation`: 65.26 is not a score in [0, 1]"),
     ];

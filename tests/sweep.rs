@@ -99,12 +99,12 @@ fn the_matrix_results_and_slurm_script() {
     let rows = uninterrupted();
     assert_eq!(
         rows[0],
-        "sweep,run,encoder,family,connector,stage1_samples,stage2_samples,encoder_trainable,llm,seed,benchmark,category,questions,unreadable,degraded,chance,generation,paper_score,likelihood,generation_blind,likelihood_blind"
+        "sweep,run,encoder,family,weights,connector,stage1_samples,stage2_samples,encoder_trainable,llm,seed,benchmark,category,questions,unreadable,degraded,chance,generation,generation_low,generation_high,paper_score,likelihood,generation_blind,likelihood_blind"
     );
     assert_eq!(rows.len(), 1 + 3, "{rows:?}");
     assert!(rows[3].starts_with("tiny,vit+clip_mlp2x_gelu_s0-"), "{}", rows[3]);
     // Stage 2: the 32 multiple-choice conversations and 6 open-ended ones (one item per task, existence asked twice).
-    assert!(rows[3].contains(",tiny-vit-test+tiny-vit-clip,self-supervised+language-supervised,mlp2x_gelu,32,38,false,llm,0,synth,Vision-Centric,16,"), "{}", rows[3]);
+    assert!(rows[3].contains(",tiny-vit-test+tiny-vit-clip,self-supervised+language-supervised,random+random,mlp2x_gelu,32,38,false,llm,0,synth,Vision-Centric,16,"), "{}", rows[3]);
 }
 
 fn runs_matching(sweep_dir: &Path, check: impl Fn(&Path) -> bool) -> usize {

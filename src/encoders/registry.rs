@@ -97,25 +97,53 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// Where the spec's own checkpoint is: a file of a Hugging Face repository, an address
+    /// (torch.hub cache) or a file beside the spec; none when the spec names none.
+    pub fn origin(&self) -> Option<Origin<'_>> {
+        let spec = &self.spec;
+        match (&spec.hub, &spec.url, &spec.weights_file, &self.spec_dir) {
+            (Some(repo), _, file, _) => Some(Origin::Hub { repo, file: file.as_deref().unwrap_or("model.safetensors") }),
+            (None, Some(address), _, _) => Some(Origin::Url(address)),
+            (None, None, Some(file), Some(dir)) => Some(Origin::File(dir.join(file))),
+            _ => None,
+        }
+    }
+
     /// The spec's own checkpoint: its file in the Hugging Face cache (downloaded if missing,
     /// with the config files the architecture reads), at its address (torch.hub cache), or
     /// beside the spec file.
     pub fn pretrained_weights(&self) -> Result<std::path::PathBuf, EncoderError> {
-        let spec = &self.spec;
-        match (&spec.hub, &spec.url, &spec.weights_file, &self.spec_dir) {
-            (Some(repo), _, file, _) => {
-                let path = hub::fetch_weights(repo, file.as_deref().unwrap_or("model.safetensors"))?;
-                for other in spec.architecture.spec().hub_files() {
+        match self.origin() {
+            Some(Origin::Hub { repo, file }) => {
+                let path = hub::fetch_weights(repo, file)?;
+                for other in self.spec.architecture.spec().hub_files() {
                     hub::fetch(repo, other)?;
                 }
                 Ok(path)
             }
-            (None, Some(address), _, _) => Ok(url::fetch(address)?),
-            (None, None, Some(file), Some(dir)) => Ok(dir.join(file)),
-            _ => Err(EncoderError::Config(format!(
+            Some(Origin::Url(address)) => Ok(url::fetch(address)?),
+            Some(Origin::File(path)) => Ok(path),
+            None => Err(EncoderError::Config(format!(
                 "encoder `{}` names no weights: pass --weights PATH or --init random (in a run file: weights = PATH or init = \"random\")",
-                spec.name
+                self.spec.name
             ))),
+        }
+    }
+}
+
+/// Where a spec's own checkpoint is; shown as `hub:REPO/FILE`, the address or the path.
+pub enum Origin<'a> {
+    Hub { repo: &'a str, file: &'a str },
+    Url(&'a str),
+    File(std::path::PathBuf),
+}
+
+impl std::fmt::Display for Origin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Hub { repo, file } => write!(f, "hub:{repo}/{file}"),
+            Origin::Url(address) => f.write_str(address),
+            Origin::File(path) => write!(f, "{}", path.display()),
         }
     }
 }

@@ -20,6 +20,7 @@ pub fn markdown(sweep: &Sweep, figures: &[Drawn], notes: &[String]) -> String {
         sweep.benchmarks.len()
     );
     table(&mut out, sweep);
+    intervals(&mut out, sweep);
     for figure in figures {
         let file = figure.png.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let _ = writeln!(
@@ -47,20 +48,28 @@ fn table(out: &mut String, sweep: &Sweep) {
     let average = |s: &Setting| s.stat(Column::Average, sweep).map_or(f64::NEG_INFINITY, |a| a.mean);
     settings.sort_by(|a, b| average(b).total_cmp(&average(a)));
     let main = sweep.main_recipe().filter(|main| settings.iter().any(|s| s.recipe != *main));
+    // Where some encoder is random-init, which of them are: a control beside checkpoints.
+    let controls = settings.iter().any(|s| weights_kinds(s.weights).contains("random"));
     let mut header = vec!["Rank".to_string(), "Encoder".into(), "Family".into()];
+    if controls {
+        header.push("Weights".into());
+    }
     if main.is_some() {
         header.push("Recipe".into());
     }
     header.push("Seeds".into());
     header.extend(columns.iter().map(|c| c.label().to_string()));
     let _ = writeln!(out, "| {} |", header.join(" | "));
-    let text_columns = if main.is_some() { 4 } else { 3 };
+    let text_columns = 3 + usize::from(controls) + usize::from(main.is_some());
     let rule: String = (0..header.len()).map(|i| if i < text_columns { "---|" } else { "--:|" }).collect();
     let _ = writeln!(out, "|{rule}");
     for (rank, setting) in settings.iter().enumerate() {
         let families: Vec<String> = setting.families.iter().map(|f| f.to_string()).collect();
         let encoder = code(setting.encoder).replace('|', "\\|");
         let mut cells = vec![(rank + 1).to_string(), encoder, families.join(" + ")];
+        if controls {
+            cells.push(weights_kinds(setting.weights));
+        }
         if let Some(main) = main {
             let difference = recipe_difference(setting.recipe, main);
             cells.push(if difference.is_empty() { "main".into() } else { text(&difference.join(", ")) });
@@ -72,6 +81,67 @@ fn table(out: &mut String, sweep: &Sweep) {
     if let Some(main) = main {
         let recipe = text(&describe_recipe(main));
         let _ = writeln!(out, "\nMain recipe (most encoders): {recipe}. Recipe: where a row differs from it.");
+    }
+}
+
+/// `random` or `trained` per encoder of a `weights` label (`random+hub:…` → `random + trained`).
+fn weights_kinds(weights: &str) -> String {
+    let kinds: Vec<&str> = weights.split('+').map(|w| if w == "random" { "random" } else { "trained" }).collect();
+    kinds.join(" + ")
+}
+
+/// Per benchmark, each single-seed setting's score with its 95% bootstrap interval over the
+/// questions, best first, and which settings the best one is separated from: their intervals
+/// do not overlap (a conservative test of the difference, at well under 5%).
+fn intervals(out: &mut String, sweep: &Sweep) {
+    let settings: Vec<_> = sweep.settings().into_iter().filter(|s| s.runs.len() == 1).collect();
+    let mut header = false;
+    for benchmark in &sweep.benchmarks {
+        let mut scored: Vec<(&str, &str, f64, f64, f64)> = settings
+            .iter()
+            .filter_map(|s| {
+                let row = s.runs[0].rows.get(&benchmark.name)?;
+                Some((s.encoder, s.weights, row.generation, row.generation_low?, row.generation_high?))
+            })
+            .collect();
+        if scored.len() < 2 {
+            continue;
+        }
+        if !header {
+            header = true;
+            out.push_str(
+                "\n## 95% intervals over the questions\n\nGeneration scores in percent with their bootstrap \
+                 intervals (questions drawn again with replacement, 2,000 times), settings of one seed.\n",
+            );
+        }
+        scored.sort_by(|a, b| b.2.total_cmp(&a.2));
+        let _ =
+            writeln!(out, "\n### {}\n\n| Encoder | Weights | Score | 95% interval |\n|---|---|--:|--:|", text(&benchmark.name));
+        for (encoder, weights, score, low, high) in &scored {
+            let (score, low, high) = (100.0 * score, 100.0 * low, 100.0 * high);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {score:.1} | {low:.1}–{high:.1} |",
+                code(encoder).replace('|', "\\|"),
+                weights_kinds(weights)
+            );
+        }
+        let best = scored[0];
+        let (apart, close): (Vec<_>, Vec<_>) = scored[1..].iter().partition(|other| other.4 < best.3);
+        let names = |list: &[&(&str, &str, f64, f64, f64)]| {
+            if list.is_empty() { "none".to_string() } else { list.iter().map(|s| code(s.0)).collect::<Vec<_>>().join(", ") }
+        };
+        let _ = writeln!(
+            out,
+            "\nSignificantly below the best, {} (intervals apart): {}. Not separable from it: {}.",
+            code(best.0),
+            names(&apart),
+            names(&close)
+        );
+        if let Some(control) = scored.iter().find(|s| s.1 == "random") {
+            let above: Vec<_> = scored.iter().filter(|other| other.3 > control.4).collect();
+            let _ = writeln!(out, "Above the random-init control {} (intervals apart): {}.", code(control.0), names(&above));
+        }
     }
 }
 

@@ -81,6 +81,8 @@ pub struct Run {
     pub id: String,
     pub encoder: String,
     pub families: Vec<Family>,
+    /// `random` or the checkpoint, per encoder, as results.csv's `weights`.
+    pub weights: String,
     pub recipe: Recipe,
     pub seed: u64,
     /// Benchmark name → its row.
@@ -111,10 +113,11 @@ impl Run {
     }
 }
 
-/// One encoder (or combination) under one recipe, over its seeds.
+/// One encoder (or combination) with the same weights under one recipe, over its seeds.
 pub struct Setting<'a> {
     pub encoder: &'a str,
     pub families: &'a [Family],
+    pub weights: &'a str,
     pub recipe: &'a Recipe,
     pub runs: Vec<&'a Run>,
 }
@@ -155,6 +158,7 @@ impl Sweep {
                         id: row.run.clone(),
                         encoder: row.encoder.clone(),
                         families: row.families()?,
+                        weights: row.weights.clone(),
                         recipe: row.recipe(),
                         seed: row.seed,
                         rows: BTreeMap::new(),
@@ -174,15 +178,16 @@ impl Sweep {
         self.categories.iter().map(|&c| Column::Category(c)).chain([Column::Average]).collect()
     }
 
-    /// Runs grouped by encoder and recipe, in order of first appearance.
+    /// Runs grouped by encoder, weights and recipe, in order of first appearance.
     pub fn settings(&self) -> Vec<Setting<'_>> {
         let mut settings: Vec<Setting> = Vec::new();
         for run in &self.runs {
-            match settings.iter_mut().find(|s| s.encoder == run.encoder && *s.recipe == run.recipe) {
+            match settings.iter_mut().find(|s| s.encoder == run.encoder && s.weights == run.weights && *s.recipe == run.recipe) {
                 Some(setting) => setting.runs.push(run),
                 None => settings.push(Setting {
                     encoder: &run.encoder,
                     families: &run.families,
+                    weights: &run.weights,
                     recipe: &run.recipe,
                     runs: vec![run],
                 }),

@@ -2,6 +2,7 @@
 //! run's `metrics.csv` (one row per optimizer step). The sweep writes them with these structs
 //! and `plot` reads them back; the column names are the field names, in this order.
 
+pub mod bootstrap;
 mod read;
 
 use serde::de::IntoDeserializer;
@@ -13,11 +14,12 @@ use crate::encoders::Family;
 pub use read::{ResultsError, read_metrics, read_results};
 
 /// The columns of `results.csv`, in order.
-pub const RESULT_COLUMNS: [&str; 22] = [
+pub const RESULT_COLUMNS: [&str; 25] = [
     "sweep",
     "run",
     "encoder",
     "family",
+    "weights",
     "connector",
     "stage1_samples",
     "stage2_samples",
@@ -31,6 +33,8 @@ pub const RESULT_COLUMNS: [&str; 22] = [
     "degraded",
     "chance",
     "generation",
+    "generation_low",
+    "generation_high",
     "paper_score",
     "likelihood",
     "generation_blind",
@@ -51,6 +55,9 @@ pub struct ResultRow {
     pub encoder: String,
     /// The family of each encoder (`Family`'s display names), joined by `+` in the same order.
     pub family: String,
+    /// Per encoder, joined by `+` in the same order: `random`, or the checkpoint it loaded (a
+    /// file path, or `hub:REPO/FILE` / the address for a preset's own weights).
+    pub weights: String,
     /// `linear`, `mlp2x_gelu` or `sva`.
     pub connector: String,
     /// Stage-1 (connector alignment) samples; 0 = one-stage training.
@@ -72,6 +79,10 @@ pub struct ResultRow {
     pub chance: Option<f64>,
     /// The greedy reply, judged by the benchmark's scorer: its headline in [0, 1].
     pub generation: f64,
+    /// The 95% bootstrap interval of `generation` over the questions ([`bootstrap`]); empty
+    /// where the headline is not a mean over questions.
+    pub generation_low: Option<f64>,
+    pub generation_high: Option<f64>,
     /// `generation` in the study's units: percent, or MME's perception points (0-2000).
     pub paper_score: f64,
     /// The choice the model ranks most likely, judged by the same scorer; empty for

@@ -23,8 +23,9 @@ use crate::atomic::write_json;
 use crate::data::vision::ImageMode;
 use crate::encoders::registry;
 use crate::eval::evaluate::report_file;
-use crate::results::ResultRow;
+use crate::results::{ResultRow, bootstrap};
 use crate::train::StageSummary;
+use crate::train::config::{EncoderChoice, Init};
 
 /// `RUN/done`, written last: which run this is, the prepared data it was trained on, and the
 /// columns of its rows that come from its config.
@@ -42,6 +43,7 @@ pub struct Done {
 pub struct RunLabels {
     pub encoder: String,
     pub family: String,
+    pub weights: String,
     pub connector: String,
     pub encoder_trainable: bool,
     pub llm: String,
@@ -52,16 +54,19 @@ impl Done {
     pub fn new(cell: &Cell, data: Option<String>) -> Result<Self, SweepError> {
         let mut names = Vec::new();
         let mut families = Vec::new();
+        let mut weights = Vec::new();
         for choice in &cell.config.encoders {
-            let resolved = registry::resolve(Some(&choice.name), None);
-            let spec = resolved.map_err(|err| SweepError::spec(Path::new(&choice.name), err.to_string()))?.spec;
-            names.push(spec.name);
-            families.push(spec.family.to_string());
+            let resolved = registry::resolve(Some(&choice.name), None)
+                .map_err(|err| SweepError::spec(Path::new(&choice.name), err.to_string()))?;
+            weights.push(weights_label(choice, &resolved)?);
+            names.push(resolved.spec.name);
+            families.push(resolved.spec.family.to_string());
         }
         let config = &cell.config;
         let labels = RunLabels {
             encoder: names.join("+"),
             family: families.join("+"),
+            weights: weights.join("+"),
             connector: config.connector.label(),
             encoder_trainable: [&config.stage1, &config.stage2].into_iter().flatten().any(|s| s.encoder_lr.is_some()),
             llm: config.llm.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
@@ -77,6 +82,19 @@ impl Done {
 
     pub fn write(&self, run: &Path) -> Result<(), SweepError> {
         Ok(write_json(&run.join("done"), self)?)
+    }
+}
+
+/// What an encoder of a run loaded, without fetching it: `random`, the `weights` path as the
+/// run config gives it, or where `init = "pretrained"` reads the spec's own checkpoint from.
+fn weights_label(choice: &EncoderChoice, resolved: &registry::Resolved) -> Result<String, SweepError> {
+    match (&choice.weights, choice.init) {
+        (Some(path), _) => Ok(path.display().to_string()),
+        (None, Some(Init::Pretrained)) => match resolved.origin() {
+            Some(origin) => Ok(origin.to_string()),
+            None => Err(SweepError::spec(Path::new(&choice.name), format!("encoder `{}` names no weights", resolved.spec.name))),
+        },
+        (None, _) => Ok("random".into()),
     }
 }
 
@@ -154,12 +172,14 @@ impl Sweep {
                 continue;
             };
             let blind = report(ImageMode::NoImage);
+            let interval = bootstrap::interval(&generation.correct, generation.score);
             let labels = done.labels.clone();
             table.rows.push(ResultRow {
                 sweep: self.spec.name().to_string(),
                 run: done.run.clone(),
                 encoder: labels.encoder,
                 family: labels.family,
+                weights: labels.weights,
                 connector: labels.connector,
                 stage1_samples: examples(1),
                 stage2_samples: examples(2),
@@ -173,6 +193,8 @@ impl Sweep {
                 degraded: seeing.degraded.len() as u64,
                 chance: seeing.chance,
                 generation: generation.score,
+                generation_low: interval.map(|i| i.0),
+                generation_high: interval.map(|i| i.1),
                 paper_score: generation.paper_score,
                 likelihood: seeing.likelihood.as_ref().map(|l| l.score),
                 generation_blind: blind.as_ref().and_then(|b| b.generation.as_ref()).map(|g| g.score),
