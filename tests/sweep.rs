@@ -258,7 +258,7 @@ fn narrower_sweeps_keep_rows_edited_benchmarks_are_evaluated_again_and_busy_runs
     let text = std::fs::read_to_string(&benchmark).unwrap();
     let kept: Vec<&str> = text.lines().collect();
     std::fs::write(&benchmark, kept[..kept.len() - 1].join("\n") + "\n").unwrap();
-    let questions = |row: &str| row.split(',').nth(12).unwrap().to_string();
+    let questions = |row: &str| row.split(',').nth(13).unwrap().to_string();
 
     let out = sweep_command(&dir, &[]).output().unwrap();
     assert!(!out.status.success(), "a busy run fails the sweep");
