@@ -16,7 +16,7 @@ use cambrian::encoders::encode::preprocess_files;
 use cambrian::encoders::registry::{preset, resolve};
 use cambrian::encoders::{Encoder, EncoderModel, EncoderSpec, Family, WeightsSource};
 use common::encoder_case::{Case, PIXEL_TOLERANCE, SAME_PIXELS_TOLERANCE};
-use common::{Array, fixtures, image, max_abs_diff, read_tensors, scratch};
+use common::{Array, fixtures, image, max_abs_diff, pixel_values, read_tensors, scratch};
 
 fn case_dir(name: &str) -> PathBuf {
     fixtures().join("encoders").join(name)
@@ -122,7 +122,7 @@ fn a_feature_extractor_config_without_do_rescale_rescales() {
     let reference = read_tensors(&case_dir("hf-dpt").join("reference.safetensors"));
     let images: Vec<PathBuf> = reference.metadata["images"].split(',').map(image).collect();
     let ours = preprocess_files(&spec.preprocess, &images).unwrap();
-    assert!(max_abs_diff(&ours.concat(), &reference.tensors["pixels"].values) <= PIXEL_TOLERANCE);
+    assert!(max_abs_diff(&pixel_values(&ours), &reference.tensors["pixels"].values) <= PIXEL_TOLERANCE);
 }
 
 /// Each preset at its real width and resolution, one block deep (random weights): the token
@@ -138,7 +138,8 @@ fn presets_give_the_native_token_grid() {
         assert!(text.contains("\ndepth = 24\n"), "{name}: expected 24 blocks");
         let spec = EncoderSpec::from_toml(&text.replace("\ndepth = 24\n", "\ndepth = 1\n"), name).unwrap();
         let side = spec.resolution();
-        let pixels = preprocess_files(&spec.preprocess, &[image("demo-96x72.jpg")]).unwrap().concat();
+        let pixels = preprocess_files(&spec.preprocess, &[image("demo-96x72.jpg")]).unwrap();
+        let pixels = pixel_values(&pixels);
         let encoder = Encoder::build(spec, WeightsSource::Random { seed: 1 }, &device).unwrap();
         let input = Tensor::<4>::from_data(TensorData::new(pixels, [1, 3, side, side]), &device);
         let out = encoder.forward(input, None).unwrap();

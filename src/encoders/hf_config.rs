@@ -21,6 +21,7 @@ use serde_json::Value;
 use super::EncoderError;
 use super::aimv2::Aimv2Spec;
 use super::beit::BeitSpec;
+use super::naflex::NaflexSpec;
 use super::preprocess::{CropRounding, Interpolation, Preprocess, ResizeMode};
 use super::radio::{OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, RadioSpec};
 use super::spec::{Architecture, EncoderSpec, Family, check_eps, check_size, limits};
@@ -57,6 +58,8 @@ struct VisionConfig {
     qkv_bias: Option<bool>,
     use_swiglu_ffn: Option<bool>,
     num_register_tokens: Option<usize>,
+    /// SigLIP 2 NaFlex: rows of its square position table.
+    num_patches: Option<usize>,
 }
 
 /// DPT's `backbone_config` of model_type `beit` (`BeitConfig`): the vision fields and the
@@ -114,7 +117,7 @@ fn class_defaults(model_type: &str) -> ClassDefaults {
         "clip" | "clip_vision_model" => {
             ClassDefaults { patch_size: 32, hidden_act: "quick_gelu", layer_norm_eps: 1e-5, reads_qkv_bias: false, ..BASE }
         }
-        "siglip" | "siglip_vision_model" => {
+        "siglip" | "siglip_vision_model" | "siglip2" | "siglip2_vision_model" => {
             ClassDefaults { hidden_act: "gelu_pytorch_tanh", layer_norm_eps: 1e-6, reads_qkv_bias: false, ..BASE }
         }
         "dinov2" => ClassDefaults { patch_size: 14, mlp: MlpWidth::Ratio(4.0), layer_norm_eps: 1e-6, reads_swiglu: true, ..BASE },
@@ -235,13 +238,18 @@ pub fn spec_from_dir(dir: &Path) -> Result<EncoderSpec, EncoderError> {
             None => (VitLayout::HfDpt, Family::Depth, Some(-1), None),
             Some(beit) => return finish(dir, &model_type, Family::Depth, Some(-1), Architecture::Beit(beit)),
         },
+        // The NaFlex checkpoints; the fixed-resolution SigLIP 2 ones are model_type `siglip`.
+        "siglip2" | "siglip2_vision_model" => {
+            let naflex = naflex_spec(&config, root, &model_type).map_err(in_file)?;
+            return finish(dir, &model_type, Family::LanguageSupervised, None, Architecture::Naflex(naflex));
+        }
         "aimv2" | "aimv2_vision_model" => {
             let aimv2 = aimv2_spec(&config, root).map_err(in_file)?;
             return finish(dir, &model_type, Family::LanguageSupervised, None, Architecture::Aimv2(aimv2));
         }
         other => {
             return Err(in_file(format!(
-                "model_type `{other}` is not a supported vision encoder (clip, siglip, dinov2, dinov2_with_registers, vit, vit_mae, dpt, aimv2; or a RADIO config)"
+                "model_type `{other}` is not a supported vision encoder (clip, siglip, dinov2, dinov2_with_registers, vit, vit_mae, dpt, aimv2, siglip2; or a RADIO config)"
             )));
         }
     };
@@ -346,6 +354,29 @@ fn dpt_backbone(config: &HfConfig) -> Result<Option<BeitSpec>, String> {
         norm_eps: Some(r.norm_eps),
         layer_scale: Some(backbone.layer_scale_init_value.unwrap_or(0.1) > 0.0),
     }))
+}
+
+/// The vision tower of a SigLIP 2 NaFlex config (`Siglip2VisionConfig`, defaults of
+/// transformers 5.25), nested under `vision_config` in `Siglip2Config`.
+fn naflex_spec(config: &HfConfig, root: Value, model_type: &str) -> Result<NaflexSpec, String> {
+    let (object, prefix) = match model_type {
+        "siglip2" => (config.vision_config.clone().unwrap_or_else(|| Value::Object(Default::default())), "vision_config."),
+        _ => (root, ""),
+    };
+    let vision: VisionConfig = typed(&object, prefix)?;
+    let r = vision.resolve(&class_defaults(model_type)).map_err(|err| format!("{prefix}{}", err.config_message()))?;
+    if r.act != Act::GeluTanh {
+        return Err(format!("`{prefix}hidden_act`: SigLIP 2 uses gelu_pytorch_tanh"));
+    }
+    Ok(NaflexSpec {
+        patch_size: r.patch_size,
+        positions: vision.num_patches.unwrap_or(256),
+        hidden_size: r.hidden_size,
+        depth: r.depth,
+        heads: r.heads,
+        mlp_size: r.mlp_size,
+        norm_eps: Some(r.norm_eps),
+    })
 }
 
 /// `Aimv2VisionConfig`'s fields. The hub's original configs (remote code, `model_type`
@@ -527,6 +558,8 @@ fn radio_spec(root: &Value) -> Result<(RadioSpec, Preprocess), String> {
         resize: ResizeMode::Squash,
         resize_size: side,
         crop_size: side,
+        max_patches: None,
+        patch_size: None,
         interpolation: Interpolation::Bicubic,
         crop_rounding: CropRounding::Floor,
         mean: OPENAI_CLIP_MEAN,
@@ -552,6 +585,10 @@ struct ProcessorConfig {
     do_normalize: Option<bool>,
     image_mean: Option<[f32; 3]>,
     image_std: Option<[f32; 3]>,
+    image_processor_type: Option<String>,
+    /// `Siglip2ImageProcessor`'s token budget and patch.
+    max_num_patches: Option<usize>,
+    patch_size: Option<usize>,
 }
 
 /// `size`/`crop_size`: an int, `{"shortest_edge": n}` or `{"height": h, "width": w}`.
@@ -585,6 +622,9 @@ fn preprocess_from_dir(dir: &Path) -> Result<Preprocess, EncoderError> {
 }
 
 fn preprocess(config: &ProcessorConfig) -> Result<Preprocess, String> {
+    if config.image_processor_type.as_deref().is_some_and(|name| name.starts_with("Siglip2ImageProcessor")) {
+        return max_patches_preprocess(config);
+    }
     let (resize, resize_size) = config.size.as_ref().ok_or("no `size`")?.read("size")?;
     let centre_crop = config.do_center_crop.unwrap_or(false);
     let crop_size = match (centre_crop, &config.crop_size) {
@@ -628,6 +668,45 @@ fn preprocess(config: &ProcessorConfig) -> Result<Preprocess, String> {
         resize,
         resize_size,
         crop_size,
+        max_patches: None,
+        patch_size: None,
+        interpolation,
+        crop_rounding: CropRounding::Floor,
+        mean,
+        std,
+    })
+}
+
+/// `Siglip2ImageProcessor`: each image at its aspect ratio within `max_num_patches` (default
+/// 256) patches of `patch_size` (16), PIL bilinear, normalised by mean and std 0.5.
+fn max_patches_preprocess(config: &ProcessorConfig) -> Result<Preprocess, String> {
+    let budget = config.max_num_patches.unwrap_or(256);
+    let patch = config.patch_size.unwrap_or(16);
+    check_size("max_num_patches", budget, 1..=limits::PATCHES).map_err(EncoderError::config_message)?;
+    check_size("patch_size", patch, 1..=limits::PATCH).map_err(EncoderError::config_message)?;
+    let interpolation = match config.resample {
+        Some(2) | None => Interpolation::Bilinear,
+        Some(3) => Interpolation::Bicubic,
+        Some(1) => Interpolation::Lanczos,
+        Some(other) => return Err(format!("resample filter {other} is not supported")),
+    };
+    let rescale = config.rescale_factor.unwrap_or(1.0 / 255.0);
+    if !config.do_rescale.unwrap_or(true) || (rescale - 1.0 / 255.0).abs() > 1e-9 {
+        return Err("only do_rescale with rescale_factor 1/255 is supported".into());
+    }
+    let (mean, std) = match config.do_normalize.unwrap_or(true) {
+        true => (config.image_mean.unwrap_or([0.5; 3]), config.image_std.unwrap_or([0.5; 3])),
+        false => ([0.0; 3], [1.0; 3]),
+    };
+    let side = budget.isqrt() * patch;
+    Ok(Preprocess {
+        pad_to_square: false,
+        pad_colour: None,
+        resize: ResizeMode::MaxPatches,
+        resize_size: side,
+        crop_size: side,
+        max_patches: Some(budget),
+        patch_size: Some(patch),
         interpolation,
         crop_rounding: CropRounding::Floor,
         mean,

@@ -9,6 +9,7 @@ pub mod encode;
 pub mod eva;
 pub mod hf_config;
 pub mod image_file;
+pub mod naflex;
 pub mod preprocess;
 pub mod radio;
 pub mod registry;
@@ -18,6 +19,7 @@ pub mod spec;
 pub mod vit;
 pub mod vit_keys;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
@@ -29,6 +31,7 @@ use crate::weights::WeightsError;
 use beit::Beit;
 use diffusion::StableDiffusion;
 use image_file::ImageFileError;
+use preprocess::Pixels;
 use sam::SamEncoder;
 pub use spec::{Architecture, ArchitectureSpec, EncoderSpec, Family, Selection};
 use vit::VisionTransformer;
@@ -89,6 +92,7 @@ pub enum EncoderModel {
     Sam(SamEncoder),
     Aimv2(aimv2::Aimv2),
     Radio(radio::Radio),
+    Naflex(naflex::Naflex),
 }
 
 /// A patch-token grid: `tokens` [batch, rows × cols, hidden], row-major over `grid`.
@@ -128,18 +132,76 @@ impl Encoder {
     }
 
     /// Decoded images, each preprocessed by the spec, through `forward` at the feature layer.
+    /// A native-resolution encoder takes each image at its own grid, then brings every grid
+    /// to the spec's output grid (bilinear, align_corners = false, as `feature_tokens`), so
+    /// that the batch is one tensor for the connectors and the feature cache.
     /// [images] → [images, tokens, hidden]
     pub fn encode_images(&self, images: &[&RgbImage], device: &Device) -> Result<Features, EncoderError> {
+        if self.spec.is_native() {
+            let pixels: Vec<Pixels> = images.iter().map(|image| self.spec.preprocess.pixels(image)).collect();
+            let target = self.spec.output_grid()?;
+            let tokens = self
+                .encode_native(&pixels, None, images.len(), device)?
+                .into_iter()
+                .map(|f| match f.grid == target {
+                    true => f.tokens,
+                    false => resize_grids(f.tokens, (f.grid[0], f.grid[1]), (target[0], target[1]), GridResample::Bilinear),
+                })
+                .collect();
+            return Ok(Features { tokens: Tensor::cat(tokens, 0), grid: target });
+        }
         let side = self.spec.resolution();
         let pixels: Vec<f32> = images.iter().flat_map(|image| self.spec.preprocess.apply(image)).collect();
         let pixels = Tensor::<4>::from_data(TensorData::new(pixels, [images.len(), 3, side, side]), device);
         self.forward(pixels, None)
     }
 
+    /// Each image at its own grid, in input order: [1, rows_i × cols_i, hidden] each, at
+    /// `layer` (default: the spec's feature layer). Images of one size share a forward, at
+    /// most `batch_size` at a time.
+    pub fn encode_native(
+        &self,
+        pixels: &[Pixels],
+        layer: Option<i64>,
+        batch_size: usize,
+        device: &Device,
+    ) -> Result<Vec<Features>, EncoderError> {
+        let mut by_size: BTreeMap<[usize; 2], Vec<usize>> = BTreeMap::new();
+        for (index, image) in pixels.iter().enumerate() {
+            by_size.entry(image.size).or_default().push(index);
+        }
+        let mut out: Vec<Option<Features>> = (0..pixels.len()).map(|_| None).collect();
+        for ([height, width], indices) in by_size {
+            for batch in indices.chunks(batch_size.max(1)) {
+                let values: Vec<f32> = batch.iter().flat_map(|&i| pixels[i].values.iter().copied()).collect();
+                let input = Tensor::<4>::from_data(TensorData::new(values, [batch.len(), 3, height, width]), device);
+                let (tokens, grid) = self.forward_tokens(input, layer)?;
+                let [_, count, hidden] = tokens.dims();
+                for (row, &index) in batch.iter().enumerate() {
+                    out[index] = Some(Features { tokens: tokens.clone().slice([row..row + 1, 0..count, 0..hidden]), grid });
+                }
+            }
+        }
+        Ok(out.into_iter().map(|f| f.expect("every image is in one size group")).collect())
+    }
+
     /// The tokens of `layer` (default: the spec's feature layer) for a batch of
     /// preprocessed images, resized to `feature_tokens` if the spec asks.
     /// [batch, 3, res, res] → [batch, tokens, hidden]
     pub fn forward(&self, pixels: Tensor<4>, layer: Option<i64>) -> Result<Features, EncoderError> {
+        let (tokens, grid) = self.forward_tokens(pixels, layer)?;
+        let [rows, cols] = grid;
+        let target = self.spec.output_grid()?;
+        if self.spec.feature_tokens.is_none() || target == grid {
+            return Ok(Features { tokens, grid });
+        }
+        let tokens = resize_grids(tokens, (rows, cols), (target[0], target[1]), GridResample::Bilinear);
+        Ok(Features { tokens, grid: target })
+    }
+
+    /// The architecture's tokens at `layer` and their grid, checked finite.
+    /// [batch, 3, height, width] → ([batch, rows × cols, hidden], [rows, cols])
+    fn forward_tokens(&self, pixels: Tensor<4>, layer: Option<i64>) -> Result<(Tensor<3>, [usize; 2]), EncoderError> {
         let layer = layer.or(self.spec.feature_layer);
         let (tokens, grid) = match &self.model {
             EncoderModel::Vit(vit) => vit.forward(pixels, layer)?,
@@ -150,17 +212,12 @@ impl Encoder {
             EncoderModel::Sam(sam) => sam.forward(pixels, layer)?,
             EncoderModel::Aimv2(aimv2) => aimv2.forward(pixels, layer)?,
             EncoderModel::Radio(radio) => radio.forward(pixels, layer)?,
+            EncoderModel::Naflex(naflex) => naflex.forward(pixels, layer)?,
         };
         // One reduction per batch: a NaN checkpoint tensor or eps must not pass as features.
         if !tokens.clone().is_finite().all().into_scalar::<bool>() {
             return Err(EncoderError::NonFinite { encoder: self.spec.name.clone() });
         }
-        let [rows, cols] = grid;
-        let target = self.spec.output_grid()?;
-        if self.spec.feature_tokens.is_none() || target == grid {
-            return Ok(Features { tokens, grid });
-        }
-        let tokens = resize_grids(tokens, (rows, cols), (target[0], target[1]), GridResample::Bilinear);
-        Ok(Features { tokens, grid: target })
+        Ok((tokens, grid))
     }
 }

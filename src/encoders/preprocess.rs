@@ -4,7 +4,9 @@
 //!
 //! Steps: decode → RGB → [Cambrian's `process_images`: pad to a square, then resize it to
 //! crop × crop with Pillow's default bicubic] → resize (shortest edge, or both sides) with
-//! Pillow's filters in 8 bits → centre crop → scale to [0, 1] → normalise.
+//! Pillow's filters in 8 bits → centre crop → scale to [0, 1] → normalise. Native-resolution
+//! encoders (SigLIP 2 NaFlex) take `max-patches` instead of the resize and the crop: each
+//! image keeps its aspect ratio at the largest size of at most `max_patches` patches.
 
 use std::ops::Range;
 
@@ -29,15 +31,30 @@ pub struct Preprocess {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pad_colour: Option<[u8; 3]>,
     pub resize: ResizeMode,
-    /// Target of the shortest edge (`shortest-edge`) or of both sides (`squash`).
+    /// Target of the shortest edge (`shortest-edge`) or of both sides (`squash`); with
+    /// `max-patches`, `crop_size`.
     pub resize_size: usize,
-    /// Side of the centre crop: the encoder's input resolution.
+    /// Side of the centre crop: the encoder's input resolution. With `max-patches`, the side
+    /// a square image is resized to, ⌊√max_patches⌋ · patch_size: the nominal resolution.
     pub crop_size: usize,
+    /// The token budget of `max-patches` (`max_num_patches` of `Siglip2ImageProcessor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_patches: Option<usize>,
+    /// The patch the sides of a `max-patches` image are multiples of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch_size: Option<usize>,
     pub interpolation: Interpolation,
     #[serde(default)]
     pub crop_rounding: CropRounding,
     pub mean: [f32; 3],
     pub std: [f32; 3],
+}
+
+/// One preprocessed image: normalised values, channels first, [3, height, width] of `size`.
+pub struct Pixels {
+    pub values: Vec<f32>,
+    /// [height, width]
+    pub size: [usize; 2],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -47,6 +64,9 @@ pub enum ResizeMode {
     ShortestEdge,
     /// Both sides to `resize_size`, aspect ratio ignored.
     Squash,
+    /// Aspect ratio kept, sides rounded up to multiples of `patch_size`, at the largest scale
+    /// with at most `max_patches` patches (`get_image_size_for_max_num_patches`); no crop.
+    MaxPatches,
 }
 
 /// Pillow's resampling filters, as the reference processors use them.
@@ -73,6 +93,7 @@ impl Preprocess {
     pub fn validate(&self) -> Result<(), EncoderError> {
         check_size("crop_size", self.crop_size, 1..=limits::PIXELS)?;
         check_size("resize_size", self.resize_size, self.crop_size..=limits::PIXELS)?;
+        self.validate_max_patches()?;
         if !self.mean.iter().all(|m| m.is_finite()) || !self.std.iter().all(|s| s.is_finite() && *s > 0.0) {
             return Err(EncoderError::Config(format!(
                 "mean {:?} must be finite and std {:?} finite and positive",
@@ -82,12 +103,57 @@ impl Preprocess {
         Ok(())
     }
 
+    /// `max_patches` and `patch_size` given exactly with `max-patches`, in range, and the
+    /// nominal side consistent with them.
+    fn validate_max_patches(&self) -> Result<(), EncoderError> {
+        let (Some(budget), Some(patch)) = (self.max_patches, self.patch_size) else {
+            return match (self.resize, self.max_patches.or(self.patch_size)) {
+                (ResizeMode::MaxPatches, _) => {
+                    Err(EncoderError::Config("resize = \"max-patches\" needs max_patches and patch_size".into()))
+                }
+                (_, Some(_)) => {
+                    Err(EncoderError::Config("max_patches and patch_size are read only with resize = \"max-patches\"".into()))
+                }
+                (_, None) => Ok(()),
+            };
+        };
+        if self.resize != ResizeMode::MaxPatches {
+            return Err(EncoderError::Config("max_patches and patch_size are read only with resize = \"max-patches\"".into()));
+        }
+        check_size("max_patches", budget, 1..=limits::PATCHES)?;
+        check_size("patch_size", patch, 1..=limits::PATCH)?;
+        let side = budget.isqrt() * patch;
+        if self.crop_size != side || self.resize_size != side {
+            return Err(EncoderError::Config(format!(
+                "with max_patches = {budget} and patch_size = {patch}, crop_size and resize_size must be {side} \
+                 (a square image's side); got {} and {}",
+                self.crop_size, self.resize_size
+            )));
+        }
+        Ok(())
+    }
+
+    /// The encoder's input [height, width] for an image of `width × height`: the crop's
+    /// square, or with `max-patches` the image's own size within the budget.
+    pub fn input_size(&self, width: usize, height: usize) -> [usize; 2] {
+        let square = if self.pad_to_square { Some(self.crop_size) } else { None };
+        let (width, height) = square.map_or((width, height), |side| (side, side));
+        match self.resize {
+            ResizeMode::MaxPatches => {
+                let (width, height) = self.resized_size(width, height);
+                [height, width]
+            }
+            _ => [self.crop_size; 2],
+        }
+    }
+
     /// The fill colour of `expand2square`: `tuple(int(x * 255) for x in image_mean)`.
     fn pad_colour(&self) -> [u8; 3] {
         self.pad_colour.unwrap_or(self.mean.map(|m| (m * 255.0).clamp(0.0, 255.0) as u8))
     }
 
-    /// Runs every step; returns the normalised pixels, channels first: [3, crop, crop].
+    /// Runs every step; returns the normalised pixels, channels first: [3, crop, crop], or
+    /// [3, height, width] of [`input_size`](Self::input_size) with `max-patches`.
     pub fn apply(&self, image: &RgbImage) -> Vec<f32> {
         let squared;
         let image = if self.pad_to_square {
@@ -102,9 +168,13 @@ impl Preprocess {
         };
         let source = (image.width() as usize, image.height() as usize);
         let (width, height) = self.resized_size(source.0, source.1);
-        let cropped =
-            resize_rgb_window(image.as_raw(), source, (width, height), self.centre_crop(width, height), self.interpolation);
+        let cropped = resize_rgb_window(image.as_raw(), source, (width, height), self.window(width, height), self.interpolation);
         self.normalise(&cropped)
+    }
+
+    /// [`apply`](Self::apply) with the size of its output.
+    pub fn pixels(&self, image: &RgbImage) -> Pixels {
+        Pixels { values: self.apply(image), size: self.input_size(image.width() as usize, image.height() as usize) }
     }
 
     /// Where `point` of the encoder's input (crop pixels, continuous: pixel (x, y) spans
@@ -121,7 +191,7 @@ impl Preprocess {
         };
         let before_resize = if self.pad_to_square { (self.crop_size, self.crop_size) } else { padded };
         let (resized_width, resized_height) = self.resized_size(before_resize.0, before_resize.1);
-        let (cols, rows) = self.centre_crop(resized_width, resized_height);
+        let (cols, rows) = self.window(resized_width, resized_height);
         let x = (point.0 + cols.start as f64) * padded.0 as f64 / resized_width as f64 - offset.0 as f64;
         let y = (point.1 + rows.start as f64) * padded.1 as f64 / resized_height as f64 - offset.1 as f64;
         (x, y)
@@ -130,6 +200,13 @@ impl Preprocess {
     fn resized_size(&self, width: usize, height: usize) -> (usize, usize) {
         match self.resize {
             ResizeMode::Squash => (self.resize_size, self.resize_size),
+            ResizeMode::MaxPatches => {
+                let (Some(budget), Some(patch)) = (self.max_patches, self.patch_size) else {
+                    unreachable!("validated: max-patches has max_patches and patch_size")
+                };
+                let (height, width) = size_for_max_patches(height, width, patch, budget);
+                (width, height)
+            }
             // transformers' get_resize_output_image_size and torchvision's Resize(int) agree:
             // the long side is int(size * long / short).
             ResizeMode::ShortestEdge if width <= height => {
@@ -143,8 +220,12 @@ impl Preprocess {
         }
     }
 
-    /// The centre `crop × crop` window (columns, rows) of an image of `width × height`.
-    fn centre_crop(&self, width: usize, height: usize) -> (Range<usize>, Range<usize>) {
+    /// The window (columns, rows) of the resized `width × height` image the encoder takes:
+    /// the centre `crop × crop`, or all of it with `max-patches`.
+    fn window(&self, width: usize, height: usize) -> (Range<usize>, Range<usize>) {
+        if self.resize == ResizeMode::MaxPatches {
+            return (0..width, 0..height);
+        }
         let crop = self.crop_size;
         let offset = |extent: usize| {
             let margin = extent - crop;
@@ -168,6 +249,28 @@ impl Preprocess {
         }
         out
     }
+}
+
+/// transformers' `get_image_size_for_max_num_patches`: the binary search (in f64, as
+/// Python's floats) for the largest scale whose sides, rounded up to multiples of `patch`
+/// and at least one patch, hold at most `budget` patches. → (height, width)
+fn size_for_max_patches(height: usize, width: usize, patch: usize, budget: usize) -> (usize, usize) {
+    let scaled = |scale: f64, size: usize| {
+        let patches = (size as f64 * scale / patch as f64).ceil() as usize;
+        patches.max(1) * patch
+    };
+    let eps = 1e-5;
+    let (mut low, mut high) = (eps / 10.0, 100.0);
+    while high - low >= eps {
+        let scale = (low + high) / 2.0;
+        let patches = (scaled(scale, height) / patch) * (scaled(scale, width) / patch);
+        if patches <= budget {
+            low = scale;
+        } else {
+            high = scale;
+        }
+    }
+    (scaled(low, height), scaled(low, width))
 }
 
 /// Python's `round` (half to even), as torchvision's CenterCrop uses it.
@@ -200,6 +303,15 @@ mod tests {
         assert_eq!(round_half_even(1.5), 2);
         assert_eq!(round_half_even(2.5), 2);
         assert_eq!(round_half_even(3.0), 3);
+    }
+
+    /// Sizes transformers' `get_image_size_for_max_num_patches` gives (patch 16, budget 256).
+    #[test]
+    fn max_patches_sizes_match_transformers() {
+        assert_eq!(size_for_max_patches(480, 640, 16, 256), (224, 288));
+        assert_eq!(size_for_max_patches(1000, 10, 16, 256), (2048, 32));
+        assert_eq!(size_for_max_patches(7, 7, 16, 256), (256, 256));
+        assert_eq!(size_for_max_patches(300, 300, 16, 1), (16, 16));
     }
 
     #[test]

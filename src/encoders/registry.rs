@@ -22,6 +22,8 @@ pub(crate) const PRESET_FILES: &[(&str, &str)] = &[
     ("convnext-xxl-1024-multi-stage", include_str!("../../encoders/convnext-xxl-1024-multi-stage.toml")),
     ("siglip2-so400m-14-384", include_str!("../../encoders/siglip2-so400m-14-384.toml")),
     ("siglip2-vit-l-16-384", include_str!("../../encoders/siglip2-vit-l-16-384.toml")),
+    ("siglip2-b-16-naflex", include_str!("../../encoders/siglip2-b-16-naflex.toml")),
+    ("siglip2-so400m-16-naflex", include_str!("../../encoders/siglip2-so400m-16-naflex.toml")),
     ("pe-core-vit-l-14-336", include_str!("../../encoders/pe-core-vit-l-14-336.toml")),
     ("pe-lang-vit-l-14-448", include_str!("../../encoders/pe-lang-vit-l-14-448.toml")),
     ("pe-lang-vit-g-14-448", include_str!("../../encoders/pe-lang-vit-g-14-448.toml")),

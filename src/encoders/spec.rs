@@ -16,7 +16,8 @@ use super::beit::BeitSpec;
 use super::convnext::ConvNextSpec;
 use super::diffusion::StableDiffusionSpec;
 use super::eva::EvaSpec;
-use super::preprocess::Preprocess;
+use super::naflex::NaflexSpec;
+use super::preprocess::{Preprocess, ResizeMode};
 use super::radio::RadioSpec;
 use super::sam::SamSpec;
 use super::vit::VitSpec;
@@ -100,6 +101,7 @@ pub enum Architecture {
     Sam(SamSpec),
     Aimv2(Aimv2Spec),
     Radio(RadioSpec),
+    Naflex(NaflexSpec),
 }
 
 impl Architecture {
@@ -113,6 +115,7 @@ impl Architecture {
             Architecture::Sam(sam) => sam,
             Architecture::Aimv2(aimv2) => aimv2,
             Architecture::Radio(radio) => radio,
+            Architecture::Naflex(naflex) => naflex,
         }
     }
 }
@@ -131,6 +134,8 @@ pub mod limits {
     /// Input and position-table sides, in pixels (`image_size`, `crop_size`, `resize_size`).
     pub const PIXELS: usize = 4096;
     pub const PATCH: usize = 64;
+    /// Patches of a native-resolution image (`max_patches`): 256 × 256.
+    pub const PATCHES: usize = 65_536;
     /// Channels of a token or a feature map.
     pub const WIDTH: usize = 8192;
     /// Blocks of a tower or of a stage.
@@ -203,6 +208,11 @@ pub trait ArchitectureSpec {
     fn hidden_size(&self) -> usize;
     /// The output token grid [rows, cols] for a square input of side `resolution`.
     fn grid(&self, resolution: usize) -> [usize; 2];
+    /// The patch size of an architecture that takes each image at its own aspect ratio and
+    /// a grid of its own (NaFlex); `None` for the fixed-grid ones.
+    fn native_patch(&self) -> Option<usize> {
+        None
+    }
     /// Every size in range and every combination buildable: checked where a spec is read,
     /// before anything is allocated.
     fn validate(&self) -> Result<(), EncoderError>;
@@ -253,11 +263,35 @@ impl EncoderSpec {
         if self.native_grid().contains(&0) {
             return Err(EncoderError::Config(format!("crop_size {} is smaller than one token", self.resolution())));
         }
+        self.validate_native()?;
         if let Some(tokens) = self.feature_tokens {
             // 256 × 256: far beyond the 576 of Cambrian's `interp`.
             check_size("feature_tokens", tokens, 1..=65_536)?;
         }
         self.output_grid().map(drop)
+    }
+
+    /// A native-resolution architecture takes `max-patches` preprocessing at its own patch,
+    /// and only it does.
+    fn validate_native(&self) -> Result<(), EncoderError> {
+        let native = self.preprocess.resize == ResizeMode::MaxPatches;
+        match (self.architecture.spec().native_patch(), self.preprocess.patch_size) {
+            (Some(patch), Some(preprocess_patch)) if native && patch == preprocess_patch => Ok(()),
+            (Some(patch), _) => Err(EncoderError::Config(format!(
+                "{} takes each image at its own aspect ratio: set resize = \"max-patches\" and patch_size = {patch} in [preprocess]",
+                self.architecture_name()
+            ))),
+            (None, _) if native => Err(EncoderError::Config(format!(
+                "resize = \"max-patches\" is for native-resolution encoders (naflex); {} takes a fixed square",
+                self.architecture_name()
+            ))),
+            (None, _) => Ok(()),
+        }
+    }
+
+    /// Whether each image keeps its aspect ratio and a grid of its own (`max-patches`).
+    pub fn is_native(&self) -> bool {
+        self.preprocess.resize == ResizeMode::MaxPatches
     }
 
     pub fn from_file(path: &Path) -> Result<Self, EncoderError> {

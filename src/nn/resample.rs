@@ -1,7 +1,8 @@
 //! Resampling of token grids (position embeddings, feature maps) as separable weight
 //! matrices, matching `torch.nn.functional.interpolate(..., align_corners=False)`:
-//! bilinear, plain bicubic (a = -0.75) and antialiased bicubic (a = -0.5, support widened
-//! when shrinking, as in ATen's `_upsample_bicubic2d_aa`). burn's interpolate has no antialias,
+//! bilinear, plain bicubic (a = -0.75), and the antialiased bilinear and bicubic of ATen's
+//! `_upsample_bilinear2d_aa` / `_upsample_bicubic2d_aa` (triangle or a = -0.5 cubic filter,
+//! support widened when shrinking). burn's interpolate has no antialias,
 //! and two small matmuls on the host-built weights run on every backend.
 
 use burn::tensor::{Device, Tensor, TensorData};
@@ -14,6 +15,8 @@ pub enum GridResample {
     Bilinear,
     Bicubic,
     BicubicAntialias,
+    /// `antialias=True` bilinear: SigLIP 2 NaFlex's per-image position table.
+    BilinearAntialias,
 }
 
 fn cubic(x: f64, a: f64) -> f64 {
@@ -56,6 +59,17 @@ pub fn weights(input: usize, output: usize, kind: GridResample) -> Vec<f32> {
                     let index = (base as i64 + k).clamp(0, input as i64 - 1) as usize;
                     row[index] += cubic(dist, -0.75);
                 }
+            }
+            GridResample::BilinearAntialias => {
+                // transformers' `Siglip2VisionEmbeddings.resize_positional_embeddings`: a
+                // triangle of half-width max(scale, 1) about the source centre, normalised.
+                let support = scale.max(1.0);
+                let centre = (out as f64 + 0.5) * scale - 0.5;
+                for (index, slot) in row.iter_mut().enumerate() {
+                    *slot = (1.0 - (index as f64 - centre).abs() / support).max(0.0);
+                }
+                let total: f64 = row.iter().sum();
+                row.iter_mut().for_each(|v| *v /= total);
             }
             GridResample::BicubicAntialias => {
                 let support = 2.0 * scale.max(1.0);
@@ -108,7 +122,9 @@ mod tests {
 
     #[test]
     fn same_size_is_the_identity() {
-        for kind in [GridResample::Bilinear, GridResample::Bicubic, GridResample::BicubicAntialias] {
+        for kind in
+            [GridResample::Bilinear, GridResample::Bicubic, GridResample::BicubicAntialias, GridResample::BilinearAntialias]
+        {
             let w = weights(5, 5, kind);
             for i in 0..5 {
                 for j in 0..5 {
@@ -121,7 +137,9 @@ mod tests {
 
     #[test]
     fn rows_of_weights_sum_to_one() {
-        for kind in [GridResample::Bilinear, GridResample::Bicubic, GridResample::BicubicAntialias] {
+        for kind in
+            [GridResample::Bilinear, GridResample::Bicubic, GridResample::BicubicAntialias, GridResample::BilinearAntialias]
+        {
             for (input, output) in [(7, 5), (5, 7), (37, 24)] {
                 let w = weights(input, output, kind);
                 for row in w.chunks(input) {

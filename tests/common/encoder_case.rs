@@ -12,7 +12,7 @@ use cambrian::encoders::encode::preprocess_files;
 use cambrian::encoders::registry::resolve;
 use cambrian::encoders::{Encoder, WeightsSource};
 
-use super::{Array, TensorFile, cambrian, fixtures, image, max_abs_diff, read_tensors, scratch, stderr};
+use super::{Array, TensorFile, cambrian, fixtures, image, max_abs_diff, pixel_values, read_tensors, scratch, stderr};
 
 pub const SAME_PIXELS_TOLERANCE: f32 = 1e-4;
 pub const FROM_FILE_TOLERANCE: f32 = 1e-3;
@@ -81,7 +81,7 @@ impl Case {
         assert!(diff <= SAME_PIXELS_TOLERANCE, "{name}: features differ by {diff} on identical pixels");
 
         let our_pixels = preprocess_files(&encoder.spec.preprocess, &self.images()).unwrap();
-        let pixel_diff = max_abs_diff(&our_pixels.concat(), &pixels.values);
+        let pixel_diff = max_abs_diff(&pixel_values(&our_pixels), &pixels.values);
         println!("{name}: preprocessing, max |Δ| = {pixel_diff:.2e}");
         assert!(pixel_diff <= PIXEL_TOLERANCE, "{name}: preprocessing differs by {pixel_diff}");
 

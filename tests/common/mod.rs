@@ -57,6 +57,11 @@ pub fn read_tensors(path: &Path) -> TensorFile {
     TensorFile { tensors, metadata }
 }
 
+/// Preprocessed images' values, one after the other: [images, 3, height, width] for a square.
+pub fn pixel_values(pixels: &[cambrian::encoders::preprocess::Pixels]) -> Vec<f32> {
+    pixels.iter().flat_map(|p| p.values.iter().copied()).collect()
+}
+
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "lengths differ");
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
