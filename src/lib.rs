@@ -18,5 +18,7 @@ pub mod pretrain;
 pub mod progress;
 pub mod results;
 pub mod sweep;
+#[cfg(test)]
+mod test_dir;
 pub mod train;
 pub mod weights;

@@ -717,12 +717,12 @@ fn max_patches_preprocess(config: &ProcessorConfig) -> Result<Preprocess, String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_dir::TestDir;
     use serde_json::json;
 
     /// A transformers folder holding `config` and a plain square processor config.
-    fn folder(name: &str, config: Value) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("cambrian-hf-config-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+    fn folder(name: &str, config: Value) -> TestDir {
+        let dir = TestDir::new(&format!("hf-config-{name}"));
         std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
         let processor = json!({"size": {"height": 32, "width": 32}, "do_normalize": true, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]});
         std::fs::write(dir.join("preprocessor_config.json"), processor.to_string()).unwrap();

@@ -245,13 +245,11 @@ impl Drop for RemovedOnDrop {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_dir::TestDir;
     use std::sync::Barrier;
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("cambrian-lock-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    fn scratch(name: &str) -> TestDir {
+        TestDir::new(&format!("lock-{name}"))
     }
 
     fn host() -> &'static str {
@@ -274,7 +272,7 @@ mod tests {
             let barrier = Arc::new(Barrier::new(16));
             let racers: Vec<_> = (0..16)
                 .map(|_| {
-                    let (barrier, run) = (barrier.clone(), run.clone());
+                    let (barrier, run) = (barrier.clone(), run.to_path_buf());
                     std::thread::spawn(move || {
                         barrier.wait();
                         RunLock::acquire_with(&run, os_locks).unwrap()
@@ -284,7 +282,6 @@ mod tests {
             let held: Vec<RunLock> = racers.into_iter().filter_map(|r| r.join().unwrap()).collect();
             assert_eq!(held.len(), 1, "round {round}: {} owners", held.len());
         }
-        std::fs::remove_dir_all(&run).unwrap();
     }
 
     #[test]

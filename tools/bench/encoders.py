@@ -94,14 +94,24 @@ def vit_reference(arch, feature_layer):
 
 
 def timm_hub_reference(spec):
-    """Presets hosted by timm name their timm model in the hub id (`timm/<model>.<tag>`)."""
+    """Presets hosted by timm name their timm model in the hub id (`timm/<model>.<tag>`): EVA-02
+    CLIP, Perception Encoder (`vit_pe_core_*`, `vit_pe_lang_*`, `vit_pe_spatial_*`), DINOv3
+    (`vit_*_dinov3*`). Built at the spec's resolution; refused unless its sizes are the spec's."""
     import timm
 
-    hub = spec.get("hub") or ""
+    name, hub, arch = spec["name"], spec.get("hub") or "", spec["architecture"]
     if not hub.startswith("timm/"):
-        raise SystemExit(f"no timm model name in hub id `{hub}`")
-    arch = spec["architecture"]
-    model = timm.create_model(hub.split("/")[1].split(".")[0], pretrained=False, img_size=arch["image_size"], num_classes=0)
+        raise SystemExit(f"{name}: no timm model for hub id `{hub}` (only `timm/<model>` hub ids name one)")
+    timm_name = hub.split("/")[1].split(".")[0]
+    model = timm.create_model(timm_name, pretrained=False, img_size=arch["image_size"], num_classes=0)
+    block = model.blocks[0]
+    built = {
+        "hidden_size": model.embed_dim, "depth": len(model.blocks), "heads": block.attn.num_heads,
+        "mlp_size": block.mlp.fc2.in_features, "patch_size": model.patch_embed.patch_size[0],
+    }
+    wrong = [f"{k} {v} (spec {arch[k]})" for k, v in built.items() if v != arch[k]]
+    if wrong:
+        raise SystemExit(f"{name}: timm's {timm_name} is not the spec's model: " + ", ".join(wrong))
     return model, model.forward_features
 
 
@@ -233,6 +243,35 @@ def aimv2_reference(spec):
     return model, lambda px: model(pixel_values=px, output_hidden_states=True).hidden_states[layer]
 
 
+def naflex_reference(spec):
+    """transformers' Siglip2VisionModel without its pooling head, fed as our bench feeds ours
+    (src/bench/encoders.rs): one square image per row, cut into patches in the processor's
+    (row, column, channel) order inside the timed pass, every patch valid (all-ones
+    pixel_attention_mask), its grid as spatial_shapes; last_hidden_state (after post_layernorm)."""
+    import transformers as tf
+
+    a = spec["architecture"]
+    patch = a["patch_size"]
+    config = tf.Siglip2VisionConfig(
+        hidden_size=a["hidden_size"], intermediate_size=a["mlp_size"], num_hidden_layers=a["depth"],
+        num_attention_heads=a["heads"], patch_size=patch, num_patches=a["positions"],
+        layer_norm_eps=a.get("norm_eps", 1e-6), vision_use_head=False, **SDPA,
+    )
+    model = tf.Siglip2VisionModel(config)
+
+    def forward(px):
+        batch, channels, height, width = px.shape
+        rows, cols = height // patch, width // patch
+        # [batch, 3, rows · patch, cols · patch] → [batch, rows × cols, patch · patch · 3]
+        patches = px.reshape(batch, channels, rows, patch, cols, patch).permute(0, 2, 4, 3, 5, 1)
+        patches = patches.reshape(batch, rows * cols, patch * patch * channels)
+        mask = torch.ones(batch, rows * cols, dtype=torch.long, device=px.device)
+        shapes = torch.tensor([[rows, cols]] * batch, device=px.device)
+        return model(pixel_values=patches, pixel_attention_mask=mask, spatial_shapes=shapes).last_hidden_state
+
+    return model, forward
+
+
 REFERENCES = {
     "sam": sam_reference,
     "convnext": convnext_reference,
@@ -241,6 +280,7 @@ REFERENCES = {
     "eva": timm_hub_reference,
     "beit": beit_reference,
     "aimv2": aimv2_reference,
+    "naflex": naflex_reference,
 }
 
 
