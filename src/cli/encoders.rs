@@ -17,6 +17,8 @@ struct Row {
     tokens: usize,
     /// Tokens handed on after Cambrian's interpolation, where the preset asks for one.
     feature_tokens: Option<usize>,
+    /// A native-resolution encoder's token budget: each image's grid holds at most this many.
+    max_patches: Option<usize>,
     hidden_size: usize,
     hub: Option<String>,
     url: Option<String>,
@@ -33,6 +35,7 @@ impl From<&EncoderSpec> for Row {
             grid: spec.native_grid(),
             tokens: spec.native_tokens(),
             feature_tokens: spec.feature_tokens,
+            max_patches: spec.preprocess.max_patches,
             hidden_size: spec.hidden_size(),
             hub: spec.hub.clone(),
             url: spec.url.clone(),
@@ -61,8 +64,9 @@ pub fn run(args: &EncodersArgs) -> anyhow::Result<()> {
             row.architecture,
             row.resolution,
             format!("{}x{}", row.grid[0], row.grid[1]),
-            match row.feature_tokens {
-                Some(out) if out != row.tokens => format!("{}→{out}", row.tokens),
+            match (row.max_patches, row.feature_tokens) {
+                (Some(budget), _) => format!("≤{budget}"),
+                (None, Some(out)) if out != row.tokens => format!("{}→{out}", row.tokens),
                 _ => row.tokens.to_string(),
             },
             row.hidden_size,

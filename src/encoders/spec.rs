@@ -380,6 +380,9 @@ mod tests {
             ),
             ("sd-2.1", vec!["architecture", "text_encoder", "layer_norm_eps"], Float(0.0), "layer_norm_eps = 0 must be finite"),
             ("sd-2.1", vec!["preprocess", "resize_size"], Integer(0), "resize_size = 0 is out of range"),
+            ("siglip2-b-16-naflex", vec!["preprocess", "max_patches"], Integer(0), "max_patches = 0 is out of range"),
+            ("siglip2-b-16-naflex", vec!["architecture", "positions"], Integer(200), "positions = 200 is not a square"),
+            ("siglip2-b-16-naflex", vec!["preprocess", "max_patches"], huge.clone(), "max_patches = 1000000000 is out of range"),
         ];
         for (preset, path, value, message) in cases {
             let err = edited(preset, &path, value).expect_err(&format!("{preset} {path:?} should be refused")).to_string();
