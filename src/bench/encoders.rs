@@ -20,8 +20,9 @@ use super::{ReferenceArgs, parse_child, peak_rss_mib, reference_device};
 /// The PyTorch side: a script that builds the reference model from a spec.
 const SCRIPT: &str = "tools/bench/encoders.py";
 use crate::device::DtypeArg;
+use crate::encoders::preprocess::Pixels;
 use crate::encoders::registry::{preset, presets, resolve};
-use crate::encoders::{Encoder, WeightsSource};
+use crate::encoders::{Encoder, EncoderSpec, WeightsSource};
 
 #[derive(clap::Args)]
 pub struct EncodersArgs {
@@ -154,15 +155,30 @@ fn measure_torch(name: &str, args: &EncodersArgs, device: &str, dtype: DtypeArg)
     args.torch.run(SCRIPT, &flags)
 }
 
-/// The child: builds one encoder with random weights and times its forward pass.
+/// The aspect ratios (width, height) a native-resolution encoder's batch cycles through,
+/// image i the i-th, at 120 px a unit (tools/bench/encoders.py uses the same).
+const ASPECTS: [(usize, usize); 6] = [(1, 1), (4, 3), (3, 4), (16, 9), (9, 16), (2, 1)];
+
+/// The child: builds one encoder with random weights and times its forward pass: a batch of
+/// square inputs, or for a native-resolution encoder a batch of the [`ASPECTS`], each at its
+/// own grid within the budget (`Encoder::encode_native`).
 pub fn run_once(args: &OnceArgs, device: &Device) -> anyhow::Result<()> {
     let spec = resolve(Some(&args.encoder), None)?.spec;
     let side = spec.resolution();
-    let encoder = Encoder::build(spec, WeightsSource::Random { seed: 0 }, device)?;
     let batch = args.batch_size as usize;
+    let native: Vec<Pixels> = match spec.is_native() {
+        true => (0..batch).map(|i| random_pixels(&spec, ASPECTS[i % ASPECTS.len()], device)).collect(),
+        false => Vec::new(),
+    };
+    let encoder = Encoder::build(spec, WeightsSource::Random { seed: 0 }, device)?;
     let pass = || -> anyhow::Result<()> {
-        let pixels = Tensor::<4>::random([batch, 3, side, side], Distribution::Normal(0.0, 1.0), device);
         // Reading the result back waits for the device.
+        if !native.is_empty() {
+            let pixels: Vec<Pixels> = native.iter().map(|p| Pixels { values: p.values.clone(), size: p.size }).collect();
+            encoder.encode_native(&pixels, None, batch, device)?.into_iter().for_each(|f| drop(f.tokens.into_data()));
+            return Ok(());
+        }
+        let pixels = Tensor::<4>::random([batch, 3, side, side], Distribution::Normal(0.0, 1.0), device);
         encoder.forward(pixels, None)?.tokens.into_data();
         Ok(())
     };
@@ -185,6 +201,13 @@ pub fn run_once(args: &OnceArgs, device: &Device) -> anyhow::Result<()> {
     };
     println!("{}", serde_json::to_string(&measurement)?);
     Ok(())
+}
+
+/// Standard normal pixels at the size the spec's preprocessing gives an image of `aspect`.
+fn random_pixels(spec: &EncoderSpec, (width, height): (usize, usize), device: &Device) -> Pixels {
+    let size = spec.preprocess.input_size(120 * width, 120 * height);
+    let values = Tensor::<1>::random([3 * size[0] * size[1]], Distribution::Normal(0.0, 1.0), device);
+    Pixels { values: values.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 after convert"), size }
 }
 
 fn larger(a: Option<f64>, b: Option<f64>) -> Option<f64> {

@@ -243,15 +243,30 @@ def aimv2_reference(spec):
     return model, lambda px: model(pixel_values=px, output_hidden_states=True).hidden_states[layer]
 
 
+# The aspect ratios (width, height) a native-resolution encoder's batch cycles through, image
+# i the i-th, at 120 px a unit: as src/bench/encoders.rs.
+ASPECTS = [(1, 1), (4, 3), (3, 4), (16, 9), (9, 16), (2, 1)]
+
+
+def native_sizes(spec, batch):
+    """Each image's (height, width) after Siglip2ImageProcessor's resize within the budget."""
+    from transformers.models.siglip2.image_processing_pil_siglip2 import get_image_size_for_max_num_patches
+
+    pre = spec["preprocess"]
+    sizes = [ASPECTS[i % len(ASPECTS)] for i in range(batch)]
+    return [get_image_size_for_max_num_patches(120 * h, 120 * w, pre["patch_size"], pre["max_patches"]) for w, h in sizes]
+
+
 def naflex_reference(spec):
-    """transformers' Siglip2VisionModel without its pooling head, fed as our bench feeds ours
-    (src/bench/encoders.rs): one square image per row, cut into patches in the processor's
-    (row, column, channel) order inside the timed pass, every patch valid (all-ones
-    pixel_attention_mask), its grid as spatial_shapes; last_hidden_state (after post_layernorm)."""
+    """transformers' Siglip2VisionModel without its pooling head, used as it is at native
+    resolution: each image [3, height, width] cut into patches in the processor's (row,
+    column, channel) order and padded to `max_patches` (Siglip2ImageProcessor's
+    `convert_image_to_patches` and `pad_along_first_dim`, inside the timed pass), the patch
+    attention mask and each image's grid as spatial_shapes; last_hidden_state."""
     import transformers as tf
 
     a = spec["architecture"]
-    patch = a["patch_size"]
+    patch, budget = a["patch_size"], spec["preprocess"]["max_patches"]
     config = tf.Siglip2VisionConfig(
         hidden_size=a["hidden_size"], intermediate_size=a["mlp_size"], num_hidden_layers=a["depth"],
         num_attention_heads=a["heads"], patch_size=patch, num_patches=a["positions"],
@@ -259,15 +274,22 @@ def naflex_reference(spec):
     )
     model = tf.Siglip2VisionModel(config)
 
-    def forward(px):
-        batch, channels, height, width = px.shape
-        rows, cols = height // patch, width // patch
-        # [batch, 3, rows · patch, cols · patch] → [batch, rows × cols, patch · patch · 3]
-        patches = px.reshape(batch, channels, rows, patch, cols, patch).permute(0, 2, 4, 3, 5, 1)
-        patches = patches.reshape(batch, rows * cols, patch * patch * channels)
-        mask = torch.ones(batch, rows * cols, dtype=torch.long, device=px.device)
-        shapes = torch.tensor([[rows, cols]] * batch, device=px.device)
-        return model(pixel_values=patches, pixel_attention_mask=mask, spatial_shapes=shapes).last_hidden_state
+    def forward(images):
+        values, masks, shapes = [], [], []
+        for image in images:
+            channels, height, width = image.shape
+            rows, cols = height // patch, width // patch
+            # [3, rows · patch, cols · patch] → [rows × cols, patch · patch · 3], padded to the budget
+            patches = image.reshape(channels, rows, patch, cols, patch).permute(1, 3, 2, 4, 0)
+            patches = patches.reshape(rows * cols, patch * patch * channels)
+            values.append(torch.nn.functional.pad(patches, (0, 0, 0, budget - rows * cols)))
+            mask = torch.zeros(budget, dtype=torch.long, device=image.device)
+            mask[: rows * cols] = 1
+            masks.append(mask)
+            shapes.append([rows, cols])
+        shapes = torch.tensor(shapes, device=images[0].device)
+        inputs = dict(pixel_values=torch.stack(values), pixel_attention_mask=torch.stack(masks), spatial_shapes=shapes)
+        return model(**inputs).last_hidden_state
 
     return model, forward
 
@@ -346,10 +368,19 @@ def main():
         save_weights(model, args.save_weights)
         return
     side = spec["preprocess"]["crop_size"]
+    if spec["preprocess"].get("resize") == "max-patches":
+        sizes = native_sizes(spec, args.batch_size)
+
+        def inputs():
+            return [torch.randn(3, h, w, device=device, dtype=dtype) for h, w in sizes]
+    else:
+
+        def inputs():
+            return torch.randn(args.batch_size, 3, side, side, device=device, dtype=dtype)
 
     def one_pass():
         # Reading the result back waits for the device, as ours does.
-        forward(torch.randn(args.batch_size, 3, side, side, device=device, dtype=dtype)).cpu()
+        forward(inputs()).cpu()
 
     with torch.inference_mode():
         if cuda:
