@@ -345,6 +345,18 @@ fn bench_encoders_measures_ours_in_a_child_process() {
     assert!(stdout.contains("torch: not run (--no-reference)"), "{stdout}");
 }
 
+/// A native-resolution encoder is timed on images of two aspect ratios (two grids) at once.
+#[test]
+fn bench_encoders_times_a_native_encoder_on_mixed_aspect_ratios() {
+    let args = ["bench", "encoders", "--encoder", "siglip2-b-16-naflex", "--batch-size", "2", "--iters", "1", "--warmup", "0"];
+    let output = cambrian(&[&args[..], &["--no-reference"]].concat());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let row = stdout.lines().find(|l| l.starts_with("siglip2-b-16-naflex")).expect("a row for the encoder");
+    let images_per_sec: f64 = row.split_whitespace().nth(2).unwrap().parse().expect("images/s");
+    assert!(images_per_sec > 0.0, "{row}");
+}
+
 fn mkfifo(path: &Path) {
     let status = std::process::Command::new("mkfifo").arg(path).status().unwrap();
     assert!(status.success(), "mkfifo {}", path.display());
