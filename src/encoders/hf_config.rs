@@ -643,18 +643,8 @@ fn preprocess(config: &ProcessorConfig) -> Result<Preprocess, String> {
     if !resize_size.is_multiple_of(multiple) {
         return Err(format!("size {resize_size} is not a multiple of ensure_multiple_of {multiple}"));
     }
-    let interpolation = match config.resample {
-        Some(3) | None => Interpolation::Bicubic,
-        Some(2) => Interpolation::Bilinear,
-        Some(1) => Interpolation::Lanczos,
-        Some(other) => return Err(format!("resample filter {other} is not supported")),
-    };
-    // Feature-extractor configs from before `do_rescale` existed (Intel/dpt-large's) leave it
-    // out; every transformers image processor defaults it to true.
-    let rescale = config.rescale_factor.unwrap_or(1.0 / 255.0);
-    if !config.do_rescale.unwrap_or(true) || (rescale - 1.0 / 255.0).abs() > 1e-9 {
-        return Err("only do_rescale with rescale_factor 1/255 is supported".into());
-    }
+    let interpolation = filter(config.resample, Interpolation::Bicubic)?;
+    check_rescale(config)?;
     let (mean, std) = match config.do_normalize.unwrap_or(false) {
         true => (
             config.image_mean.ok_or("do_normalize without `image_mean`")?,
@@ -677,6 +667,28 @@ fn preprocess(config: &ProcessorConfig) -> Result<Preprocess, String> {
     })
 }
 
+/// A PIL filter number (`resample`) as ours; absent: the processor class's `default`.
+fn filter(resample: Option<u8>, default: Interpolation) -> Result<Interpolation, String> {
+    match resample {
+        None => Ok(default),
+        Some(3) => Ok(Interpolation::Bicubic),
+        Some(2) => Ok(Interpolation::Bilinear),
+        Some(1) => Ok(Interpolation::Lanczos),
+        Some(other) => Err(format!("resample filter {other} is not supported")),
+    }
+}
+
+/// Pixels scaled by 1/255, the one rescale we apply. Feature-extractor configs from before
+/// `do_rescale` existed (Intel/dpt-large's) leave it out; every transformers image processor
+/// defaults it to true.
+fn check_rescale(config: &ProcessorConfig) -> Result<(), String> {
+    let rescale = config.rescale_factor.unwrap_or(1.0 / 255.0);
+    if !config.do_rescale.unwrap_or(true) || (rescale - 1.0 / 255.0).abs() > 1e-9 {
+        return Err("only do_rescale with rescale_factor 1/255 is supported".into());
+    }
+    Ok(())
+}
+
 /// `Siglip2ImageProcessor`: each image at its aspect ratio within `max_num_patches` (default
 /// 256) patches of `patch_size` (16), PIL bilinear, normalised by mean and std 0.5.
 fn max_patches_preprocess(config: &ProcessorConfig) -> Result<Preprocess, String> {
@@ -684,16 +696,8 @@ fn max_patches_preprocess(config: &ProcessorConfig) -> Result<Preprocess, String
     let patch = config.patch_size.unwrap_or(16);
     check_size("max_num_patches", budget, 1..=limits::PATCHES).map_err(EncoderError::config_message)?;
     check_size("patch_size", patch, 1..=limits::PATCH).map_err(EncoderError::config_message)?;
-    let interpolation = match config.resample {
-        Some(2) | None => Interpolation::Bilinear,
-        Some(3) => Interpolation::Bicubic,
-        Some(1) => Interpolation::Lanczos,
-        Some(other) => return Err(format!("resample filter {other} is not supported")),
-    };
-    let rescale = config.rescale_factor.unwrap_or(1.0 / 255.0);
-    if !config.do_rescale.unwrap_or(true) || (rescale - 1.0 / 255.0).abs() > 1e-9 {
-        return Err("only do_rescale with rescale_factor 1/255 is supported".into());
-    }
+    let interpolation = filter(config.resample, Interpolation::Bilinear)?;
+    check_rescale(config)?;
     let (mean, std) = match config.do_normalize.unwrap_or(true) {
         true => (config.image_mean.unwrap_or([0.5; 3]), config.image_std.unwrap_or([0.5; 3])),
         false => ([0.0; 3], [1.0; 3]),
