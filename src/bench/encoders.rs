@@ -174,8 +174,7 @@ pub fn run_once(args: &OnceArgs, device: &Device) -> anyhow::Result<()> {
     let pass = || -> anyhow::Result<()> {
         // Reading the result back waits for the device.
         if !native.is_empty() {
-            let pixels: Vec<Pixels> = native.iter().map(|p| Pixels { values: p.values.clone(), size: p.size }).collect();
-            encoder.encode_native(&pixels, None, batch, device)?.into_iter().for_each(|f| drop(f.tokens.into_data()));
+            encoder.encode_native(&native, None, batch, device)?.into_iter().for_each(|f| drop(f.tokens.into_data()));
             return Ok(());
         }
         let pixels = Tensor::<4>::random([batch, 3, side, side], Distribution::Normal(0.0, 1.0), device);

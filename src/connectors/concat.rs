@@ -12,7 +12,6 @@ use burn::tensor::{Device, Distribution, Tensor};
 
 use super::projector::{Projector, ProjectorKind};
 use crate::encoders::Features;
-use crate::nn::resample::{GridResample, resize_grids};
 use crate::weights::WeightsError;
 use crate::weights::checkpoint::Checkpoint;
 use crate::weights::keymap::KeyMap;
@@ -70,15 +69,7 @@ pub fn load_beside_newline<M: Module + ModuleSnapshot>(
 /// Every encoder's map brought to `grid` and concatenated on channels:
 /// each [batch, tokens_i, channels_i] → [batch, rows × cols, Σ channels_i]
 pub fn gather(features: Vec<Features>, grid: [usize; 2]) -> Tensor<3> {
-    let [rows, cols] = grid;
-    let maps: Vec<Tensor<3>> = features
-        .into_iter()
-        .map(|f| match f.grid == grid {
-            true => f.tokens,
-            false => resize_grids(f.tokens, (f.grid[0], f.grid[1]), (rows, cols), GridResample::Bilinear),
-        })
-        .collect();
-    Tensor::cat(maps, 2)
+    Tensor::cat(features.into_iter().map(|f| f.resized(grid)).collect(), 2)
 }
 
 /// LLM positions of a `grid` of tokens, with a newline after each row when there is one.

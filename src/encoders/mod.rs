@@ -101,6 +101,17 @@ pub struct Features {
     pub grid: [usize; 2],
 }
 
+impl Features {
+    /// The tokens brought to `grid` (bilinear, align_corners = false; as they are when the
+    /// grids agree). → [batch, rows × cols, hidden]
+    pub fn resized(self, grid: [usize; 2]) -> Tensor<3> {
+        match self.grid == grid {
+            true => self.tokens,
+            false => resize_grids(self.tokens, (self.grid[0], self.grid[1]), (grid[0], grid[1]), GridResample::Bilinear),
+        }
+    }
+}
+
 pub struct Encoder {
     pub spec: EncoderSpec,
     pub model: EncoderModel,
@@ -140,14 +151,8 @@ impl Encoder {
         if self.spec.is_native() {
             let pixels: Vec<Pixels> = images.iter().map(|image| self.spec.preprocess.pixels(image)).collect();
             let target = self.spec.output_grid()?;
-            let tokens = self
-                .encode_native(&pixels, None, images.len(), device)?
-                .into_iter()
-                .map(|f| match f.grid == target {
-                    true => f.tokens,
-                    false => resize_grids(f.tokens, (f.grid[0], f.grid[1]), (target[0], target[1]), GridResample::Bilinear),
-                })
-                .collect();
+            let tokens =
+                self.encode_native(&pixels, None, images.len(), device)?.into_iter().map(|f| f.resized(target)).collect();
             return Ok(Features { tokens: Tensor::cat(tokens, 0), grid: target });
         }
         let side = self.spec.resolution();
@@ -190,13 +195,12 @@ impl Encoder {
     /// [batch, 3, res, res] → [batch, tokens, hidden]
     pub fn forward(&self, pixels: Tensor<4>, layer: Option<i64>) -> Result<Features, EncoderError> {
         let (tokens, grid) = self.forward_tokens(pixels, layer)?;
-        let [rows, cols] = grid;
-        let target = self.spec.output_grid()?;
-        if self.spec.feature_tokens.is_none() || target == grid {
-            return Ok(Features { tokens, grid });
+        let features = Features { tokens, grid };
+        if self.spec.feature_tokens.is_none() {
+            return Ok(features);
         }
-        let tokens = resize_grids(tokens, (rows, cols), (target[0], target[1]), GridResample::Bilinear);
-        Ok(Features { tokens, grid: target })
+        let target = self.spec.output_grid()?;
+        Ok(Features { tokens: features.resized(target), grid: target })
     }
 
     /// The architecture's tokens at `layer` and their grid, checked finite.

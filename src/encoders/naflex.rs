@@ -15,7 +15,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::spec::{ArchitectureSpec, TransformerSizes, check_eps, check_size, patch_grid};
-use super::vit::{Block, BlockSizes, resolve_layer};
+use super::vit::{Block, BlockSizes, run_blocks};
 use super::{EncoderError, EncoderModel};
 use crate::nn::mlp::Act;
 use crate::nn::resample::{GridResample, resize_grid};
@@ -153,10 +153,6 @@ impl Naflex {
     /// of one size whose sides are multiples of the patch.
     /// [batch, 3, height, width] → ([batch, rows × cols, hidden], [rows, cols])
     pub fn forward(&self, pixels: Tensor<4>, layer: Option<i64>) -> Result<(Tensor<3>, [usize; 2]), EncoderError> {
-        let blocks_to_run = match layer {
-            None => self.config.depth,
-            Some(layer) => resolve_layer(layer, self.config.depth)?,
-        };
         let patch = self.config.patch_size;
         let [batch, channels, height, width] = pixels.dims();
         if !height.is_multiple_of(patch) || !width.is_multiple_of(patch) || channels != 3 {
@@ -173,13 +169,7 @@ impl Naflex {
         ]);
         let side = self.config.table_side;
         let positions = resize_grid(self.pos_embed.val(), (side, side), (rows, cols), GridResample::BilinearAntialias);
-        let mut x = self.embedder.forward(patches) + positions.unsqueeze::<3>();
-        for block in &self.blocks[..blocks_to_run] {
-            x = block.forward(x);
-        }
-        if layer.is_none() {
-            x = self.norm.forward(x);
-        }
-        Ok((x, [rows, cols]))
+        let x = self.embedder.forward(patches) + positions.unsqueeze::<3>();
+        Ok((run_blocks(&self.blocks, Some(&self.norm), x, layer)?, [rows, cols]))
     }
 }

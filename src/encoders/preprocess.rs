@@ -106,20 +106,18 @@ impl Preprocess {
     /// `max_patches` and `patch_size` given exactly with `max-patches`, in range, and the
     /// nominal side consistent with them.
     fn validate_max_patches(&self) -> Result<(), EncoderError> {
-        let (Some(budget), Some(patch)) = (self.max_patches, self.patch_size) else {
-            return match (self.resize, self.max_patches.or(self.patch_size)) {
-                (ResizeMode::MaxPatches, _) => {
-                    Err(EncoderError::Config("resize = \"max-patches\" needs max_patches and patch_size".into()))
-                }
-                (_, Some(_)) => {
-                    Err(EncoderError::Config("max_patches and patch_size are read only with resize = \"max-patches\"".into()))
-                }
-                (_, None) => Ok(()),
-            };
+        let (budget, patch) = match (self.resize, self.max_patches, self.patch_size) {
+            (ResizeMode::MaxPatches, Some(budget), Some(patch)) => (budget, patch),
+            (ResizeMode::MaxPatches, _, _) => {
+                return Err(EncoderError::Config("resize = \"max-patches\" needs max_patches and patch_size".into()));
+            }
+            (_, None, None) => return Ok(()),
+            (_, _, _) => {
+                return Err(EncoderError::Config(
+                    "max_patches and patch_size are read only with resize = \"max-patches\"".into(),
+                ));
+            }
         };
-        if self.resize != ResizeMode::MaxPatches {
-            return Err(EncoderError::Config("max_patches and patch_size are read only with resize = \"max-patches\"".into()));
-        }
         check_size("max_patches", budget, 1..=limits::PATCHES)?;
         check_size("patch_size", patch, 1..=limits::PATCH)?;
         let side = budget.isqrt() * patch;
@@ -136,8 +134,7 @@ impl Preprocess {
     /// The encoder's input [height, width] for an image of `width × height`: the crop's
     /// square, or with `max-patches` the image's own size within the budget.
     pub fn input_size(&self, width: usize, height: usize) -> [usize; 2] {
-        let square = if self.pad_to_square { Some(self.crop_size) } else { None };
-        let (width, height) = square.map_or((width, height), |side| (side, side));
+        let (width, height) = if self.pad_to_square { (self.crop_size, self.crop_size) } else { (width, height) };
         match self.resize {
             ResizeMode::MaxPatches => {
                 let (width, height) = self.resized_size(width, height);

@@ -414,18 +414,8 @@ impl VisionTransformer {
 
     /// The blocks up to `layer` on embedded tokens (all of them, or a subset as MAE's encoder
     /// sees), then the final norm when `layer` is `None`. [batch, tokens, hidden] → the same
-    pub(crate) fn run_blocks(&self, mut x: Tensor<3>, layer: Option<i64>) -> Result<Tensor<3>, EncoderError> {
-        let blocks_to_run = match layer {
-            None => self.config.depth,
-            Some(layer) => resolve_layer(layer, self.config.depth)?,
-        };
-        for block in &self.blocks[..blocks_to_run] {
-            x = block.forward(x);
-        }
-        if let (None, Some(norm)) = (layer, &self.norm) {
-            x = norm.forward(x);
-        }
-        Ok(x)
+    pub(crate) fn run_blocks(&self, x: Tensor<3>, layer: Option<i64>) -> Result<Tensor<3>, EncoderError> {
+        run_blocks(&self.blocks, self.norm.as_ref(), x, layer)
     }
 
     /// Patch embedding, prefix tokens and positions: → ([batch, tokens, hidden], grid).
@@ -471,6 +461,27 @@ impl VisionTransformer {
         };
         (x, [rows, cols])
     }
+}
+
+/// `blocks` up to `layer` (transformers' `hidden_states` index), then `norm` when `layer` is
+/// `None`. [batch, tokens, hidden] → the same
+pub(crate) fn run_blocks(
+    blocks: &[Block],
+    norm: Option<&LayerNorm>,
+    mut x: Tensor<3>,
+    layer: Option<i64>,
+) -> Result<Tensor<3>, EncoderError> {
+    let blocks_to_run = match layer {
+        None => blocks.len(),
+        Some(layer) => resolve_layer(layer, blocks.len())?,
+    };
+    for block in &blocks[..blocks_to_run] {
+        x = block.forward(x);
+    }
+    if let (None, Some(norm)) = (layer, norm) {
+        x = norm.forward(x);
+    }
+    Ok(x)
 }
 
 /// transformers' `hidden_states` index → how many blocks to run.
