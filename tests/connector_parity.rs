@@ -30,7 +30,7 @@ fn check(kind: ProjectorKind, name: &str) {
     let mut projector = Projector::new(kind, 20, 16, &device);
     let checkpoint = Checkpoint::open(&fixtures().join(format!("connectors/{name}/mm_projector.bin")), None).unwrap();
     projector.load(checkpoint).expect("load mm_projector.bin");
-    let connector = ConcatConnector { projector, image_newline: None, grid: [4, 4] };
+    let connector = ConcatConnector { projector, image_newline: None, grid: [4, 4], own_grid_budget: None };
     let features = vec![
         Features { tokens: tensor(&reference.tensors["a"], &device), grid: [4, 4] },
         Features { tokens: tensor(&reference.tensors["b"], &device), grid: [6, 6] },

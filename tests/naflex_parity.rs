@@ -8,9 +8,13 @@
 //! 7-patch budget, where Pillow's pass order is not ours: src/encoders/resample.rs), and
 //! its tokens within 1e-3; `cambrian encode` on the files gives the per-image grids and
 //! tokens within 1e-3, zeros past each image's own.
-//! Then a tiny NaFlex MLLM trains and evaluates on images of mixed aspect ratios.
+//! Then a tiny NaFlex MLLM trains and evaluates on images of mixed aspect ratios, brought to
+//! one grid or each at its own (`[connector] native`, through the feature cache too).
 
 mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 use cambrian::encoders::encode::preprocess_files;
@@ -126,17 +130,19 @@ fn max_patches_belongs_to_native_encoders() {
     assert!(err.contains("is for native-resolution encoders"), "{err}");
 }
 
-/// Images of three aspect ratios in every batch: each is encoded at its own grid, brought to
-/// the connector's 4 × 4, and the MLLM trains both stages and scores the benchmark.
-#[test]
-fn a_naflex_mllm_trains_on_mixed_aspect_ratios() {
-    let dir = scratch("naflex-mllm");
-    write_task(&dir, Ask::Colour, 8, 8);
+/// The sizes the colour task's images are brought to, in turn: three aspect ratios.
+const MIXED_SIZES: [(u32, u32); 3] = [(48, 24), (20, 44), (32, 32)];
+
+/// The colour task in a fresh folder, its images resized to `MIXED_SIZES` in turn, and a tiny
+/// LLM over its words.
+fn mixed_aspect_task(name: &str, train: usize, test: usize) -> PathBuf {
+    let dir = scratch(name);
+    write_task(&dir, Ask::Colour, train, test);
     let mut sizes = Vec::new();
     for (i, entry) in std::fs::read_dir(dir.join("images")).unwrap().enumerate() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "png") {
-            let (width, height) = [(48, 24), (20, 44), (32, 32)][i % 3];
+            let (width, height) = MIXED_SIZES[i % 3];
             let image = image::open(&path).unwrap().resize_exact(width, height, image::imageops::FilterType::Triangle);
             image.save(&path).unwrap();
             sizes.push((width, height));
@@ -144,11 +150,18 @@ fn a_naflex_mllm_trains_on_mixed_aspect_ratios() {
     }
     assert!(sizes.contains(&(48, 24)) && sizes.contains(&(20, 44)), "the task must hold both aspect ratios: {sizes:?}");
     init_llm(&dir, &["captions.json", "questions.json", "bench.jsonl"]);
+    dir
+}
+
+/// A run of the tiny NaFlex MLLM, two steps a stage: `head` lines first, `connector` lines in
+/// `[connector]`; written as `dir/NAME.toml`.
+fn naflex_run(dir: &Path, name: &str, head: &str, connector: &str) -> PathBuf {
     let spec = fixtures().join("mllm/tiny-naflex.toml");
     let config = format!(
         r#"seed = 1
 llm = "llm"
 max_length = 256
+{head}
 
 [[encoders]]
 name = "{}"
@@ -156,6 +169,7 @@ init = "random"
 
 [connector]
 projector = "mlp2x_gelu"
+{connector}
 
 [stage1]
 data = "captions.json"
@@ -173,14 +187,94 @@ max_steps = 2
 "#,
         spec.display()
     );
-    std::fs::write(dir.join("run.toml"), config).unwrap();
-    let run = dir.join("run");
-    let out = common::cambrian(&["-q", "train", dir.join("run.toml").to_str().unwrap(), "--out", run.to_str().unwrap()]);
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+/// Trains `config` into `run` with `-v`; returns stderr.
+fn train(config: &Path, run: &Path) -> String {
+    let out = common::cambrian(&["-v", "train", config.to_str().unwrap(), "--out", run.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
+    stderr(&out)
+}
+
+/// Images of three aspect ratios in every batch: each is encoded at its own grid, brought to
+/// the connector's 4 × 4, and the MLLM trains both stages and scores the benchmark.
+#[test]
+fn a_naflex_mllm_trains_on_mixed_aspect_ratios() {
+    let dir = mixed_aspect_task("naflex-mllm", 8, 8);
+    let run = dir.join("run");
+    train(&naflex_run(&dir, "run", "", ""), &run);
     let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     assert_eq!(metrics.lines().count(), 1 + 4, "{metrics}");
     let (reports, _) = common::evaluate(&dir, &run, &["image"], "-q");
     assert_eq!(reports[0]["questions"], 8, "{}", reports[0]);
+}
+
+/// The token counts of the cache's entries under `dir`.
+fn entry_token_counts(dir: &Path) -> BTreeSet<usize> {
+    let mut counts = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            counts.extend(entry_token_counts(&path));
+        } else if path.extension().is_some_and(|e| e == "safetensors") {
+            let bytes = std::fs::read(&path).unwrap();
+            counts.insert(safetensors::SafeTensors::deserialize(&bytes).unwrap().tensor("tokens").unwrap().shape()[0]);
+        }
+    }
+    counts
+}
+
+/// With `[connector] native`, each image's tokens reach the LLM at its own grid, through
+/// the feature cache too: runs with the cache cold or warm train and answer exactly as one
+/// without it, and the cache holds each image at its own grid.
+#[test]
+fn a_naflex_mllm_at_native_grids_matches_with_the_cache_cold_or_warm() {
+    let dir = mixed_aspect_task("naflex-native", 12, 6);
+    let plain = naflex_run(&dir, "plain", "", "native = true");
+    let cached = naflex_run(&dir, "cached", "feature_cache = \"cache\"", "native = true");
+    train(&plain, &dir.join("plain"));
+    let cold = train(&cached, &dir.join("cold"));
+    assert!(cold.contains("stage 1: image features 0 read from the cache, 8 computed and stored"), "{cold}");
+    let warm = train(&cached, &dir.join("warm"));
+    assert!(warm.contains("stage 1: image features 8 read from the cache, 0 computed and stored"), "{warm}");
+    assert!(!warm.contains("WARN"), "{warm}");
+    let expected = common::losses(&dir.join("plain"));
+    assert_eq!(expected.len(), 1 + 4);
+    assert_eq!(common::losses(&dir.join("cold")), expected, "cold cache");
+    assert_eq!(common::losses(&dir.join("warm")), expected, "warm cache");
+
+    let spec = cambrian::encoders::EncoderSpec::from_file(&fixtures().join("mllm/tiny-naflex.toml")).unwrap();
+    let own: BTreeSet<usize> = MIXED_SIZES
+        .iter()
+        .map(|&(w, h)| spec.own_grid(w as usize, h as usize).unwrap())
+        .map(|[rows, cols]| rows * cols)
+        .collect();
+    assert!(own.len() > 1, "the sizes give grids of different token counts: {own:?}");
+    assert_eq!(entry_token_counts(&dir.join("cache")), own, "each image at its own grid");
+
+    let (expected, _) = common::evaluate(&dir, &dir.join("plain"), &["image"], "-q");
+    let (cold, _) = common::evaluate(&dir, &dir.join("cold"), &["image"], "-q");
+    let (warm, log) = common::evaluate(&dir, &dir.join("warm"), &["image"], "-v");
+    assert!(log.contains("image: image features 6 read from the cache, 0 computed"), "{log}");
+    assert_eq!(expected[0]["questions"], 6, "{}", expected[0]);
+    assert_eq!((&cold, &warm), (&expected, &expected), "evaluation with a cold and a warm cache");
+}
+
+/// `[connector] native` on a fixed-grid encoder is refused, naming the field.
+#[test]
+fn native_grids_need_a_native_resolution_encoder() {
+    let dir = scratch("naflex-native-fixed");
+    write_task(&dir, Ask::Colour, 4, 0);
+    init_llm(&dir, &["captions.json", "questions.json"]);
+    let config = naflex_run(&dir, "run", "", "native = true");
+    let text = std::fs::read_to_string(&config).unwrap().replace("tiny-naflex.toml", "tiny-vit.toml");
+    std::fs::write(&config, text).unwrap();
+    let out = common::cambrian(&["-q", "train", config.to_str().unwrap(), "--out", dir.join("run").to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("native = true takes one native-resolution encoder"), "{}", stderr(&out));
 }
 
 /// The presets say what the hub's two-tower configs say: a `siglip2` config.json with its

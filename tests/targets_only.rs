@@ -69,7 +69,7 @@ fn inputs(model: &Mllm, conversations: &[Encoded], device: &Device) -> Inputs {
     let shape = [shown, GRID[0] * GRID[1], FEATURES];
     let features: Vec<f32> = (0..shape.iter().product::<usize>()).map(|i| (i as f32 * 0.37).sin()).collect();
     let tokens = Tensor::from_data(TensorData::new(features, shape), device);
-    let vision = model.connector.forward(vec![Features { tokens, grid: GRID }], &vec![[32, 32]; shown]).unwrap();
+    let vision = model.embed_features(vec![Features { tokens, grid: GRID }], &vec![[32, 32]; shown]).unwrap();
     let mut next_image = 0;
     let examples: Vec<Example> = conversations
         .iter()

@@ -28,9 +28,9 @@ use crate::connectors::{ConcatConnector, Connector, ProjectorKind};
 use crate::eval::batched::{Answers, Asked, Settings, ask};
 use crate::llm::Llm;
 use crate::llm::random_init::{Shape, ShapeArgs, create};
-use crate::mllm::Mllm;
 use crate::mllm::buckets::Buckets;
 use crate::mllm::conversation::Encoded;
+use crate::mllm::{ImageEmbeddings, Mllm};
 
 #[derive(clap::Args)]
 /// `bench eval` (default LLM: 4 layers, width 512, 8 heads, MLP 1376).
@@ -111,7 +111,8 @@ pub fn run(args: &EvalArgs, device: &Device, device_name: &str) -> anyhow::Resul
     let images = work.path.join("images.safetensors");
     write_images(&images, &values, [2 * n, args.image_tokens, hidden])?;
     std::fs::write(work.path.join("workload.json"), serde_json::to_vec(&items)?).context("writing workload.json")?;
-    let vision = (Tensor::from_data(TensorData::new(values, [2 * n, args.image_tokens, hidden]), device), None);
+    let embeds = Tensor::from_data(TensorData::new(values, [2 * n, args.image_tokens, hidden]), device);
+    let vision = ImageEmbeddings { embeds, lengths: vec![args.image_tokens; 2 * n], context: None };
     println!(
         "Llama {} layers, width {hidden}, vocabulary {vocab}; {n} questions of 4 choices and {n} open-ended ({} new tokens), \
          {} image tokens each; ours at batch {}; device {device_name}",

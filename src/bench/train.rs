@@ -311,7 +311,7 @@ fn step_examples(config: &RunConfig, steps: u64, device: &Device) -> anyhow::Res
     let cache = match &config.feature_cache {
         Some(root) => {
             let spec = registry::resolve(Some(&config.encoders[0].name), None)?.spec;
-            let key = EncoderKey::new(&spec, &WeightsSource::Random { seed: config.seed }, CacheDtype::F32, device)?;
+            let key = EncoderKey::new(&spec, &WeightsSource::Random { seed: config.seed }, CacheDtype::F32, false, device)?;
             Some((FeatureCache::new(root.clone(), CacheDtype::F32), key))
         }
         None => None,

@@ -5,6 +5,10 @@
 //! embedding after every row of the grid (optional here). The other grid connectors
 //! (C-Abstractor, pixel shuffle, LDP, Perceiver) take their input through [`gather`] too,
 //! and those with an output grid end its rows with [`append_newlines`].
+//!
+//! With `[connector] native`, one native-resolution encoder's images keep their own grids
+//! (`forward_own_grids`): the projector maps every token as it is, so an image of another
+//! aspect ratio or size takes another number of LLM positions, as NaFlex models are used.
 
 use burn::module::{Module, Param};
 use burn::store::ModuleSnapshot;
@@ -24,6 +28,9 @@ pub struct ConcatConnector {
     pub image_newline: Option<Param<Tensor<1>>>,
     /// [rows, cols] every encoder's map is brought to.
     pub grid: [usize; 2],
+    /// With own grids: the encoder's token budget (`max_patches`), each image at its own grid.
+    #[module(skip)]
+    pub own_grid_budget: Option<usize>,
 }
 
 impl ConcatConnector {
@@ -31,18 +38,52 @@ impl ConcatConnector {
     /// `randn · hidden^-1/2`.
     pub fn new(kind: ProjectorKind, features: usize, hidden: usize, grid: [usize; 2], newline: bool, device: &Device) -> Self {
         let image_newline = new_newline(newline, hidden, device);
-        Self { projector: Projector::new(kind, features, hidden, device), image_newline, grid }
+        Self { projector: Projector::new(kind, features, hidden, device), image_newline, grid, own_grid_budget: None }
     }
 
-    /// LLM positions one image takes.
+    /// The connector taking each image at its own grid, of at most `budget` tokens.
+    pub fn with_own_grids(self, budget: usize) -> Self {
+        Self { own_grid_budget: Some(budget), ..self }
+    }
+
+    /// LLM positions one image takes; with own grids the most it can take (a grid one token
+    /// wide: the budget, and as many newlines).
     pub fn image_tokens(&self) -> usize {
-        tokens_with_newlines(self.grid, &self.image_newline)
+        match self.own_grid_budget {
+            Some(budget) => tokens_with_newlines([budget, 1], &self.image_newline),
+            None => tokens_with_newlines(self.grid, &self.image_newline),
+        }
     }
 
     /// Each `features.tokens` [batch, tokens_i, channels_i] → [batch, rows × (cols + newline), hidden]
     pub fn forward(&self, features: Vec<Features>) -> Tensor<3> {
         let tokens = self.projector.forward(gather(features, self.grid));
         append_newlines(tokens, self.grid, &self.image_newline)
+    }
+
+    /// One encoder's images at their own grids, images × [1, rows_i × cols_i, channels] →
+    /// [images, longest, hidden] (image i's first rows_i × (cols_i + newline) positions,
+    /// zeros after) and those lengths.
+    pub fn forward_own_grids(&self, images: Vec<Features>) -> (Tensor<3>, Vec<usize>) {
+        let grids: Vec<[usize; 2]> = images.iter().map(|f| f.grid).collect();
+        let lengths: Vec<usize> = grids.iter().map(|&grid| tokens_with_newlines(grid, &self.image_newline)).collect();
+        let longest = lengths.iter().copied().max().unwrap_or(0);
+        // One projector pass over every token: [1, Σ rows_i × cols_i, channels] → [1, Σ …, hidden]
+        let projected = self.projector.forward(Tensor::cat(images.into_iter().map(|f| f.tokens).collect(), 1));
+        let [_, _, hidden] = projected.dims();
+        let device = projected.device();
+        let mut offset = 0;
+        let mut rows = Vec::with_capacity(grids.len());
+        for (&grid, &length) in grids.iter().zip(&lengths) {
+            let count = grid[0] * grid[1];
+            let mut pieces = vec![append_newlines(projected.clone().narrow(1, offset, count), grid, &self.image_newline)];
+            if length < longest {
+                pieces.push(Tensor::zeros([1, longest - length, hidden], &device));
+            }
+            rows.push(Tensor::cat(pieces, 1));
+            offset += count;
+        }
+        (Tensor::cat(rows, 0), lengths)
     }
 }
 
@@ -86,4 +127,38 @@ pub fn append_newlines(tokens: Tensor<3>, grid: [usize; 2], newline: &Option<Par
     // [batch, rows, cols, hidden] ++ [batch, rows, 1, hidden]
     let newline = newline.val().reshape([1, 1, 1, hidden]).expand([batch, rows, 1, hidden]);
     Tensor::cat(vec![tokens.reshape([batch, rows, cols, hidden]), newline], 2).reshape([batch, rows * (cols + 1), hidden])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each image through its own grid is what the fixed-grid path gives at that grid, with
+    /// the shorter image's positions after its own zero.
+    #[test]
+    fn own_grids_project_each_image_as_the_fixed_grid_path_would() {
+        let device = Device::flex();
+        let connector = ConcatConnector::new(ProjectorKind::Mlp2xGelu, 4, 8, [1, 1], true, &device).with_own_grids(16);
+        crate::nn::init::materialize(&connector);
+        assert_eq!(connector.image_tokens(), 32, "16 tokens in one column, and 16 newlines");
+        let grids = [[2, 3], [3, 1]];
+        let features: Vec<Features> = grids
+            .iter()
+            .map(|&grid| Features { tokens: Tensor::random([1, grid[0] * grid[1], 4], Distribution::Default, &device), grid })
+            .collect();
+        let each: Vec<Tensor<3>> = features.iter().map(|f| f.tokens.clone()).collect();
+        let (embeds, lengths) = connector.forward_own_grids(features);
+        assert_eq!(lengths, [2 * 4, 3 * 2]);
+        assert_eq!(embeds.dims(), [2, 8, 8]);
+        for (i, (tokens, grid)) in each.into_iter().zip(grids).enumerate() {
+            let fixed = ConcatConnector { grid, own_grid_budget: None, ..connector.clone() };
+            let expected = fixed.forward(vec![Features { tokens, grid }]);
+            let got = embeds.clone().narrow(0, i, 1);
+            let diff = (got.clone().narrow(1, 0, lengths[i]) - expected).abs().max().into_scalar::<f32>();
+            assert!(diff <= 1e-6, "image {i}: {diff}");
+            if lengths[i] < 8 {
+                assert_eq!(got.narrow(1, lengths[i], 8 - lengths[i]).abs().max().into_scalar::<f32>(), 0.0, "image {i}");
+            }
+        }
+    }
 }

@@ -149,16 +149,22 @@ impl Encoder {
     /// [images] → [images, tokens, hidden]
     pub fn encode_images(&self, images: &[&RgbImage], device: &Device) -> Result<Features, EncoderError> {
         if self.spec.is_native() {
-            let pixels: Vec<Pixels> = images.iter().map(|image| self.spec.preprocess.pixels(image)).collect();
             let target = self.spec.output_grid()?;
-            let tokens =
-                self.encode_native(&pixels, None, images.len(), device)?.into_iter().map(|f| f.resized(target)).collect();
+            let tokens = self.encode_own_grids(images, device)?.into_iter().map(|f| f.resized(target)).collect();
             return Ok(Features { tokens: Tensor::cat(tokens, 0), grid: target });
         }
         let side = self.spec.resolution();
         let pixels: Vec<f32> = images.iter().flat_map(|image| self.spec.preprocess.apply(image)).collect();
         let pixels = Tensor::<4>::from_data(TensorData::new(pixels, [images.len(), 3, side, side]), device);
         self.forward(pixels, None)
+    }
+
+    /// Decoded images, each preprocessed by the spec, at a native-resolution encoder's
+    /// feature layer, each at its own grid (`EncoderSpec::own_grid`).
+    /// [images] → images × [1, rows_i × cols_i, hidden]
+    pub fn encode_own_grids(&self, images: &[&RgbImage], device: &Device) -> Result<Vec<Features>, EncoderError> {
+        let pixels: Vec<Pixels> = images.iter().map(|image| self.spec.preprocess.pixels(image)).collect();
+        self.encode_native(&pixels, None, images.len(), device)
     }
 
     /// Each image at its own grid, in input order: [1, rows_i × cols_i, hidden] each, at

@@ -322,6 +322,16 @@ impl EncoderSpec {
         rows * cols
     }
 
+    /// The grid a native-resolution encoder gives an image of `width × height` at its own
+    /// aspect ratio (the encoder's input within the token budget, in patches); the output
+    /// grid for every other encoder.
+    pub fn own_grid(&self, width: usize, height: usize) -> Result<[usize; 2], EncoderError> {
+        match (self.is_native(), self.preprocess.patch_size) {
+            (true, Some(patch)) => Ok(self.preprocess.input_size(width, height).map(|side| side / patch)),
+            _ => self.output_grid(),
+        }
+    }
+
     /// The grid handed on: the native one, or the square of `feature_tokens`.
     pub fn output_grid(&self) -> Result<[usize; 2], EncoderError> {
         let Some(tokens) = self.feature_tokens else { return Ok(self.native_grid()) };

@@ -17,7 +17,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::llm::LlmError;
 use crate::llm::generate::greedy_rows;
-use crate::mllm::batch::{Side, Slot, slots};
+use crate::mllm::batch::{Side, Slot, shown_tokens, slots};
 use crate::mllm::buckets::Buckets;
 use crate::mllm::conversation::Encoded;
 use crate::mllm::{Example, ImageEmbeddings, Mllm};
@@ -58,9 +58,7 @@ pub fn ask(
     settings: &Settings,
     device: &Device,
 ) -> Result<Answers, LlmError> {
-    let image_tokens = model.connector.image_tokens();
-    let layout =
-        |e: &Encoded, image: Option<usize>| slots(e, if image.is_some() { image_tokens } else { 0 }, settings.max_length);
+    let layout = |e: &Encoded, image: Option<usize>| slots(e, shown_tokens(image, vision), settings.max_length);
     if asked.iter().any(|a| layout(a.prompt, a.image).is_empty()) {
         return Err(LlmError::Generation("a prompt has no positions".into()));
     }

@@ -135,6 +135,8 @@ pub fn evaluate(
         .iter()
         .map(|question| Texts::new(probe.tokenizer, options.template, question, shows(question, options.mode), choices))
         .collect::<Result<Vec<_>, _>>()?;
+    // With own grids, the most positions an image can take: a question whose image could be
+    // cut counts as degraded.
     let image_tokens = probe.model.connector.image_tokens();
     let degraded = degraded(benchmark, &texts, image_tokens, options)?;
     let mut items = Vec::with_capacity(benchmark.questions.len());

@@ -35,6 +35,9 @@ pub struct EncoderKey {
     /// Token grid [rows, cols] and channels of one image's features.
     pub grid: [usize; 2],
     pub hidden: usize,
+    /// Each image's features at its own grid (a native-resolution encoder's tokens as they
+    /// reach the LLM with `[connector] native`), not brought to `grid`.
+    pub own_grids: bool,
 }
 
 /// Everything that changes an encoder's features, in a fixed order.
@@ -51,6 +54,9 @@ struct KeyParts<'a> {
     /// The inner device, e.g. `Flex(…)`: backends round differently.
     backend: String,
     dtype: CacheDtype,
+    /// Written only when set, so that the keys of the output grid stay as they were.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    own_grids: bool,
 }
 
 #[derive(Serialize)]
@@ -70,7 +76,13 @@ struct FileStamp {
 }
 
 impl EncoderKey {
-    pub fn new(spec: &EncoderSpec, weights: &WeightsSource, dtype: CacheDtype, device: &Device) -> Result<Self, FeatureError> {
+    pub fn new(
+        spec: &EncoderSpec,
+        weights: &WeightsSource,
+        dtype: CacheDtype,
+        own_grids: bool,
+        device: &Device,
+    ) -> Result<Self, FeatureError> {
         let weights = match weights {
             WeightsSource::Random { seed } => WeightsId::Random { seed: *seed },
             WeightsSource::Path(path) => WeightsId::Files { files: checkpoint_files(path)? },
@@ -86,15 +98,11 @@ impl EncoderKey {
             weights,
             backend: format!("{:?}", device.clone().inner()),
             dtype,
+            own_grids,
         };
         let text = serde_json::to_string(&parts).map_err(|err| FeatureError::Invalid(format!("encoder key: {err}")))?;
         let hash = hex(&Sha256::digest(text.as_bytes()))[..32].to_string();
-        Ok(Self { text, hash, grid: spec.output_grid()?, hidden: spec.hidden_size() })
-    }
-
-    /// Values in one image's features: tokens × channels.
-    pub fn values_per_image(&self) -> usize {
-        self.grid[0] * self.grid[1] * self.hidden
+        Ok(Self { text, hash, grid: spec.output_grid()?, hidden: spec.hidden_size(), own_grids })
     }
 }
 
@@ -165,7 +173,7 @@ mod tests {
     use crate::encoders::registry::preset;
 
     fn key(spec: &EncoderSpec, weights: &WeightsSource) -> EncoderKey {
-        EncoderKey::new(spec, weights, CacheDtype::F32, &Device::flex()).unwrap()
+        EncoderKey::new(spec, weights, CacheDtype::F32, false, &Device::flex()).unwrap()
     }
 
     #[test]
@@ -189,8 +197,11 @@ mod tests {
             assert_ne!(base.hash, key(changed, &WeightsSource::Random { seed: 0 }).hash, "{what}");
         }
         assert_eq!(base.hash, key(&renamed, &WeightsSource::Random { seed: 0 }).hash, "the name changes nothing");
-        let f16 = EncoderKey::new(&spec, &WeightsSource::Random { seed: 0 }, CacheDtype::F16, &Device::flex()).unwrap();
+        let f16 = EncoderKey::new(&spec, &WeightsSource::Random { seed: 0 }, CacheDtype::F16, false, &Device::flex()).unwrap();
         assert_ne!(base.hash, f16.hash, "dtype");
+        let own = EncoderKey::new(&spec, &WeightsSource::Random { seed: 0 }, CacheDtype::F32, true, &Device::flex()).unwrap();
+        assert_ne!(base.hash, own.hash, "own grids");
+        assert!(!base.text.contains("own_grids"), "keys of the output grid are unchanged");
         assert_eq!(tokens.output_grid().unwrap(), key(&tokens, &WeightsSource::Random { seed: 0 }).grid);
     }
 

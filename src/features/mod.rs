@@ -56,6 +56,14 @@ impl FeatureError {
 pub trait FeatureSource {
     /// One `Features` per encoder, in order: tokens [images, tokens, hidden] on `device`.
     fn features(&self, encoders: &[Encoder], images: &[&RgbImage], device: &Device) -> Result<Vec<Features>, FeatureError>;
+    /// Per encoder, each image's features at the image's own grid (`EncoderSpec::own_grid`):
+    /// images × [1, rows_i × cols_i, hidden] on `device`.
+    fn own_grid_features(
+        &self,
+        encoders: &[Encoder],
+        images: &[&RgbImage],
+        device: &Device,
+    ) -> Result<Vec<Vec<Features>>, FeatureError>;
 }
 
 /// Runs every encoder on every batch.
@@ -64,5 +72,14 @@ pub struct Compute;
 impl FeatureSource for Compute {
     fn features(&self, encoders: &[Encoder], images: &[&RgbImage], device: &Device) -> Result<Vec<Features>, FeatureError> {
         Ok(encoders.iter().map(|encoder| encoder.encode_images(images, device)).collect::<Result<_, _>>()?)
+    }
+
+    fn own_grid_features(
+        &self,
+        encoders: &[Encoder],
+        images: &[&RgbImage],
+        device: &Device,
+    ) -> Result<Vec<Vec<Features>>, FeatureError> {
+        Ok(encoders.iter().map(|encoder| encoder.encode_own_grids(images, device)).collect::<Result<_, _>>()?)
     }
 }

@@ -63,27 +63,28 @@ impl FeatureCache {
         self.root.join(&key.hash).join(&image.hash[..2]).join(format!("{}.safetensors", image.hash))
     }
 
-    /// The stored features of `image`; an unreadable file (other than a missing one) is an error.
-    pub fn read(&self, key: &EncoderKey, image: &ImageId) -> Result<Lookup, FeatureError> {
+    /// The stored features of `image` at `grid`; an unreadable file (other than a missing one)
+    /// is an error.
+    pub fn read(&self, key: &EncoderKey, image: &ImageId, grid: [usize; 2]) -> Result<Lookup, FeatureError> {
         let path = self.entry_path(key, image);
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Lookup::Missing),
             Err(source) => return Err(FeatureError::Io { path, source }),
         };
-        Ok(match self.decode(&bytes, key, image) {
+        Ok(match self.decode(&bytes, key, image, grid) {
             Ok(values) => Lookup::Hit(values),
             Err(reason) => Lookup::Corrupt(reason),
         })
     }
 
-    /// Stores one image's features [tokens × hidden] and returns them as stored (rounded to
-    /// f16 if the cache holds f16), which is what a later read will give.
-    pub fn write(&self, key: &EncoderKey, image: &ImageId, values: &[f32]) -> Result<Vec<f32>, FeatureError> {
+    /// Stores one image's features at `grid` [tokens × hidden] and returns them as stored
+    /// (rounded to f16 if the cache holds f16), which is what a later read will give.
+    pub fn write(&self, key: &EncoderKey, image: &ImageId, grid: [usize; 2], values: &[f32]) -> Result<Vec<f32>, FeatureError> {
         let bytes = encode(values, self.dtype);
-        let mut metadata = expected_metadata(key, image);
+        let mut metadata = expected_metadata(key, image, grid);
         metadata.insert("sha256".into(), hex(&Sha256::digest(&bytes)));
-        let shape = vec![key.grid[0] * key.grid[1], key.hidden];
+        let shape = vec![grid[0] * grid[1], key.hidden];
         let view = TensorView::new(dtype_of(self.dtype), shape, &bytes).map_err(|err| FeatureError::Invalid(err.to_string()))?;
         let file = crate::weights::sorted::serialize([("tokens", view)], metadata).map_err(FeatureError::Invalid)?;
         let path = self.entry_path(key, image);
@@ -93,17 +94,17 @@ impl FeatureCache {
         Ok(decode_values(&bytes, self.dtype))
     }
 
-    fn decode(&self, bytes: &[u8], key: &EncoderKey, image: &ImageId) -> Result<Vec<f32>, String> {
+    fn decode(&self, bytes: &[u8], key: &EncoderKey, image: &ImageId, grid: [usize; 2]) -> Result<Vec<f32>, String> {
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(|err| format!("unreadable ({err})"))?;
         let file = SafeTensors::deserialize(bytes).map_err(|err| format!("unreadable ({err})"))?;
         let metadata = header.metadata().clone().unwrap_or_default();
-        for (name, expected) in expected_metadata(key, image) {
+        for (name, expected) in expected_metadata(key, image, grid) {
             if metadata.get(&name) != Some(&expected) {
                 return Err(format!("its `{name}` is not this entry's (a stale entry or a hash collision)"));
             }
         }
         let tokens = file.tensor("tokens").map_err(|err| format!("no tokens ({err})"))?;
-        let shape = [key.grid[0] * key.grid[1], key.hidden];
+        let shape = [grid[0] * grid[1], key.hidden];
         if tokens.dtype() != dtype_of(self.dtype) || tokens.shape() != shape {
             return Err(format!(
                 "tokens are {:?} {:?}, not {:?} {shape:?}",
@@ -119,15 +120,15 @@ impl FeatureCache {
     }
 }
 
-/// The metadata an entry of `key` and `image` must carry (its checksum aside).
-fn expected_metadata(key: &EncoderKey, image: &ImageId) -> BTreeMap<String, String> {
+/// The metadata an entry of `key` and `image` at `grid` must carry (its checksum aside).
+fn expected_metadata(key: &EncoderKey, image: &ImageId, grid: [usize; 2]) -> BTreeMap<String, String> {
     let [width, height] = image.size;
     BTreeMap::from([
         ("format".to_string(), FORMAT.to_string()),
         ("key".to_string(), key.text.clone()),
         ("image".to_string(), image.hash.clone()),
         ("image_size".to_string(), format!("{width}x{height}")),
-        ("grid".to_string(), format!("{}x{}", key.grid[0], key.grid[1])),
+        ("grid".to_string(), format!("{}x{}", grid[0], grid[1])),
     ])
 }
 
@@ -158,8 +159,10 @@ mod tests {
     use super::*;
 
     fn key(text: &str) -> EncoderKey {
-        EncoderKey { text: text.into(), hash: "0123456789abcdef0123456789abcdef".into(), grid: [2, 2], hidden: 3 }
+        EncoderKey { text: text.into(), hash: "0123456789abcdef0123456789abcdef".into(), grid: GRID, hidden: 3, own_grids: false }
     }
+
+    const GRID: [usize; 2] = [2, 2];
 
     /// A fresh folder under the system's temporary one, removed when dropped.
     struct Scratch(PathBuf);
@@ -190,11 +193,11 @@ mod tests {
         let dir = scratch("f32");
         let cache = FeatureCache::new(dir.0.clone(), CacheDtype::F32);
         let (key, image) = (key("k"), image());
-        assert!(matches!(cache.read(&key, &image).unwrap(), Lookup::Missing));
-        assert_eq!(cache.write(&key, &image, &values()).unwrap(), values());
-        let Lookup::Hit(read) = cache.read(&key, &image).unwrap() else { panic!("not a hit") };
+        assert!(matches!(cache.read(&key, &image, GRID).unwrap(), Lookup::Missing));
+        assert_eq!(cache.write(&key, &image, GRID, &values()).unwrap(), values());
+        let Lookup::Hit(read) = cache.read(&key, &image, GRID).unwrap() else { panic!("not a hit") };
         assert_eq!(read, values());
-        assert_eq!(cache.write(&key, &image, &values()).unwrap(), values(), "a second writer succeeds");
+        assert_eq!(cache.write(&key, &image, GRID, &values()).unwrap(), values(), "a second writer succeeds");
     }
 
     #[test]
@@ -202,12 +205,12 @@ mod tests {
         let dir = scratch("f16");
         let cache = FeatureCache::new(dir.0.clone(), CacheDtype::F16);
         let (key, image) = (key("k"), image());
-        let stored = cache.write(&key, &image, &values()).unwrap();
+        let stored = cache.write(&key, &image, GRID, &values()).unwrap();
         assert_ne!(stored, values(), "rounded");
         for (s, v) in stored.iter().zip(values()) {
             assert!((s - v).abs() <= v.abs() * 2f32.powi(-11), "{s} vs {v}");
         }
-        let Lookup::Hit(read) = cache.read(&key, &image).unwrap() else { panic!("not a hit") };
+        let Lookup::Hit(read) = cache.read(&key, &image, GRID).unwrap() else { panic!("not a hit") };
         assert_eq!(read, stored, "a read gives what the writer used");
     }
 
@@ -216,12 +219,12 @@ mod tests {
         let dir = scratch("damaged");
         let cache = FeatureCache::new(dir.0.clone(), CacheDtype::F32);
         let (key, image) = (key("k"), image());
-        cache.write(&key, &image, &values()).unwrap();
+        cache.write(&key, &image, GRID, &values()).unwrap();
         let path = cache.entry_path(&key, &image);
         let good = std::fs::read(&path).unwrap();
         let refused = |bytes: &[u8], key: &EncoderKey| {
             std::fs::write(&path, bytes).unwrap();
-            match cache.read(key, &image).unwrap() {
+            match cache.read(key, &image, GRID).unwrap() {
                 Lookup::Corrupt(reason) => reason,
                 _ => panic!("used"),
             }
@@ -231,8 +234,10 @@ mod tests {
         *flipped.last_mut().unwrap() ^= 1;
         assert!(refused(&flipped, &key).contains("checksum"));
         assert!(refused(&good, &self::key("another")).contains("`key`"), "same hash, other key");
+        std::fs::write(&path, &good).unwrap();
+        assert!(matches!(cache.read(&key, &image, [1, 4]).unwrap(), Lookup::Corrupt(_)), "another grid");
         let f16 = FeatureCache::new(cache.root.clone(), CacheDtype::F16);
         std::fs::write(&path, &good).unwrap();
-        assert!(matches!(f16.read(&key, &image).unwrap(), Lookup::Corrupt(_)), "dtype");
+        assert!(matches!(f16.read(&key, &image, GRID).unwrap(), Lookup::Corrupt(_)), "dtype");
     }
 }

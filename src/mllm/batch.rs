@@ -76,6 +76,14 @@ pub(crate) fn slots(encoded: &Encoded, image_tokens: usize, max_length: usize) -
     text.clone().take(at).chain(std::iter::repeat_n(Slot::Image, image)).chain(text.skip(at)).take(max_length).collect()
 }
 
+/// LLM positions of the image an example shows (`image`, an index into `vision`), if any.
+pub(crate) fn shown_tokens(image: Option<usize>, vision: Option<&ImageEmbeddings>) -> usize {
+    match (image, vision) {
+        (Some(k), Some(vision)) => vision.lengths[k],
+        _ => 0,
+    }
+}
+
 impl Mllm {
     /// Builds the inputs of `examples`; `images` holds each distinct image once, and their
     /// features come from `features`.
@@ -111,14 +119,10 @@ impl Mllm {
         buckets: Buckets,
         device: &Device,
     ) -> Inputs {
-        let image_tokens = self.connector.image_tokens();
-        let (image_embeds, vision) = match vision {
-            Some((embeds, context)) => (Some(embeds), context.clone()),
-            None => (None, None),
-        };
+        let image_embeds = vision.map(|v| &v.embeds);
         let mut spans = Vec::new();
         let layouts: Vec<Vec<Slot>> =
-            examples.iter().map(|e| slots(e.encoded, if e.image.is_some() { image_tokens } else { 0 }, max_length)).collect();
+            examples.iter().map(|e| slots(e.encoded, shown_tokens(e.image, vision), max_length)).collect();
         let longest = layouts.iter().map(Vec::len).max().unwrap_or(0).max(1);
         let positions = buckets.length(longest, max_length.max(longest));
         let batch = examples.len();
@@ -158,7 +162,7 @@ impl Mllm {
                     if shown > 0 {
                         pieces.push(embeds.clone().narrow(0, k, 1).narrow(1, 0, shown));
                     }
-                    if shown == image_tokens {
+                    if shown == shown_tokens(Some(k), vision) {
                         spans.push(ImageSpan { row: b, start: pad + before, image: k });
                     }
                     if text_len > before {
@@ -191,7 +195,7 @@ impl Mllm {
             target_examples: int(target_examples),
             targets,
             positions: layouts.iter().map(Vec::len).sum(),
-            vision,
+            vision: vision.and_then(|v| v.context.clone()),
             spans,
             pads: if side == Side::Left { pads } else { Vec::new() },
         }
@@ -214,6 +218,29 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         let connector = Connector::Concat(ConcatConnector::new(ProjectorKind::Linear, 4, 8, [1, 1], false, device));
         Mllm { encoders: Vec::new(), connector, llm: llm.model }
+    }
+
+    /// Images of different lengths: each example's image takes its own positions, and the
+    /// text after it and the targets move with it.
+    #[test]
+    fn images_of_their_own_lengths_are_spliced_each_at_its_length() {
+        let device = Device::flex();
+        let model = text_model(&device);
+        let encoded = Encoded { ids: vec![1, 2, 3], targets: vec![false, true, true], image_at: Some(1) };
+        let embeds = Tensor::<3>::random([2, 3, 8], burn::tensor::Distribution::Default, &device);
+        let vision = ImageEmbeddings { embeds: embeds.clone(), lengths: vec![3, 1], context: None };
+        let examples = [Example { encoded: &encoded, image: Some(0) }, Example { encoded: &encoded, image: Some(1) }];
+        let inputs = model.splice(&examples, Some(&vision), 16, &device);
+        assert_eq!(inputs.embeds.dims(), [2, 6, 8], "1 + 3 + 2 positions, and 1 + 1 + 2 padded");
+        assert_eq!(inputs.positions, 6 + 4);
+        assert_eq!(inputs.targets, [2, 2]);
+        assert_eq!(inputs.target_rows.into_data().convert::<i64>().try_into_vec::<i64>().unwrap(), [3, 4, 6 + 1, 6 + 2]);
+        let at = |row: usize, start: usize, len: usize| inputs.embeds.clone().narrow(0, row, 1).narrow(1, start, len);
+        let same = |a: Tensor<3>, b: Tensor<3>| (a - b).abs().max().into_scalar::<f32>() == 0.0;
+        assert!(same(at(0, 1, 3), embeds.clone().narrow(0, 0, 1)), "the first image whole");
+        assert!(same(at(1, 1, 1), embeds.clone().narrow(0, 1, 1).narrow(1, 0, 1)), "the second image's one position");
+        let text = model.llm.embed(Tensor::from_data(TensorData::new(vec![2i64, 3], [1, 2]), &device));
+        assert!(same(at(0, 4, 2), text.clone()) && same(at(1, 2, 2), text), "the text after each image");
     }
 
     /// A long answer costs what `max_length` keeps of it: the ids past the cut are outside the

@@ -13,12 +13,17 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor};
 use image::RgbImage;
 
+use crate::connectors::concat::tokens_with_newlines;
 use crate::connectors::sva::aggregate::Aggregation;
-use crate::connectors::{Connector, ConnectorError, SvaContext};
-use crate::encoders::{Encoder, EncoderError};
+use crate::connectors::{ConcatConnector, Connector, ConnectorError, SvaContext};
+use crate::encoders::{Encoder, EncoderError, Features};
 use crate::features::{FeatureError, FeatureSource};
 use crate::llm::{KvCache, LayerHook, LlmModel};
 pub use batch::{Example, Inputs};
+
+/// What `[connector] native` needs, said where it is refused.
+pub const OWN_GRIDS_NEED: &str =
+    "[connector] native = true takes one native-resolution encoder (resize = \"max-patches\") through the concatenation";
 
 #[derive(Debug, thiserror::Error)]
 pub enum MllmError {
@@ -30,9 +35,16 @@ pub enum MllmError {
     Connector(#[from] ConnectorError),
 }
 
-/// Images as the LLM takes them [images, image tokens, hidden], and for the SVA what its
-/// in-LLM samplers re-query.
-pub type ImageEmbeddings = (Tensor<3>, Option<SvaContext>);
+/// A batch's images as the LLM takes them.
+pub struct ImageEmbeddings {
+    /// [images, positions, hidden]: image k's first `lengths[k]` positions, zeros after.
+    pub embeds: Tensor<3>,
+    /// LLM positions each image takes: the connector's fixed count, or with own grids each
+    /// image's.
+    pub lengths: Vec<usize>,
+    /// For the SVA, what its in-LLM samplers re-query.
+    pub context: Option<SvaContext>,
+}
 
 pub struct Mllm {
     pub encoders: Vec<Encoder>,
@@ -41,19 +53,53 @@ pub struct Mllm {
 }
 
 impl Mllm {
-    /// Images → LLM input embeddings [images, image tokens, hidden], and for the SVA what its
-    /// in-LLM samplers re-query.
-    /// Each encoder's features come from `features` (computed, or read from the frozen-feature
-    /// cache).
+    /// Images → LLM input embeddings, each encoder's features from `features` (computed, or
+    /// read from the frozen-feature cache).
     pub fn image_embeddings(
         &self,
         images: &[&RgbImage],
         features: &dyn FeatureSource,
         device: &Device,
     ) -> Result<ImageEmbeddings, MllmError> {
+        if let Some(connector) = self.own_grids()? {
+            let per_encoder = features.own_grid_features(&self.encoders, images, device)?;
+            let images = per_encoder.into_iter().next().expect("own grids have one encoder");
+            let (embeds, lengths) = connector.forward_own_grids(images);
+            return Ok(ImageEmbeddings { embeds, lengths, context: None });
+        }
         let features = features.features(&self.encoders, images, device)?;
         let sizes: Vec<[usize; 2]> = images.iter().map(|image| [image.width() as usize, image.height() as usize]).collect();
-        Ok(self.connector.forward(features, &sizes)?)
+        self.embed_features(features, &sizes)
+    }
+
+    /// Each encoder's features [images, tokens_i, channels_i] of images of `sizes` (width,
+    /// height) through the connector, every image at the connector's one grid.
+    pub fn embed_features(&self, features: Vec<Features>, sizes: &[[usize; 2]]) -> Result<ImageEmbeddings, MllmError> {
+        let (embeds, context) = self.connector.forward(features, sizes)?;
+        Ok(ImageEmbeddings { embeds, lengths: vec![self.connector.image_tokens(); sizes.len()], context })
+    }
+
+    /// LLM positions an image of `width × height` takes.
+    pub fn image_tokens_of(&self, width: u32, height: u32) -> Result<usize, MllmError> {
+        Ok(match self.own_grids()? {
+            Some(connector) => {
+                let grid = self.encoders[0].spec.own_grid(width as usize, height as usize)?;
+                tokens_with_newlines(grid, &connector.image_newline)
+            }
+            None => self.connector.image_tokens(),
+        })
+    }
+
+    /// The concatenation when it takes each image at its own grid; refused unless the model
+    /// has the one native-resolution encoder that needs.
+    fn own_grids(&self) -> Result<Option<&ConcatConnector>, MllmError> {
+        match &self.connector {
+            Connector::Concat(c) if c.own_grid_budget.is_some() => match self.encoders.as_slice() {
+                [encoder] if encoder.spec.is_native() => Ok(Some(c)),
+                _ => Err(ConnectorError::Config(OWN_GRIDS_NEED.into()).into()),
+            },
+            _ => Ok(None),
+        }
     }
 
     /// The SVA's aggregation inside the LLM for `inputs`, when the connector has one.

@@ -105,6 +105,11 @@ pub struct ConnectorConfig {
     /// Cambrian's learned `image_newline` after every row (the SVA always has it).
     #[serde(default = "yes")]
     pub image_newline: bool,
+    /// Each image at its own grid: a native-resolution encoder's tokens reach the LLM as they
+    /// are, as many as the image's size gives within the budget (the concatenation of one
+    /// such encoder). Default: every grid brought to `grid`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub native: bool,
     /// `kind = "sva"`: Cambrian's settings, named and defaulted as in its code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sva: Option<SvaSettings>,
@@ -121,7 +126,8 @@ pub struct ConnectorConfig {
 }
 
 impl ConnectorConfig {
-    /// The connector's name in run ids and results: the projector's for the concatenation,
+    /// The connector's name in run ids and results: the projector's for the concatenation
+    /// (`-native` after it with own grids),
     /// MobileVLM's `mm_projector_type` for the LDP (`ldpnet`, `ldpnetv2`: two connectors a
     /// study compares), else the kind's (`sva`, `c-abstractor`, ...).
     pub fn label(&self) -> String {
@@ -129,6 +135,7 @@ impl ConnectorConfig {
             value.ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
         };
         match self.kind {
+            ConnectorKind::Concat if self.native => name(serde_json::to_value(self.projector)) + "-native",
             ConnectorKind::Concat => name(serde_json::to_value(self.projector)),
             ConnectorKind::Ldp => name(serde_json::to_value(self.ldp.clone().unwrap_or_default().mm_projector_type)),
             kind => name(serde_json::to_value(kind)),
@@ -319,6 +326,14 @@ impl RunConfig {
         }
         if sva && self.connector.grid.is_some() {
             return Err("[connector] grid is the concatenation's; the SVA's grid is [connector.sva] image_token_len".into());
+        }
+        if self.connector.native && (self.connector.kind != ConnectorKind::Concat || self.connector.grid.is_some()) {
+            return Err(
+                "[connector] native = true keeps each image's own grid: it is for kind = \"concat\" without a grid".into()
+            );
+        }
+        if self.connector.native && (self.encoders.len() != 1 || self.encoders[0].tokens.is_some()) {
+            return Err(crate::mllm::OWN_GRIDS_NEED.to_string() + ", without tokens");
         }
         self.check_connector_sizes()?;
         if self.stage1.is_none() && self.stage2.is_none() {
@@ -608,7 +623,23 @@ lr = 1e-3
         let config = parse("[connector]\nprojector = \"linear\"", "").unwrap();
         assert_eq!(config.connector.label(), "linear");
         let text = toml::to_string(&config.connector).unwrap();
-        assert!(!text.contains("kind") && !text.contains("sva"), "{text}");
+        assert!(!text.contains("kind") && !text.contains("sva") && !text.contains("native"), "{text}");
+    }
+
+    #[test]
+    fn native_grids_are_for_the_concatenation_of_one_encoder() {
+        let config = parse("[connector]\nnative = true", "").unwrap();
+        assert!(toml::to_string(&config.connector).unwrap().contains("native = true"));
+        assert_eq!(config.connector.label(), "mlp2x_gelu-native", "apart from the resampled grid in results.csv");
+        let cases = [
+            ("[connector]\nnative = true\nkind = \"sva\"", "it is for kind = \"concat\" without a grid"),
+            ("[connector]\nnative = true\ngrid = [4, 4]", "it is for kind = \"concat\" without a grid"),
+            ("[connector]\nnative = true\n[[encoders]]\nname = \"b\"\ninit = \"random\"", "takes one native-resolution encoder"),
+        ];
+        for (connector, expected) in cases {
+            let err = parse(connector, "").unwrap_err();
+            assert!(err.contains(expected), "{connector}: {err}");
+        }
     }
 
     #[test]

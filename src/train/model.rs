@@ -18,7 +18,7 @@ use crate::features::key::EncoderKey;
 use crate::features::{CachedFeatures, FeatureCache};
 use crate::llm::tokenizer::LlmTokenizer;
 use crate::llm::{Llm, LlmConfig};
-use crate::mllm::{Mllm, MllmError};
+use crate::mllm::{Mllm, MllmError, OWN_GRIDS_NEED};
 
 pub struct Built {
     pub model: Mllm,
@@ -44,7 +44,7 @@ pub fn build(config: &RunConfig, device: &Device) -> Result<Built, TrainError> {
             (None, None) => WeightsSource::Random { seed: config.seed.wrapping_add(i as u64) },
         };
         if config.feature_cache.is_some() {
-            keys.push(EncoderKey::new(&resolved.spec, &weights, config.feature_cache_dtype, device)?);
+            keys.push(EncoderKey::new(&resolved.spec, &weights, config.feature_cache_dtype, config.connector.native, device)?);
         }
         encoders.push(Encoder::build(resolved.spec, weights, device)?);
     }
@@ -78,6 +78,23 @@ pub fn connector(config: &RunConfig, specs: &[&EncoderSpec], llm: &LlmConfig, de
             let layout =
                 SvaLayout::new(&c.sva_settings(), &grids, llm.layers).map_err(|e| MllmError::from(ConnectorError::from(e)))?;
             Connector::Sva(SvaConnector::new(layout, &channels, hidden, device))
+        }
+        ConnectorKind::Concat if c.native => {
+            let budget = match specs {
+                [spec] if spec.is_native() => spec.preprocess.max_patches.unwrap_or_default(),
+                _ => return Err(MllmError::from(ConnectorError::Config(OWN_GRIDS_NEED.into())).into()),
+            };
+            let concat = ConcatConnector::new(c.projector, features, hidden, grid()?, c.image_newline, device);
+            let concat = concat.with_own_grids(budget);
+            if concat.image_tokens() >= config.max_length {
+                return Err(MllmError::from(ConnectorError::Config(format!(
+                    "[connector] native: an image may take {} positions (max_patches {budget}), leaving no room for an answer within max_length {}",
+                    concat.image_tokens(),
+                    config.max_length
+                )))
+                .into());
+            }
+            Connector::Concat(concat)
         }
         ConnectorKind::Concat => {
             Connector::Concat(ConcatConnector::new(c.projector, features, hidden, grid()?, c.image_newline, device))

@@ -48,6 +48,8 @@ pub struct Session<'a> {
 struct Prepared {
     encoded: Encoded,
     image: Option<RgbImage>,
+    /// Answer tokens within max_length once the image is spliced in.
+    targets: usize,
 }
 
 pub fn run(session: &Session, stage: u8, config: &StageConfig, model: Mllm) -> Result<(Mllm, StageState), TrainError> {
@@ -151,7 +153,6 @@ fn prepare(
     samples: &[&Sample],
     skipped: &mut Vec<Skip>,
 ) -> Result<Vec<Prepared>, TrainError> {
-    let image_tokens = model.connector.image_tokens();
     let mut prepared = Vec::with_capacity(samples.len());
     for sample in samples {
         let encoded = encode(session.tokenizer, template, &sample.turns, sample.image.is_some())?;
@@ -165,13 +166,17 @@ fn prepare(
             },
             None => None,
         };
-        let shown = if image.is_some() { image_tokens } else { 0 };
-        if targets_within(&encoded, shown, session.config.max_length) == 0 {
+        let shown = match &image {
+            Some(image) => model.image_tokens_of(image.width(), image.height())?,
+            None => 0,
+        };
+        let targets = targets_within(&encoded, shown, session.config.max_length);
+        if targets == 0 {
             let reason = format!("no answer token within max_length {}", session.config.max_length);
             skipped.push(Skip { index: sample.index, reason });
             continue;
         }
-        prepared.push(Prepared { encoded, image });
+        prepared.push(Prepared { encoded, image, targets });
     }
     Ok(prepared)
 }
@@ -196,10 +201,8 @@ fn train_step(
     step: u64,
     prepared: &[Prepared],
 ) -> Result<Outcome, TrainError> {
-    let image_tokens = model.connector.image_tokens();
     let max_length = session.config.max_length;
-    let total: usize =
-        prepared.iter().map(|p| targets_within(&p.encoded, if p.image.is_some() { image_tokens } else { 0 }, max_length)).sum();
+    let total: usize = prepared.iter().map(|p| p.targets).sum();
     if total == 0 {
         return Ok(Outcome::Skipped);
     }

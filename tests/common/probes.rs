@@ -75,7 +75,7 @@ pub fn vision(model: &Mllm, images: usize, device: &Device) -> ImageEmbeddings {
     let shape = [images, GRID[0] * GRID[1], CHANNELS];
     let values: Vec<f32> = (0..shape.iter().product::<usize>()).map(|i| (i as f32 * 0.37).sin()).collect();
     let tokens = Tensor::from_data(TensorData::new(values, shape), device);
-    model.connector.forward(vec![Features { tokens, grid: GRID }], &vec![[32, 32]; images]).unwrap()
+    model.embed_features(vec![Features { tokens, grid: GRID }], &vec![[32, 32]; images]).unwrap()
 }
 
 /// A question's texts: its prompt, and per choice the prompt followed by the choice's answer

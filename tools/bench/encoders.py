@@ -294,7 +294,28 @@ def naflex_reference(spec):
     return model, forward
 
 
+def radio_reference(spec):
+    """RADIO (NVlabs/RADIO) is remote code, not on PyPI: timm's VisionTransformer, as RADIO
+    builds its trunk, with its class tokens and registers as prefix tokens (`reg_tokens`),
+    positions on the patches only and a bias-free patch embedding does the same work; the
+    CPE's bilinear resize of the position table (done once per pass on our side) is left out,
+    which favours the reference. As our random build: no final norm unless the spec says so
+    (a checkpoint decides it otherwise), no patch normalizer or feature normalizer."""
+    import timm
+
+    a = spec["architecture"]
+    model = timm.models.vision_transformer.VisionTransformer(
+        img_size=spec["preprocess"]["crop_size"], patch_size=a["patch_size"], embed_dim=a["hidden_size"],
+        depth=a["depth"], num_heads=a["heads"], mlp_ratio=a["mlp_size"] / a["hidden_size"], class_token=False,
+        reg_tokens=a["cls_tokens"] + a["registers"], no_embed_class=True, final_norm=a.get("final_norm", False),
+        num_classes=0, global_pool="", dynamic_img_size=False,
+    )
+    model.patch_embed.proj.bias = None
+    return model, model.forward_features
+
+
 REFERENCES = {
+    "radio": radio_reference,
     "sam": sam_reference,
     "convnext": convnext_reference,
     "stable-diffusion": stable_diffusion_reference,

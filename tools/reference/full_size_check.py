@@ -155,6 +155,9 @@ TIMM = {
     "supvit-l-16-in21k": "vit_large_patch16_224.orig_in21k",
     "supvit-h-14-in21k": "vit_huge_patch14_224.orig_in21k",
     "pe-core-vit-l-14-336": "vit_pe_core_large_patch14_336.fb",
+    "pe-lang-vit-l-14-448": "vit_pe_lang_large_patch14_448.fb",
+    "pe-spatial-vit-b-16-512": "vit_pe_spatial_base_patch16_512.fb",
+    "pe-spatial-vit-l-14-448": "vit_pe_spatial_large_patch14_448.fb",
     "dinov3-vit-l-16": "vit_large_patch16_dinov3.lvd1689m",
 }
 
@@ -202,7 +205,12 @@ def hf_model(spec):
                              reshape_hidden_states=False, out_features=["stage6", "stage12", "stage18", "stage24"],
                              **sizes)
         return tf.DPTForDepthEstimation(tf.DPTConfig(backbone_config=beit, neck_hidden_sizes=[256, 512, 1024, 1024]))
-    layout = a["layout"]
+    layout = a["layout"] if a["kind"] == "vit" else a["kind"]
+    if layout == "aimv2":
+        # apple/aimv2-large-patch14-*: an Aimv2VisionModel with its attention-pooling head.
+        return tf.Aimv2VisionModel(tf.Aimv2VisionConfig(
+            intermediate_size=a["mlp_size"], qkv_bias=a.get("qkv_bias", False), mlp_bias=a.get("mlp_bias", False),
+            rms_norm_eps=a.get("norm_eps", 1e-5), use_head=True, **sizes))
     if layout == "hf-clip":
         # openai/clip-vit-large-patch14-336: a CLIPModel with a 12-layer, 768-wide text tower.
         vision = tf.CLIPVisionConfig(intermediate_size=a["mlp_size"], projection_dim=768, **sizes)
@@ -222,6 +230,9 @@ def hf_model(spec):
         return tf.Dinov2Model(tf.Dinov2Config(mlp_ratio=4, use_swiglu_ffn=a["act"] == "swiglu", **sizes))
     if layout == "hf-dpt":
         return tf.DPTForDepthEstimation(tf.DPTConfig(intermediate_size=a["mlp_size"], **sizes))
+    if layout == "hf-vit":
+        # facebook/webssl-mae*: a ViTModel with its pooler, the original timm model's eps.
+        return tf.ViTModel(tf.ViTConfig(intermediate_size=a["mlp_size"], layer_norm_eps=a.get("norm_eps", 1e-12), **sizes))
     raise ValueError(layout)
 
 
@@ -236,9 +247,36 @@ def transformers_model(name, spec, work):
     layer = spec.get("feature_layer")
     tokens = states.last_hidden_state if layer is None else states.hidden_states[layer]
     a = spec["architecture"]
-    tokens = tokens[:, 0 if a.get("layout") == "hf-siglip" else 1 :]
+    tokens = tokens[:, 0 if a.get("layout") == "hf-siglip" or a["kind"] == "aimv2" else 1 :]
     side = spec["preprocess"]["crop_size"] // a["patch_size"]
     return folder, resize_tokens(tokens, (side, side), spec)
+
+
+def naflex(name, spec, work):
+    """google/siglip2-*-patch16-naflex: a Siglip2Model (its text tower of the vision tower's
+    width and depth, vocabulary 256000, 64 positions) saved with `save_pretrained`; the flat
+    square at the budget's square side is one grid of ⌊√max_patches⌋² patches, cut in the
+    processor's (row, column, channel) order; the vision tower's last hidden state."""
+    import transformers as tf
+
+    a, budget = spec["architecture"], spec["preprocess"]["max_patches"]
+    vision = tf.Siglip2VisionConfig(hidden_size=a["hidden_size"], intermediate_size=a["mlp_size"],
+                                    num_hidden_layers=a["depth"], num_attention_heads=a["heads"],
+                                    patch_size=a["patch_size"], num_patches=a["positions"])
+    text = tf.Siglip2TextConfig(vocab_size=256000, max_position_embeddings=64, hidden_size=a["hidden_size"],
+                                intermediate_size=a["mlp_size"], num_hidden_layers=a["depth"],
+                                num_attention_heads=a["heads"])
+    model = randomized(tf.Siglip2Model(tf.Siglip2Config(text_config=text.to_dict(), vision_config=vision.to_dict())), name)
+    folder = work / "model"
+    model.save_pretrained(folder)
+    pixels, patch = flat_pixels(spec)[0], a["patch_size"]
+    side = pixels.shape[-1] // patch
+    assert side * side <= budget
+    patches = pixels.reshape(3, side, patch, side, patch).permute(1, 3, 2, 4, 0).reshape(1, side * side, -1)
+    mask = torch.ones(1, side * side, dtype=torch.long)
+    shapes = torch.tensor([[side, side]])
+    tokens = model.vision_model(pixel_values=patches, pixel_attention_mask=mask, spatial_shapes=shapes).last_hidden_state
+    return folder, tokens
 
 
 SAM = {"sam-vit-l-1024": "vit_l", "sam-vit-h-1024": "vit_h"}
@@ -358,7 +396,9 @@ BUILDERS |= {"moco-v3-vit-b-16": nested_timm, "moco-v3-vit-l-16": nested_timm, "
 BUILDERS |= {name: transformers_model for name in [
     "clip-vit-l-14-336", "dinov2-vit-l-14-336", "dinov2-vit-l-14-518", "dinov2-vit-g-14-378",
     "siglip2-so400m-14-384", "siglip2-vit-l-16-384", "midas-dpt-large-384", "midas-beit-large-512",
+    "aimv2-vit-l-14-224", "aimv2-vit-l-14-448", "webssl-dino1b-full2b-224", "webssl-mae700m-full2b-224",
 ]}
+BUILDERS |= {"siglip2-b-16-naflex": naflex, "siglip2-so400m-16-naflex": naflex}
 BUILDERS |= {name: segment_anything for name in SAM}
 BUILDERS["sd-2.1"] = stable_diffusion
 
