@@ -396,7 +396,8 @@ BUILDERS |= {"moco-v3-vit-b-16": nested_timm, "moco-v3-vit-l-16": nested_timm, "
 BUILDERS |= {name: transformers_model for name in [
     "clip-vit-l-14-336", "dinov2-vit-l-14-336", "dinov2-vit-l-14-518", "dinov2-vit-g-14-378",
     "siglip2-so400m-14-384", "siglip2-vit-l-16-384", "midas-dpt-large-384", "midas-beit-large-512",
-    "aimv2-vit-l-14-224", "aimv2-vit-l-14-448", "webssl-dino1b-full2b-224", "webssl-mae700m-full2b-224",
+    "aimv2-vit-l-14-224", "aimv2-vit-l-14-336", "aimv2-vit-l-14-448", "webssl-dino1b-full2b-224",
+    "webssl-mae700m-full2b-224", "webssl-mae1b-full2b-224",
 ]}
 BUILDERS |= {"siglip2-b-16-naflex": naflex, "siglip2-so400m-16-naflex": naflex}
 BUILDERS |= {name: segment_anything for name in SAM}
