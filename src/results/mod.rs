@@ -56,7 +56,8 @@ pub struct ResultRow {
     /// The family of each encoder (`Family`'s display names), joined by `+` in the same order.
     pub family: String,
     /// Per encoder, joined by `+` in the same order: `random`, or the checkpoint it loaded (a
-    /// file path, or `hub:REPO/FILE` / the address for a preset's own weights).
+    /// file path with its `%` and `+` written `%25` and `%2B`, or `hub:REPO/FILE` / the
+    /// address for a preset's own weights).
     pub weights: String,
     /// `linear`, `mlp2x_gelu` or `sva`.
     pub connector: String,

@@ -87,9 +87,10 @@ impl Done {
 
 /// What an encoder of a run loaded, without fetching it: `random`, the `weights` path as the
 /// run config gives it, or where `init = "pretrained"` reads the spec's own checkpoint from.
+/// A path's `%` and `+` are written `%25` and `%2B`, so that `+` only ever joins encoders.
 fn weights_label(choice: &EncoderChoice, resolved: &registry::Resolved) -> Result<String, SweepError> {
     match (&choice.weights, choice.init) {
-        (Some(path), _) => Ok(path.display().to_string()),
+        (Some(path), _) => Ok(path.display().to_string().replace('%', "%25").replace('+', "%2B")),
         (None, Some(Init::Pretrained)) => match resolved.origin() {
             Some(origin) => Ok(origin.to_string()),
             None => Err(SweepError::spec(Path::new(&choice.name), format!("encoder `{}` names no weights", resolved.spec.name))),
@@ -203,5 +204,21 @@ impl Sweep {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `+` inside a path cannot pass for a second encoder in the `weights` column.
+    #[test]
+    fn a_weights_path_keeps_plus_for_joining_encoders() {
+        let resolved = registry::resolve(Some("moco-v3-vit-b-16"), None).unwrap();
+        let weights = Some(PathBuf::from("runs/a+b/100%.safetensors"));
+        let choice = EncoderChoice { name: "moco-v3-vit-b-16".into(), weights, init: None, tokens: None };
+        assert_eq!(weights_label(&choice, &resolved).unwrap(), "runs/a%2Bb/100%25.safetensors");
+        let random = EncoderChoice { weights: None, init: Some(Init::Random), ..choice };
+        assert_eq!(weights_label(&random, &resolved).unwrap(), "random");
     }
 }
