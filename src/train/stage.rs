@@ -24,6 +24,7 @@ use super::schedule::WarmupCosine;
 use crate::connectors::Connector;
 use crate::data::llava::{self, Sample};
 use crate::data::open_rgb;
+use crate::encoders::Encoder;
 use crate::features::FeatureSource;
 use crate::llm::chat::Template;
 use crate::llm::tokenizer::LlmTokenizer;
@@ -104,10 +105,13 @@ pub fn run(session: &Session, stage: u8, config: &StageConfig, model: Mllm) -> R
         let positions = step * batch..((step + 1) * batch).min(limit);
         let samples: Vec<&Sample> = positions.map(|p| &data.samples[order.at(p)]).collect();
         let prepared = prepare(session, template, &model, &samples, &mut state.skipped_examples)?;
-        let (loss, grad_norm, tokens) = match train_step(session, config, parts, &mut model, &mut optimizers, step, &prepared)? {
+        let (loss, grad_norm, tokens) = match train_step(session, config, parts, &model, &optimizers, step, &prepared)? {
             Outcome::Skipped => (None, 0.0, 0),
             Outcome::NotFinite { loss, grad_norm } => return Err(TrainError::NotFinite { stage, step, loss, grad_norm }),
-            Outcome::Trained { loss, grad_norm, tokens } => (Some(loss), grad_norm, tokens),
+            Outcome::Trained { loss, grad_norm, tokens, grads } => {
+                model = update(model, &mut optimizers, step, grads);
+                (Some(loss), grad_norm, tokens)
+            }
         };
         let secs = started.elapsed().as_secs_f64();
         state.steps_done = step + 1;
@@ -187,17 +191,26 @@ enum Outcome {
     Skipped,
     /// The loss or the gradient norm is not finite: no update.
     NotFinite { loss: f64, grad_norm: f64 },
-    /// Mean loss per answer token, gradient norm before clipping, positions forwarded.
-    Trained { loss: f64, grad_norm: f64, tokens: usize },
+    /// Mean loss per answer token, gradient norm before clipping, positions forwarded, and
+    /// the clipped gradients to step with.
+    Trained { loss: f64, grad_norm: f64, tokens: usize, grads: PartGrads },
 }
 
-/// Forward and backward over the micro-batches, clipping, one optimizer step per part.
+/// A step's gradients, one set per optimizer of [`Optimizers`].
+struct PartGrads {
+    connector: GradientsParams,
+    sva: Option<GradientsParams>,
+    llm: Option<GradientsParams>,
+    encoders: Vec<GradientsParams>,
+}
+
+/// Forward and backward over the micro-batches, then clipping.
 fn train_step(
     session: &Session,
     config: &StageConfig,
     parts: Parts,
-    model: &mut Mllm,
-    optimizers: &mut Optimizers,
+    model: &Mllm,
+    optimizers: &Optimizers,
     step: u64,
     prepared: &[Prepared],
 ) -> Result<Outcome, TrainError> {
@@ -280,25 +293,40 @@ fn train_step(
         }
     }
 
-    let clipped = Instant::now();
-    let part = &mut optimizers.connector;
-    model.connector = part.optim.step(part.schedule.lr(step), model.connector.clone(), connector);
-    if let (Some(part), Some(grads)) = (&mut optimizers.sva, sva) {
-        model.connector = part.optim.step(part.schedule.lr(step), model.connector.clone(), grads);
-    }
-    if let (Some(part), Some(grads)) = (&mut optimizers.llm, llm) {
-        model.llm = part.optim.step(part.schedule.lr(step), model.llm.clone(), grads);
-    }
-    for ((part, grads), encoder) in optimizers.encoders.iter_mut().zip(encoders).zip(&mut model.encoders) {
-        encoder.model = part.optim.step(part.schedule.lr(step), encoder.model.clone(), grads);
-    }
     // Seconds per phase; on a GPU the device queues work, so only their sum is exact.
-    let (forward_backward, clipping, optimizer) = (backward_done - started, clipped - backward_done, clipped.elapsed());
+    let (forward_backward, clipping) = (backward_done - started, backward_done.elapsed());
     tracing::debug!(
-        "step {step}: {tokens} positions, {padded} forwarded with the padding; forward + backward {:.3} s, clipping {:.3} s, optimizer {:.3} s",
+        "step {step}: {tokens} positions, {padded} forwarded with the padding; forward + backward {:.3} s, clipping {:.3} s",
         forward_backward.as_secs_f64(),
         clipping.as_secs_f64(),
-        optimizer.as_secs_f64()
     );
-    Ok(Outcome::Trained { loss, grad_norm: norm, tokens })
+    let grads = PartGrads { connector, sva, llm, encoders };
+    Ok(Outcome::Trained { loss, grad_norm: norm, tokens, grads })
+}
+
+/// One optimizer step per part. The model is taken whole, so that each parameter's buffer
+/// is the optimizer's alone: [`super::adamw::FusedAdamW`] then updates it in place rather
+/// than a copy (a clone left in the model would hold every buffer twice during the step).
+fn update(model: Mllm, optimizers: &mut Optimizers, step: u64, grads: PartGrads) -> Mllm {
+    let started = Instant::now();
+    let Mllm { encoders, connector, llm } = model;
+    let part = &mut optimizers.connector;
+    let mut connector = part.optim.step(part.schedule.lr(step), connector, grads.connector);
+    if let (Some(part), Some(grads)) = (&mut optimizers.sva, grads.sva) {
+        connector = part.optim.step(part.schedule.lr(step), connector, grads);
+    }
+    let llm = match (&mut optimizers.llm, grads.llm) {
+        (Some(part), Some(grads)) => part.optim.step(part.schedule.lr(step), llm, grads),
+        _ => llm,
+    };
+    let mut parts = optimizers.encoders.iter_mut().zip(grads.encoders);
+    let encoders = encoders
+        .into_iter()
+        .map(|Encoder { spec, model }| match parts.next() {
+            Some((part, grads)) => Encoder { spec, model: part.optim.step(part.schedule.lr(step), model, grads) },
+            None => Encoder { spec, model },
+        })
+        .collect();
+    tracing::debug!("step {step}: optimizer {:.3} s", started.elapsed().as_secs_f64());
+    Mllm { encoders, connector, llm }
 }
