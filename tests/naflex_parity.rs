@@ -263,6 +263,32 @@ fn a_naflex_mllm_at_native_grids_matches_with_the_cache_cold_or_warm() {
     assert_eq!((&cold, &warm), (&expected, &expected), "evaluation with a cold and a warm cache");
 }
 
+/// A budget whose one-column grid would not fit `max_length` (100 patches: 200 positions at
+/// the most, against 190) still runs, as a square image's 10 × 11 = 110 positions do: each
+/// image counts at its own grid in training and in evaluation's check for cut questions.
+#[test]
+fn a_budget_beyond_max_length_counts_each_image_at_its_own_grid() {
+    let dir = mixed_aspect_task("naflex-budget", 8, 6);
+    let spec = std::fs::read_to_string(fixtures().join("mllm/tiny-naflex.toml")).unwrap();
+    let spec =
+        spec.replace("max_patches = 16\nresize_size = 32\ncrop_size = 32", "max_patches = 100\nresize_size = 80\ncrop_size = 80");
+    assert!(spec.contains("max_patches = 100"));
+    std::fs::write(dir.join("budget-100.toml"), spec).unwrap();
+    let config = naflex_run(&dir, "run", "", "native = true");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace("max_length = 256", "max_length = 190").replace(
+        &fixtures().join("mllm/tiny-naflex.toml").display().to_string(),
+        &dir.join("budget-100.toml").display().to_string(),
+    );
+    std::fs::write(&config, text).unwrap();
+    train(&config, &dir.join("run"));
+    let losses = common::losses(&dir.join("run"));
+    assert!(losses.iter().skip(1).all(|row| !row.split(',').nth(2).unwrap().is_empty()), "every step trained: {losses:?}");
+    let (reports, _) = common::evaluate(&dir, &dir.join("run"), &["image"], "-q");
+    assert_eq!(reports[0]["questions"], 6, "{}", reports[0]);
+    assert_eq!(reports[0]["degraded"], serde_json::json!([]), "no image is cut: {}", reports[0]);
+}
+
 /// `[connector] native` on a fixed-grid encoder is refused, naming the field.
 #[test]
 fn native_grids_need_a_native_resolution_encoder() {

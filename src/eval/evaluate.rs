@@ -135,10 +135,7 @@ pub fn evaluate(
         .iter()
         .map(|question| Texts::new(probe.tokenizer, options.template, question, shows(question, options.mode), choices))
         .collect::<Result<Vec<_>, _>>()?;
-    // With own grids, the most positions an image can take: a question whose image could be
-    // cut counts as degraded.
-    let image_tokens = probe.model.connector.image_tokens();
-    let degraded = degraded(benchmark, &texts, image_tokens, options)?;
+    let degraded = degraded(probe.model, benchmark, &texts, options)?;
     let mut items = Vec::with_capacity(benchmark.questions.len());
     let mut unreadable = Vec::new();
     progress.start(benchmark.questions.len() as u64, "questions");
@@ -250,15 +247,24 @@ fn answer(
 }
 
 /// The questions that `max_length` cuts into; an error when they are more than 1% and
-/// degraded scoring was not asked for.
-fn degraded(benchmark: &Questions, texts: &[Texts], image_tokens: usize, options: &Options) -> Result<Vec<String>, EvalError> {
-    let degraded: Vec<String> = benchmark
-        .questions
-        .iter()
-        .zip(texts)
-        .filter(|(_, texts)| texts.degraded(image_tokens, options.max_length))
-        .map(|(question, _)| question.id.clone())
-        .collect();
+/// degraded scoring was not asked for. With own grids each image's positions follow its
+/// size, read from its header (an unreadable image is counted later, as unreadable).
+fn degraded(model: &Mllm, benchmark: &Questions, texts: &[Texts], options: &Options) -> Result<Vec<String>, EvalError> {
+    let fixed = model.fixed_image_tokens();
+    let image_tokens = |question: &Question| match (fixed, question.images.first()) {
+        (Some(tokens), _) => Ok(tokens),
+        (None, Some(image)) if shows(question, options.mode) => match image.dimensions(&benchmark.root) {
+            Some((width, height)) => model.image_tokens_of(width, height),
+            None => Ok(0),
+        },
+        (None, _) => Ok(0),
+    };
+    let mut degraded = Vec::new();
+    for (question, texts) in benchmark.questions.iter().zip(texts) {
+        if texts.degraded(image_tokens(question)?, options.max_length) {
+            degraded.push(question.id.clone());
+        }
+    }
     if degraded.len() * 100 <= benchmark.questions.len() || options.allow_degraded {
         return Ok(degraded);
     }

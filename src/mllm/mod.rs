@@ -79,6 +79,14 @@ impl Mllm {
         Ok(ImageEmbeddings { embeds, lengths: vec![self.connector.image_tokens(); sizes.len()], context })
     }
 
+    /// LLM positions every image takes, unless each takes its own grid's.
+    pub fn fixed_image_tokens(&self) -> Option<usize> {
+        match &self.connector {
+            Connector::Concat(c) if c.own_grid_budget.is_some() => None,
+            connector => Some(connector.image_tokens()),
+        }
+    }
+
     /// LLM positions an image of `width × height` takes.
     pub fn image_tokens_of(&self, width: u32, height: u32) -> Result<usize, MllmError> {
         Ok(match self.own_grids()? {

@@ -80,21 +80,24 @@ pub fn connector(config: &RunConfig, specs: &[&EncoderSpec], llm: &LlmConfig, de
             Connector::Sva(SvaConnector::new(layout, &channels, hidden, device))
         }
         ConnectorKind::Concat if c.native => {
-            let budget = match specs {
-                [spec] if spec.is_native() => spec.preprocess.max_patches.unwrap_or_default(),
+            let (spec, budget) = match specs {
+                [spec] if spec.is_native() => (spec, spec.preprocess.max_patches.unwrap_or_default()),
                 _ => return Err(MllmError::from(ConnectorError::Config(OWN_GRIDS_NEED.into())).into()),
             };
-            let concat = ConcatConnector::new(c.projector, features, hidden, grid()?, c.image_newline, device);
-            let concat = concat.with_own_grids(budget);
-            if concat.image_tokens() >= config.max_length {
+            // A square image must leave room for an answer; one of another shape that does not
+            // is a counted skip in training and a degraded question in evaluation.
+            let side = spec.resolution();
+            let [rows, cols] = spec.own_grid(side, side)?;
+            let square = rows * (cols + usize::from(c.image_newline));
+            if square >= config.max_length {
                 return Err(MllmError::from(ConnectorError::Config(format!(
-                    "[connector] native: an image may take {} positions (max_patches {budget}), leaving no room for an answer within max_length {}",
-                    concat.image_tokens(),
+                    "[connector] native: a square image takes {square} positions (max_patches {budget}), leaving no room for an answer within max_length {}",
                     config.max_length
                 )))
                 .into());
             }
-            Connector::Concat(concat)
+            let concat = ConcatConnector::new(c.projector, features, hidden, grid()?, c.image_newline, device);
+            Connector::Concat(concat.with_own_grids(budget))
         }
         ConnectorKind::Concat => {
             Connector::Concat(ConcatConnector::new(c.projector, features, hidden, grid()?, c.image_newline, device))

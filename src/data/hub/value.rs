@@ -72,6 +72,18 @@ impl ImageRef {
             (None, None) => Err(DataError::invalid(root, "an image cell with neither bytes nor a path")),
         }
     }
+
+    /// (width, height) from the image's header, without decoding it; none when the header
+    /// cannot be read (decoding then reports why).
+    pub fn dimensions(&self, root: &Path) -> Option<(u32, u32)> {
+        match (&self.bytes, &self.path) {
+            (Some(bytes), _) => {
+                image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().ok()?.into_dimensions().ok()
+            }
+            (None, Some(path)) => image::image_dimensions(root.join(path)).ok(),
+            (None, None) => None,
+        }
+    }
 }
 
 /// One row of a split: its 0-based position over all shards (file-name order, rows in order)
@@ -156,5 +168,26 @@ impl Row {
             expected,
             found: found.kind(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An image's size from its header, held in the cell or in a file beside the data; none
+    /// for bytes that are no image.
+    #[test]
+    fn an_image_cells_size_is_read_from_its_header() {
+        let mut png = Vec::new();
+        let image = image::DynamicImage::ImageRgb8(image::RgbImage::new(5, 3));
+        image.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        let dir = crate::test_dir::TestDir::new("image-size");
+        std::fs::write(dir.join("a.png"), &png).unwrap();
+        let cell = |bytes: Option<Vec<u8>>, path: Option<&str>| ImageRef { bytes, path: path.map(str::to_string) };
+        assert_eq!(cell(Some(png), None).dimensions(&dir), Some((5, 3)));
+        assert_eq!(cell(None, Some("a.png")).dimensions(&dir), Some((5, 3)));
+        assert_eq!(cell(Some(b"not an image".to_vec()), None).dimensions(&dir), None);
+        assert_eq!(cell(None, Some("missing.png")).dimensions(&dir), None);
     }
 }
