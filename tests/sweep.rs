@@ -175,7 +175,7 @@ fn the_shipped_sweeps_expand() {
         ("cambrian-encoders.toml", 23),
         ("cambrian-combos.toml", 8),
         ("connectors.toml", 24),
-        ("encoders-2025.toml", 22),
+        ("encoders-2025.toml", 24),
         ("cambrian-encoders-1b.toml", 23),
     ] {
         let out =
