@@ -63,6 +63,30 @@ impl Connector {
         }
     }
 
+    /// Whether each image reaches it at its own grid (`[connector] native`).
+    pub fn takes_own_grids(&self) -> bool {
+        match self {
+            Connector::Concat(c) => c.own_grid_budget.is_some(),
+            Connector::Perceiver(p) => p.own_grids,
+            _ => false,
+        }
+    }
+
+    /// One native-resolution encoder's images at their own grids, images × [1, rows_i ×
+    /// cols_i, channels] → [images, longest, hidden] (image i's first positions its own,
+    /// zeros after) and each image's positions: the concatenation's follow each grid, the
+    /// Perceiver's are its latents.
+    pub fn forward_own_grids(&self, images: Vec<Features>) -> Result<(Tensor<3>, Vec<usize>), ConnectorError> {
+        match self {
+            Connector::Concat(c) => Ok(c.forward_own_grids(images)),
+            Connector::Perceiver(p) => {
+                let count = images.len();
+                Ok((p.forward_own_grids(images), vec![p.image_tokens(); count]))
+            }
+            _ => Err(ConnectorError::Config("only the concatenation and the Perceiver take images at their own grids".into())),
+        }
+    }
+
     /// The connector with its projector computing in `precision` (the concatenation's, the
     /// Perceiver's, the SVA's `mm_projector`); the rest of each connector as it is.
     pub fn with_precision(self, precision: Precision) -> Self {

@@ -13,6 +13,8 @@
 //! width. The resampler loads from an OpenFlamingo `checkpoint.pt` (`perceiver.*`; `load`),
 //! the projector from an `mm_projector.bin` (`Projector::load`).
 
+use std::collections::BTreeMap;
+
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::gelu;
@@ -22,6 +24,7 @@ use burn::tensor::{Device, Distribution, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::projector::{Projector, ProjectorKind};
+use crate::encoders::Features;
 use crate::weights::WeightsError;
 use crate::weights::checkpoint::Checkpoint;
 use crate::weights::keymap::{KeyMap, Rule::Rename};
@@ -232,6 +235,10 @@ pub struct Perceiver {
     pub projector: Projector,
     /// [rows, cols] the encoders' maps are brought to.
     pub grid: [usize; 2],
+    /// Each image read at its own grid (`[connector] native`): the latents attend to however
+    /// many tokens it has, as OpenFlamingo's resampler takes any number.
+    #[module(skip)]
+    pub own_grids: bool,
 }
 
 impl Perceiver {
@@ -248,7 +255,13 @@ impl Perceiver {
             resampler: PerceiverResampler::new(settings, channels, device),
             projector: Projector::new(kind, channels, hidden, device),
             grid,
+            own_grids: false,
         }
+    }
+
+    /// The resampler reading each image at its own grid.
+    pub fn with_own_grids(self) -> Self {
+        Self { own_grids: true, ..self }
     }
 
     /// LLM positions one image takes.
@@ -259,5 +272,52 @@ impl Perceiver {
     /// [batch, tokens, channels] → [batch, num_latents, hidden]
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         self.projector.forward(self.resampler.forward(x))
+    }
+
+    /// Images at their own grids, images × [1, rows_i × cols_i, channels] → [images,
+    /// num_latents, hidden]; the images of one grid share a forward.
+    pub fn forward_own_grids(&self, images: Vec<Features>) -> Tensor<3> {
+        let mut by_grid: BTreeMap<[usize; 2], Vec<usize>> = BTreeMap::new();
+        for (index, image) in images.iter().enumerate() {
+            by_grid.entry(image.grid).or_default().push(index);
+        }
+        let mut out: Vec<Option<Tensor<3>>> = vec![None; images.len()];
+        let mut tokens: Vec<Option<Tensor<3>>> = images.into_iter().map(|f| Some(f.tokens)).collect();
+        for indices in by_grid.into_values() {
+            let batch = indices.iter().map(|&i| tokens[i].take().expect("each image in one group")).collect();
+            let latents = self.forward(Tensor::cat(batch, 0));
+            for (row, &i) in indices.iter().enumerate() {
+                out[i] = Some(latents.clone().narrow(0, row, 1));
+            }
+        }
+        Tensor::cat(out.into_iter().map(|t| t.expect("each image in one group")).collect(), 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    /// Each image through its own grid is what a batch of that image alone gives, whatever
+    /// the order of the grids; images of one grid share a forward.
+    #[test]
+    fn own_grids_resample_each_image_as_it_alone_would() {
+        let device = Device::flex();
+        let settings = PerceiverSettings { depth: 1, dim_head: 4, heads: 2, num_latents: 3, ..Default::default() };
+        let perceiver = Perceiver::new(&settings, ProjectorKind::Linear, [1, 1], 8, 6, &device).with_own_grids();
+        crate::nn::init::materialize(&perceiver);
+        let grids = [[2, 3], [3, 1], [2, 3]];
+        let features: Vec<Features> = grids
+            .iter()
+            .map(|&grid| Features { tokens: Tensor::random([1, grid[0] * grid[1], 8], Distribution::Default, &device), grid })
+            .collect();
+        let alone: Vec<Tensor<3>> = features.iter().map(|f| perceiver.forward(f.tokens.clone())).collect();
+        let out = perceiver.forward_own_grids(features);
+        assert_eq!(out.dims(), [3, 3, 6]);
+        for (i, expected) in alone.into_iter().enumerate() {
+            let diff = (out.clone().narrow(0, i, 1) - expected).abs().max().into_scalar::<f32>();
+            assert!(diff <= 1e-6, "image {i}: {diff}");
+        }
     }
 }

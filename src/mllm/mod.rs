@@ -15,15 +15,14 @@ use image::RgbImage;
 
 use crate::connectors::concat::tokens_with_newlines;
 use crate::connectors::sva::aggregate::Aggregation;
-use crate::connectors::{ConcatConnector, Connector, ConnectorError, SvaContext};
+use crate::connectors::{Connector, ConnectorError, SvaContext};
 use crate::encoders::{Encoder, EncoderError, Features};
 use crate::features::{FeatureError, FeatureSource};
 use crate::llm::{KvCache, LayerHook, LlmModel};
 pub use batch::{Example, Inputs};
 
 /// What `[connector] native` needs, said where it is refused.
-pub const OWN_GRIDS_NEED: &str =
-    "[connector] native = true takes one native-resolution encoder (resize = \"max-patches\") through the concatenation";
+pub const OWN_GRIDS_NEED: &str = "[connector] native = true takes one native-resolution encoder (resize = \"max-patches\") through the concatenation or the Perceiver";
 
 #[derive(Debug, thiserror::Error)]
 pub enum MllmError {
@@ -61,10 +60,10 @@ impl Mllm {
         features: &dyn FeatureSource,
         device: &Device,
     ) -> Result<ImageEmbeddings, MllmError> {
-        if let Some(connector) = self.own_grids()? {
+        if self.own_grids()? {
             let per_encoder = features.own_grid_features(&self.encoders, images, device)?;
             let images = per_encoder.into_iter().next().expect("own grids have one encoder");
-            let (embeds, lengths) = connector.forward_own_grids(images);
+            let (embeds, lengths) = self.connector.forward_own_grids(images)?;
             return Ok(ImageEmbeddings { embeds, lengths, context: None });
         }
         let features = features.features(&self.encoders, images, device)?;
@@ -79,7 +78,8 @@ impl Mllm {
         Ok(ImageEmbeddings { embeds, lengths: vec![self.connector.image_tokens(); sizes.len()], context })
     }
 
-    /// LLM positions every image takes, unless each takes its own grid's.
+    /// LLM positions every image takes, unless each takes its own grid's (the concatenation
+    /// with own grids).
     pub fn fixed_image_tokens(&self) -> Option<usize> {
         match &self.connector {
             Connector::Concat(c) if c.own_grid_budget.is_some() => None,
@@ -89,24 +89,22 @@ impl Mllm {
 
     /// LLM positions an image of `width × height` takes.
     pub fn image_tokens_of(&self, width: u32, height: u32) -> Result<usize, MllmError> {
-        Ok(match self.own_grids()? {
-            Some(connector) => {
+        match (&self.connector, self.own_grids()?) {
+            (Connector::Concat(c), true) => {
                 let grid = self.encoders[0].spec.own_grid(width as usize, height as usize)?;
-                tokens_with_newlines(grid, &connector.image_newline)
+                Ok(tokens_with_newlines(grid, &c.image_newline))
             }
-            None => self.connector.image_tokens(),
-        })
+            (connector, _) => Ok(connector.image_tokens()),
+        }
     }
 
-    /// The concatenation when it takes each image at its own grid; refused unless the model
-    /// has the one native-resolution encoder that needs.
-    fn own_grids(&self) -> Result<Option<&ConcatConnector>, MllmError> {
-        match &self.connector {
-            Connector::Concat(c) if c.own_grid_budget.is_some() => match self.encoders.as_slice() {
-                [encoder] if encoder.spec.is_native() => Ok(Some(c)),
-                _ => Err(ConnectorError::Config(OWN_GRIDS_NEED.into()).into()),
-            },
-            _ => Ok(None),
+    /// Whether the connector takes each image at its own grid; refused unless the model has
+    /// the one native-resolution encoder that needs.
+    fn own_grids(&self) -> Result<bool, MllmError> {
+        match (self.connector.takes_own_grids(), self.encoders.as_slice()) {
+            (false, _) => Ok(false),
+            (true, [encoder]) if encoder.spec.is_native() => Ok(true),
+            (true, _) => Err(ConnectorError::Config(OWN_GRIDS_NEED.into()).into()),
         }
     }
 

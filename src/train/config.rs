@@ -127,18 +127,18 @@ pub struct ConnectorConfig {
 
 impl ConnectorConfig {
     /// The connector's name in run ids and results: the projector's for the concatenation
-    /// (`-native` after it with own grids),
+    /// (`-native` after it and the Perceiver's with own grids),
     /// MobileVLM's `mm_projector_type` for the LDP (`ldpnet`, `ldpnetv2`: two connectors a
     /// study compares), else the kind's (`sva`, `c-abstractor`, ...).
     pub fn label(&self) -> String {
         let name = |value: serde_json::Result<serde_json::Value>| {
             value.ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
         };
+        let native = if self.native { "-native" } else { "" };
         match self.kind {
-            ConnectorKind::Concat if self.native => name(serde_json::to_value(self.projector)) + "-native",
-            ConnectorKind::Concat => name(serde_json::to_value(self.projector)),
+            ConnectorKind::Concat => name(serde_json::to_value(self.projector)) + native,
             ConnectorKind::Ldp => name(serde_json::to_value(self.ldp.clone().unwrap_or_default().mm_projector_type)),
-            kind => name(serde_json::to_value(kind)),
+            kind => name(serde_json::to_value(kind)) + native,
         }
     }
 
@@ -327,10 +327,9 @@ impl RunConfig {
         if sva && self.connector.grid.is_some() {
             return Err("[connector] grid is the concatenation's; the SVA's grid is [connector.sva] image_token_len".into());
         }
-        if self.connector.native && (self.connector.kind != ConnectorKind::Concat || self.connector.grid.is_some()) {
-            return Err(
-                "[connector] native = true keeps each image's own grid: it is for kind = \"concat\" without a grid".into()
-            );
+        let reads_any_grid = matches!(self.connector.kind, ConnectorKind::Concat | ConnectorKind::Perceiver);
+        if self.connector.native && (!reads_any_grid || self.connector.grid.is_some()) {
+            return Err("[connector] native = true keeps each image's own grid: it is for kind = \"concat\" or \"perceiver\" without a grid".into());
         }
         if self.connector.native && (self.encoders.len() != 1 || self.encoders[0].tokens.is_some()) {
             return Err(crate::mllm::OWN_GRIDS_NEED.to_string() + ", without tokens");
@@ -631,9 +630,12 @@ lr = 1e-3
         let config = parse("[connector]\nnative = true", "").unwrap();
         assert!(toml::to_string(&config.connector).unwrap().contains("native = true"));
         assert_eq!(config.connector.label(), "mlp2x_gelu-native", "apart from the resampled grid in results.csv");
+        let perceiver = parse("[connector]\nnative = true\nkind = \"perceiver\"\nimage_newline = false", "").unwrap();
+        assert_eq!(perceiver.connector.label(), "perceiver-native");
         let cases = [
-            ("[connector]\nnative = true\nkind = \"sva\"", "it is for kind = \"concat\" without a grid"),
-            ("[connector]\nnative = true\ngrid = [4, 4]", "it is for kind = \"concat\" without a grid"),
+            ("[connector]\nnative = true\nkind = \"sva\"", "it is for kind = \"concat\" or \"perceiver\" without a grid"),
+            ("[connector]\nnative = true\nkind = \"c-abstractor\"", "or \"perceiver\" without a grid"),
+            ("[connector]\nnative = true\ngrid = [4, 4]", "or \"perceiver\" without a grid"),
             ("[connector]\nnative = true\n[[encoders]]\nname = \"b\"\ninit = \"random\"", "takes one native-resolution encoder"),
         ];
         for (connector, expected) in cases {

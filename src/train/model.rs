@@ -114,7 +114,12 @@ pub fn connector(config: &RunConfig, specs: &[&EncoderSpec], llm: &LlmConfig, de
         }
         ConnectorKind::Perceiver => {
             let settings = c.perceiver.clone().unwrap_or_default();
-            Connector::Perceiver(Perceiver::new(&settings, c.projector, grid()?, features, hidden, device))
+            let perceiver = Perceiver::new(&settings, c.projector, grid()?, features, hidden, device);
+            match c.native {
+                true if matches!(specs, [spec] if spec.is_native()) => Connector::Perceiver(perceiver.with_own_grids()),
+                true => return Err(MllmError::from(ConnectorError::Config(OWN_GRIDS_NEED.into())).into()),
+                false => Connector::Perceiver(perceiver),
+            }
         }
         ConnectorKind::Ldp => {
             let settings = c.ldp.clone().unwrap_or_default();
