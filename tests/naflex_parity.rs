@@ -289,20 +289,23 @@ fn a_budget_beyond_max_length_counts_each_image_at_its_own_grid() {
     assert_eq!(reports[0]["degraded"], serde_json::json!([]), "no image is cut: {}", reports[0]);
 }
 
-/// The Perceiver with `[connector] native`: its latents read each image's own grid, every
-/// image takes the latents' positions; trains both stages and scores the benchmark.
+/// The Perceiver and the LDP with `[connector] native`: each reads every image's own grid
+/// (the Perceiver's latents take every image's positions, ldpnet's halved grid follows the
+/// image); each trains both stages and scores the benchmark.
 #[test]
-fn a_naflex_perceiver_reads_each_image_at_its_own_grid() {
-    let dir = mixed_aspect_task("naflex-perceiver", 8, 6);
-    let connector =
-        "native = true\nkind = \"perceiver\"\nimage_newline = false\n\n[connector.perceiver]\ndepth = 1\nnum_latents = 6";
-    let config = naflex_run(&dir, "run", "feature_cache = \"cache\"", connector);
-    train(&config, &dir.join("run"));
-    let losses = common::losses(&dir.join("run"));
-    assert!(losses.iter().skip(1).all(|row| !row.split(',').nth(2).unwrap().is_empty()), "every step trained: {losses:?}");
-    assert!(entry_token_counts(&dir.join("cache")).len() > 1, "the cache holds each image at its own grid");
-    let (reports, _) = common::evaluate(&dir, &dir.join("run"), &["image"], "-q");
-    assert_eq!(reports[0]["questions"], 6, "{}", reports[0]);
+fn the_perceiver_and_the_ldp_read_each_image_at_its_own_grid() {
+    let dir = mixed_aspect_task("naflex-reducers", 8, 6);
+    let perceiver = "kind = \"perceiver\"\nimage_newline = false\n\n[connector.perceiver]\ndepth = 1\nnum_latents = 6";
+    for (name, connector) in [("perceiver", perceiver), ("ldp", "kind = \"ldp\"")] {
+        let cache = format!("feature_cache = \"cache-{name}\"");
+        let config = naflex_run(&dir, name, &cache, &format!("native = true\n{connector}"));
+        train(&config, &dir.join(name));
+        let losses = common::losses(&dir.join(name));
+        assert!(losses.iter().skip(1).all(|row| !row.split(',').nth(2).unwrap().is_empty()), "{name}: {losses:?}");
+        assert!(entry_token_counts(&dir.join(format!("cache-{name}"))).len() > 1, "{name}: each image at its own grid");
+        let (reports, _) = common::evaluate(&dir, &dir.join(name), &["image"], "-q");
+        assert_eq!(reports[0]["questions"], 6, "{name}: {}", reports[0]);
+    }
 }
 
 /// `[connector] native` on a fixed-grid encoder is refused, naming the field.

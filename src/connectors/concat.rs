@@ -10,6 +10,8 @@
 //! (`forward_own_grids`): the projector maps every token as it is, so an image of another
 //! aspect ratio or size takes another number of LLM positions, as NaFlex models are used.
 
+use std::collections::BTreeMap;
+
 use burn::module::{Module, Param};
 use burn::store::ModuleSnapshot;
 use burn::tensor::{Device, Distribution, Tensor};
@@ -66,25 +68,57 @@ impl ConcatConnector {
     /// zeros after) and those lengths.
     pub fn forward_own_grids(&self, images: Vec<Features>) -> (Tensor<3>, Vec<usize>) {
         let grids: Vec<[usize; 2]> = images.iter().map(|f| f.grid).collect();
-        let lengths: Vec<usize> = grids.iter().map(|&grid| tokens_with_newlines(grid, &self.image_newline)).collect();
-        let longest = lengths.iter().copied().max().unwrap_or(0);
         // One projector pass over every token: [1, Σ rows_i × cols_i, channels] → [1, Σ …, hidden]
         let projected = self.projector.forward(Tensor::cat(images.into_iter().map(|f| f.tokens).collect(), 1));
-        let [_, _, hidden] = projected.dims();
-        let device = projected.device();
         let mut offset = 0;
         let mut rows = Vec::with_capacity(grids.len());
-        for (&grid, &length) in grids.iter().zip(&lengths) {
+        for grid in grids {
             let count = grid[0] * grid[1];
-            let mut pieces = vec![append_newlines(projected.clone().narrow(1, offset, count), grid, &self.image_newline)];
-            if length < longest {
-                pieces.push(Tensor::zeros([1, longest - length, hidden], &device));
-            }
-            rows.push(Tensor::cat(pieces, 1));
+            rows.push(append_newlines(projected.clone().narrow(1, offset, count), grid, &self.image_newline));
             offset += count;
         }
-        (Tensor::cat(rows, 0), lengths)
+        pad_and_stack(rows)
     }
+}
+
+/// `forward` over images at their own grids, the images of one grid batched together:
+/// images × [1, rows_i × cols_i, channels] → per image, in order, `forward`'s [1, n_i, hidden].
+pub fn per_grid(images: Vec<Features>, forward: impl Fn(Tensor<3>, [usize; 2]) -> Tensor<3>) -> Vec<Tensor<3>> {
+    let mut by_grid: BTreeMap<[usize; 2], Vec<usize>> = BTreeMap::new();
+    for (index, image) in images.iter().enumerate() {
+        by_grid.entry(image.grid).or_default().push(index);
+    }
+    let mut tokens: Vec<Option<Tensor<3>>> = images.into_iter().map(|f| Some(f.tokens)).collect();
+    let mut out: Vec<Option<Tensor<3>>> = vec![None; tokens.len()];
+    for (grid, indices) in by_grid {
+        let batch = indices.iter().map(|&i| tokens[i].take().expect("each image in one group")).collect();
+        let result = forward(Tensor::cat(batch, 0), grid);
+        for (row, &i) in indices.iter().enumerate() {
+            out[i] = Some(result.clone().narrow(0, row, 1));
+        }
+    }
+    out.into_iter().map(|t| t.expect("each image in one group")).collect()
+}
+
+/// Images' embeddings [1, n_i, hidden] → [images, longest, hidden] (zeros after each image's
+/// own positions) and each n_i.
+pub fn pad_and_stack(images: Vec<Tensor<3>>) -> (Tensor<3>, Vec<usize>) {
+    let lengths: Vec<usize> = images.iter().map(|t| t.dims()[1]).collect();
+    let longest = lengths.iter().copied().max().unwrap_or(0);
+    let rows = images
+        .into_iter()
+        .map(|image| {
+            let [_, length, hidden] = image.dims();
+            match length < longest {
+                true => {
+                    let device = image.device();
+                    Tensor::cat(vec![image, Tensor::zeros([1, longest - length, hidden], &device)], 1)
+                }
+                false => image,
+            }
+        })
+        .collect();
+    (Tensor::cat(rows, 0), lengths)
 }
 
 /// Cambrian's `image_newline` (`randn · hidden^-1/2`) when `newline`.

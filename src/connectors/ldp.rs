@@ -21,7 +21,8 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::ConnectorError;
-use super::concat::{append_newlines, load_beside_newline, new_newline, tokens_with_newlines};
+use super::concat::{append_newlines, load_beside_newline, new_newline, pad_and_stack, per_grid, tokens_with_newlines};
+use crate::encoders::Features;
 use crate::nn::conv::{ConvAct, ConvNorm, SqueezeExcite};
 use crate::weights::WeightsError;
 use crate::weights::checkpoint::Checkpoint;
@@ -121,6 +122,10 @@ pub struct Ldp {
     pub grid: [usize; 2],
     #[module(skip)]
     pub settings: LdpSettings,
+    /// Each image read at its own grid (`[connector] native`): its convolutions and pooling
+    /// take any grid, ldpnet's output follows it.
+    #[module(skip)]
+    pub own_grids: bool,
 }
 
 static V1_KEYS: KeyMap = KeyMap {
@@ -179,7 +184,13 @@ impl Ldp {
             image_newline: new_newline(newline, hidden, device),
             grid,
             settings: settings.clone(),
+            own_grids: false,
         })
+    }
+
+    /// The LDP reading each image at its own grid.
+    pub fn with_own_grids(self) -> Self {
+        Self { own_grids: true, ..self }
     }
 
     /// [rows, cols] of the output map.
@@ -189,7 +200,12 @@ impl Ldp {
 
     /// LLM positions one image takes.
     pub fn image_tokens(&self) -> usize {
-        tokens_with_newlines(self.output_grid(), &self.image_newline)
+        self.tokens_at(self.grid)
+    }
+
+    /// LLM positions an image whose input map is `grid` takes.
+    pub fn tokens_at(&self, grid: [usize; 2]) -> usize {
+        tokens_with_newlines(self.settings.output_grid(grid), &self.image_newline)
     }
 
     /// Loads a MobileVLM checkpoint's `mm_projector` strictly (the newline keeps its values).
@@ -200,7 +216,18 @@ impl Ldp {
 
     /// [batch, rows × cols, channels] → [batch, output rows × cols (+ a newline per row), hidden]
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let [rows, cols] = self.grid;
+        self.forward_at(x, self.grid)
+    }
+
+    /// Images at their own grids, images × [1, rows_i × cols_i, channels] → [images,
+    /// longest, hidden] and each image's positions; the images of one grid share a forward.
+    pub fn forward_own_grids(&self, images: Vec<Features>) -> (Tensor<3>, Vec<usize>) {
+        pad_and_stack(per_grid(images, |x, grid| self.forward_at(x, grid)))
+    }
+
+    /// [`Ldp::forward`] of a batch whose input map is `grid`.
+    fn forward_at(&self, x: Tensor<3>, grid: [usize; 2]) -> Tensor<3> {
+        let [rows, cols] = grid;
         let x = self.fc2.forward(gelu(self.fc1.forward(x)));
         let [batch, _, hidden] = x.dims();
         // [batch, hidden, rows, cols]
@@ -212,7 +239,7 @@ impl Ldp {
                 peg.forward(pooled.clone()) + pooled
             }
         };
-        let [out_rows, out_cols] = self.output_grid();
+        let [out_rows, out_cols] = self.settings.output_grid(grid);
         let tokens = map.reshape([batch, hidden, out_rows * out_cols]).swap_dims(1, 2);
         append_newlines(tokens, [out_rows, out_cols], &self.image_newline)
     }
@@ -228,6 +255,36 @@ mod tests {
         let torchvision = [(1, 8), (4, 8), (10, 16), (12, 16), (20, 24), (36, 40), (100, 104), (256, 256), (1024, 1024)];
         for (v, expected) in torchvision {
             assert_eq!(make_divisible(v), expected, "{v}");
+        }
+    }
+
+    /// Each image through its own grid is what the LDP built for that grid gives it: ldpnet's
+    /// output follows the grid (halved, a newline per row), the shorter image zero after.
+    #[test]
+    fn own_grids_downsample_each_image_as_its_own_grids_ldp_would() {
+        let device = Device::flex();
+        let ldp = Ldp::new(&LdpSettings::default(), [1, 1], 4, 8, true, &device).unwrap().with_own_grids();
+        crate::nn::init::materialize(&ldp);
+        let grids = [[3, 5], [4, 4], [3, 5]];
+        let features: Vec<Features> = grids
+            .iter()
+            .map(|&grid| {
+                let tokens = Tensor::random([1, grid[0] * grid[1], 4], burn::tensor::Distribution::Default, &device);
+                Features { tokens, grid }
+            })
+            .collect();
+        let each: Vec<Tensor<3>> = features.iter().map(|f| f.tokens.clone()).collect();
+        let (out, lengths) = ldp.forward_own_grids(features);
+        assert_eq!(lengths, [2 * (3 + 1), 2 * (2 + 1), 2 * (3 + 1)]);
+        assert_eq!(out.dims(), [3, 8, 8]);
+        for (i, (tokens, grid)) in each.into_iter().zip(grids).enumerate() {
+            let expected = Ldp { grid, own_grids: false, ..ldp.clone() }.forward(tokens);
+            let got = out.clone().narrow(0, i, 1);
+            let diff = (got.clone().narrow(1, 0, lengths[i]) - expected).abs().max().into_scalar::<f32>();
+            assert!(diff <= 1e-6, "image {i}: {diff}");
+            if lengths[i] < 8 {
+                assert_eq!(got.narrow(1, lengths[i], 8 - lengths[i]).abs().max().into_scalar::<f32>(), 0.0);
+            }
         }
     }
 

@@ -20,7 +20,7 @@ use burn::tensor::Tensor;
 
 pub use c_abstractor::{CAbstractor, CAbstractorSettings};
 pub use concat::ConcatConnector;
-pub use ldp::{Ldp, LdpSettings};
+pub use ldp::{Ldp, LdpSettings, LdpType};
 pub use perceiver::{Perceiver, PerceiverSettings};
 pub use pixel_shuffle::{PixelShuffle, PixelShuffleSettings};
 pub use projector::{Projector, ProjectorKind};
@@ -68,14 +68,36 @@ impl Connector {
         match self {
             Connector::Concat(c) => c.own_grid_budget.is_some(),
             Connector::Perceiver(p) => p.own_grids,
+            Connector::Ldp(l) => l.own_grids,
             _ => false,
+        }
+    }
+
+    /// LLM positions every image takes; none when each image's follow its own grid (the
+    /// concatenation and ldpnet with own grids).
+    pub fn fixed_image_tokens(&self) -> Option<usize> {
+        let varies = match self {
+            Connector::Concat(c) => c.own_grid_budget.is_some(),
+            Connector::Ldp(l) => l.own_grids && l.settings.mm_projector_type == LdpType::Ldpnet,
+            _ => false,
+        };
+        (!varies).then(|| self.image_tokens())
+    }
+
+    /// LLM positions of an image whose map reaches the connector at `grid`: its own grid's
+    /// with own grids, the fixed count otherwise.
+    pub fn tokens_at(&self, grid: [usize; 2]) -> usize {
+        match self {
+            Connector::Concat(c) if c.own_grid_budget.is_some() => concat::tokens_with_newlines(grid, &c.image_newline),
+            Connector::Ldp(l) if l.own_grids => l.tokens_at(grid),
+            other => other.image_tokens(),
         }
     }
 
     /// One native-resolution encoder's images at their own grids, images × [1, rows_i ×
     /// cols_i, channels] → [images, longest, hidden] (image i's first positions its own,
-    /// zeros after) and each image's positions: the concatenation's follow each grid, the
-    /// Perceiver's are its latents.
+    /// zeros after) and each image's positions: the concatenation's and ldpnet's follow each
+    /// grid, the Perceiver's are its latents, ldpnetv2's its 12 × 12 pool.
     pub fn forward_own_grids(&self, images: Vec<Features>) -> Result<(Tensor<3>, Vec<usize>), ConnectorError> {
         match self {
             Connector::Concat(c) => Ok(c.forward_own_grids(images)),
@@ -83,7 +105,10 @@ impl Connector {
                 let count = images.len();
                 Ok((p.forward_own_grids(images), vec![p.image_tokens(); count]))
             }
-            _ => Err(ConnectorError::Config("only the concatenation and the Perceiver take images at their own grids".into())),
+            Connector::Ldp(l) => Ok(l.forward_own_grids(images)),
+            _ => Err(ConnectorError::Config(
+                "only the concatenation, the Perceiver and the LDP take images at their own grids".into(),
+            )),
         }
     }
 

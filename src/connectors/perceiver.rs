@@ -13,8 +13,6 @@
 //! width. The resampler loads from an OpenFlamingo `checkpoint.pt` (`perceiver.*`; `load`),
 //! the projector from an `mm_projector.bin` (`Projector::load`).
 
-use std::collections::BTreeMap;
-
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::gelu;
@@ -23,6 +21,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Distribution, Tensor};
 use serde::{Deserialize, Serialize};
 
+use super::concat::per_grid;
 use super::projector::{Projector, ProjectorKind};
 use crate::encoders::Features;
 use crate::weights::WeightsError;
@@ -277,20 +276,7 @@ impl Perceiver {
     /// Images at their own grids, images × [1, rows_i × cols_i, channels] → [images,
     /// num_latents, hidden]; the images of one grid share a forward.
     pub fn forward_own_grids(&self, images: Vec<Features>) -> Tensor<3> {
-        let mut by_grid: BTreeMap<[usize; 2], Vec<usize>> = BTreeMap::new();
-        for (index, image) in images.iter().enumerate() {
-            by_grid.entry(image.grid).or_default().push(index);
-        }
-        let mut out: Vec<Option<Tensor<3>>> = vec![None; images.len()];
-        let mut tokens: Vec<Option<Tensor<3>>> = images.into_iter().map(|f| Some(f.tokens)).collect();
-        for indices in by_grid.into_values() {
-            let batch = indices.iter().map(|&i| tokens[i].take().expect("each image in one group")).collect();
-            let latents = self.forward(Tensor::cat(batch, 0));
-            for (row, &i) in indices.iter().enumerate() {
-                out[i] = Some(latents.clone().narrow(0, row, 1));
-            }
-        }
-        Tensor::cat(out.into_iter().map(|t| t.expect("each image in one group")).collect(), 0)
+        Tensor::cat(per_grid(images, |x, _| self.forward(x)), 0)
     }
 }
 

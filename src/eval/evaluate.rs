@@ -250,7 +250,7 @@ fn answer(
 /// degraded scoring was not asked for. With own grids each image's positions follow its
 /// size, read from its header (an unreadable image is counted later, as unreadable).
 fn degraded(model: &Mllm, benchmark: &Questions, texts: &[Texts], options: &Options) -> Result<Vec<String>, EvalError> {
-    let fixed = model.fixed_image_tokens();
+    let fixed = model.connector.fixed_image_tokens();
     let image_tokens = |question: &Question| match (fixed, question.images.first()) {
         (Some(tokens), _) => Ok(tokens),
         (None, Some(image)) if shows(question, options.mode) => match image.dimensions(&benchmark.root) {

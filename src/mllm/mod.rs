@@ -13,7 +13,6 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor};
 use image::RgbImage;
 
-use crate::connectors::concat::tokens_with_newlines;
 use crate::connectors::sva::aggregate::Aggregation;
 use crate::connectors::{Connector, ConnectorError, SvaContext};
 use crate::encoders::{Encoder, EncoderError, Features};
@@ -22,7 +21,7 @@ use crate::llm::{KvCache, LayerHook, LlmModel};
 pub use batch::{Example, Inputs};
 
 /// What `[connector] native` needs, said where it is refused.
-pub const OWN_GRIDS_NEED: &str = "[connector] native = true takes one native-resolution encoder (resize = \"max-patches\") through the concatenation or the Perceiver";
+pub const OWN_GRIDS_NEED: &str = "[connector] native = true takes one native-resolution encoder (resize = \"max-patches\") through the concatenation, the Perceiver or the LDP";
 
 #[derive(Debug, thiserror::Error)]
 pub enum MllmError {
@@ -78,24 +77,14 @@ impl Mllm {
         Ok(ImageEmbeddings { embeds, lengths: vec![self.connector.image_tokens(); sizes.len()], context })
     }
 
-    /// LLM positions every image takes, unless each takes its own grid's (the concatenation
-    /// with own grids).
-    pub fn fixed_image_tokens(&self) -> Option<usize> {
-        match &self.connector {
-            Connector::Concat(c) if c.own_grid_budget.is_some() => None,
-            connector => Some(connector.image_tokens()),
-        }
-    }
-
     /// LLM positions an image of `width × height` takes.
     pub fn image_tokens_of(&self, width: u32, height: u32) -> Result<usize, MllmError> {
-        match (&self.connector, self.own_grids()?) {
-            (Connector::Concat(c), true) => {
-                let grid = self.encoders[0].spec.own_grid(width as usize, height as usize)?;
-                Ok(tokens_with_newlines(grid, &c.image_newline))
-            }
-            (connector, _) => Ok(connector.image_tokens()),
+        if let Some(tokens) = self.connector.fixed_image_tokens() {
+            return Ok(tokens);
         }
+        self.own_grids()?;
+        let grid = self.encoders[0].spec.own_grid(width as usize, height as usize)?;
+        Ok(self.connector.tokens_at(grid))
     }
 
     /// Whether the connector takes each image at its own grid; refused unless the model has

@@ -127,7 +127,7 @@ pub struct ConnectorConfig {
 
 impl ConnectorConfig {
     /// The connector's name in run ids and results: the projector's for the concatenation
-    /// (`-native` after it and the Perceiver's with own grids),
+    /// (`-native` after it, the Perceiver's and the LDP's with own grids),
     /// MobileVLM's `mm_projector_type` for the LDP (`ldpnet`, `ldpnetv2`: two connectors a
     /// study compares), else the kind's (`sva`, `c-abstractor`, ...).
     pub fn label(&self) -> String {
@@ -137,7 +137,7 @@ impl ConnectorConfig {
         let native = if self.native { "-native" } else { "" };
         match self.kind {
             ConnectorKind::Concat => name(serde_json::to_value(self.projector)) + native,
-            ConnectorKind::Ldp => name(serde_json::to_value(self.ldp.clone().unwrap_or_default().mm_projector_type)),
+            ConnectorKind::Ldp => name(serde_json::to_value(self.ldp.clone().unwrap_or_default().mm_projector_type)) + native,
             kind => name(serde_json::to_value(kind)) + native,
         }
     }
@@ -327,9 +327,9 @@ impl RunConfig {
         if sva && self.connector.grid.is_some() {
             return Err("[connector] grid is the concatenation's; the SVA's grid is [connector.sva] image_token_len".into());
         }
-        let reads_any_grid = matches!(self.connector.kind, ConnectorKind::Concat | ConnectorKind::Perceiver);
+        let reads_any_grid = matches!(self.connector.kind, ConnectorKind::Concat | ConnectorKind::Perceiver | ConnectorKind::Ldp);
         if self.connector.native && (!reads_any_grid || self.connector.grid.is_some()) {
-            return Err("[connector] native = true keeps each image's own grid: it is for kind = \"concat\" or \"perceiver\" without a grid".into());
+            return Err("[connector] native = true keeps each image's own grid: it is for kind = \"concat\", \"perceiver\" or \"ldp\" without a grid".into());
         }
         if self.connector.native && (self.encoders.len() != 1 || self.encoders[0].tokens.is_some()) {
             return Err(crate::mllm::OWN_GRIDS_NEED.to_string() + ", without tokens");
@@ -632,10 +632,15 @@ lr = 1e-3
         assert_eq!(config.connector.label(), "mlp2x_gelu-native", "apart from the resampled grid in results.csv");
         let perceiver = parse("[connector]\nnative = true\nkind = \"perceiver\"\nimage_newline = false", "").unwrap();
         assert_eq!(perceiver.connector.label(), "perceiver-native");
+        let ldp = parse("[connector]\nnative = true\nkind = \"ldp\"", "").unwrap();
+        assert_eq!(ldp.connector.label(), "ldpnet-native");
         let cases = [
-            ("[connector]\nnative = true\nkind = \"sva\"", "it is for kind = \"concat\" or \"perceiver\" without a grid"),
-            ("[connector]\nnative = true\nkind = \"c-abstractor\"", "or \"perceiver\" without a grid"),
-            ("[connector]\nnative = true\ngrid = [4, 4]", "or \"perceiver\" without a grid"),
+            (
+                "[connector]\nnative = true\nkind = \"sva\"",
+                "it is for kind = \"concat\", \"perceiver\" or \"ldp\" without a grid",
+            ),
+            ("[connector]\nnative = true\nkind = \"c-abstractor\"", "or \"ldp\" without a grid"),
+            ("[connector]\nnative = true\ngrid = [4, 4]", "or \"ldp\" without a grid"),
             ("[connector]\nnative = true\n[[encoders]]\nname = \"b\"\ninit = \"random\"", "takes one native-resolution encoder"),
         ];
         for (connector, expected) in cases {

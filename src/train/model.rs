@@ -80,10 +80,9 @@ pub fn connector(config: &RunConfig, specs: &[&EncoderSpec], llm: &LlmConfig, de
             Connector::Sva(SvaConnector::new(layout, &channels, hidden, device))
         }
         ConnectorKind::Concat if c.native => {
-            let (spec, budget) = match specs {
-                [spec] if spec.is_native() => (spec, spec.preprocess.max_patches.unwrap_or_default()),
-                _ => return Err(MllmError::from(ConnectorError::Config(OWN_GRIDS_NEED.into())).into()),
-            };
+            own_grids(true, specs)?;
+            let spec = specs[0];
+            let budget = spec.preprocess.max_patches.unwrap_or_default();
             // A square image must leave room for an answer; one of another shape that does not
             // is a counted skip in training and a degraded question in evaluation.
             let side = spec.resolution();
@@ -115,17 +114,30 @@ pub fn connector(config: &RunConfig, specs: &[&EncoderSpec], llm: &LlmConfig, de
         ConnectorKind::Perceiver => {
             let settings = c.perceiver.clone().unwrap_or_default();
             let perceiver = Perceiver::new(&settings, c.projector, grid()?, features, hidden, device);
-            match c.native {
-                true if matches!(specs, [spec] if spec.is_native()) => Connector::Perceiver(perceiver.with_own_grids()),
-                true => return Err(MllmError::from(ConnectorError::Config(OWN_GRIDS_NEED.into())).into()),
+            match own_grids(c.native, specs)? {
+                true => Connector::Perceiver(perceiver.with_own_grids()),
                 false => Connector::Perceiver(perceiver),
             }
         }
         ConnectorKind::Ldp => {
             let settings = c.ldp.clone().unwrap_or_default();
-            Connector::Ldp(Ldp::new(&settings, grid()?, features, hidden, c.image_newline, device).map_err(MllmError::from)?)
+            let ldp = Ldp::new(&settings, grid()?, features, hidden, c.image_newline, device).map_err(MllmError::from)?;
+            match own_grids(c.native, specs)? {
+                true => Connector::Ldp(ldp.with_own_grids()),
+                false => Connector::Ldp(ldp),
+            }
         }
     })
+}
+
+/// Whether the connector takes each image at its own grid: `native`, refused unless the
+/// model has one native-resolution encoder.
+fn own_grids(native: bool, specs: &[&EncoderSpec]) -> Result<bool, TrainError> {
+    match (native, specs) {
+        (false, _) => Ok(false),
+        (true, [spec]) if spec.is_native() => Ok(true),
+        (true, _) => Err(MllmError::from(ConnectorError::Config(OWN_GRIDS_NEED.into())).into()),
+    }
 }
 
 /// Applies the weights each finished stage saved under `run` (stage 1, then stage 2).
