@@ -122,12 +122,12 @@ fn max_patches_belongs_to_native_encoders() {
     let text = std::fs::read_to_string(fixtures().join("mllm/tiny-naflex.toml")).unwrap();
     let parse = |text: &str| cambrian::encoders::EncoderSpec::from_toml(text, "edited").map(drop).unwrap_err().to_string();
     let err = parse(&text.replace("kind = \"naflex\"\npatch_size = 8", "kind = \"naflex\"\npatch_size = 4"));
-    assert!(err.contains("set resize = \"max-patches\" and patch_size = 4"), "{err}");
+    assert!(err.contains("set resize = \"max-patches\" (or \"none\") and patch_size = 4"), "{err}");
     let err = parse(&text.replace("resize_size = 32\ncrop_size = 32", "resize_size = 40\ncrop_size = 40"));
     assert!(err.contains("crop_size and resize_size must be 32"), "{err}");
     let fixed = std::fs::read_to_string(fixtures().join("mllm/tiny-vit.toml")).unwrap();
     let err = parse(&fixed.replace("resize = \"shortest-edge\"", "resize = \"max-patches\"\nmax_patches = 16\npatch_size = 8"));
-    assert!(err.contains("is for native-resolution encoders"), "{err}");
+    assert!(err.contains("are for native-resolution encoders"), "{err}");
 }
 
 /// The sizes the colour task's images are brought to, in turn: three aspect ratios.

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::args::EncodersArgs;
+use crate::encoders::preprocess::ResizeMode;
 use crate::encoders::registry::presets;
 use crate::encoders::{EncoderSpec, Family};
 
@@ -19,6 +20,8 @@ struct Row {
     feature_tokens: Option<usize>,
     /// A native-resolution encoder's token budget: each image's grid holds at most this many.
     max_patches: Option<usize>,
+    /// Each image at its own size (`resize = "none"`): its tokens follow its pixels.
+    own_size: bool,
     hidden_size: usize,
     hub: Option<String>,
     url: Option<String>,
@@ -36,6 +39,7 @@ impl From<&EncoderSpec> for Row {
             tokens: spec.native_tokens(),
             feature_tokens: spec.feature_tokens,
             max_patches: spec.preprocess.max_patches,
+            own_size: spec.preprocess.resize == ResizeMode::Keep,
             hidden_size: spec.hidden_size(),
             hub: spec.hub.clone(),
             url: spec.url.clone(),
@@ -66,6 +70,7 @@ pub fn run(args: &EncodersArgs) -> anyhow::Result<()> {
             format!("{}x{}", row.grid[0], row.grid[1]),
             match (row.max_patches, row.feature_tokens) {
                 (Some(budget), _) => format!("≤{budget}"),
+                (None, _) if row.own_size => "per image".into(),
                 (None, Some(out)) if out != row.tokens => format!("{}→{out}", row.tokens),
                 _ => row.tokens.to_string(),
             },

@@ -30,7 +30,8 @@ pub struct ConcatConnector {
     pub image_newline: Option<Param<Tensor<1>>>,
     /// [rows, cols] every encoder's map is brought to.
     pub grid: [usize; 2],
-    /// With own grids: the encoder's token budget (`max_patches`), each image at its own grid.
+    /// With own grids: the encoder's token budget (`max_patches`, or the patch limit when
+    /// images keep their own size), each image at its own grid.
     #[module(skip)]
     pub own_grid_budget: Option<usize>,
 }

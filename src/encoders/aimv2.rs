@@ -6,14 +6,16 @@
 //! final RMSNorm. The attention-pooling `head` is not part of the token output.
 //!
 //! The fixed-resolution checkpoints index their position table by patch number, so the
-//! input grid must be the trained one (transformers refuses any other size too); the
-//! native-resolution checkpoint's sin-cos positions are not built here.
+//! input grid must be the trained one (transformers refuses any other size too). The
+//! native-resolution checkpoint (`is_native`, apple/aimv2-large-patch14-native) has no table:
+//! 2-D sin-cos positions are built for each image's own grid, as transformers'
+//! `build_2d_sinusoidal_position_embedding` (in f64, laid out [sin_w | cos_w | sin_h | cos_h]).
 
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::activation::silu;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::spec::{ArchitectureSpec, TransformerSizes, check_eps, patch_grid};
@@ -46,6 +48,10 @@ pub struct Aimv2Spec {
     /// `rms_norm_eps` (default 1e-5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub norm_eps: Option<f64>,
+    /// `is_native`: sin-cos positions at each image's own grid instead of the table (default
+    /// false); its preprocessing keeps each image's size (`resize = "none"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_native: Option<bool>,
 }
 
 /// The runtime configuration: every choice made.
@@ -60,6 +66,7 @@ pub struct Aimv2Config {
     pub qkv_bias: bool,
     pub mlp_bias: bool,
     pub norm_eps: f64,
+    pub is_native: bool,
 }
 
 impl ArchitectureSpec for Aimv2Spec {
@@ -73,6 +80,10 @@ impl ArchitectureSpec for Aimv2Spec {
 
     fn grid(&self, resolution: usize) -> [usize; 2] {
         patch_grid(resolution, self.patch_size)
+    }
+
+    fn native_patch(&self) -> Option<usize> {
+        self.is_native.unwrap_or(false).then_some(self.patch_size)
     }
 
     fn validate(&self) -> Result<(), EncoderError> {
@@ -94,6 +105,12 @@ impl Aimv2Spec {
         TransformerSizes { image_size, patch_size, hidden_size, depth, heads, mlp_size }.check()?;
         let norm_eps = self.norm_eps.unwrap_or(1e-5);
         check_eps("norm_eps", norm_eps)?;
+        let is_native = self.is_native.unwrap_or(false);
+        if is_native && !hidden_size.is_multiple_of(4) {
+            return Err(EncoderError::Config(format!(
+                "is_native: the sin-cos positions need a hidden_size divisible by 4, not {hidden_size}"
+            )));
+        }
         Ok(Aimv2Config {
             image_size,
             patch_size,
@@ -104,6 +121,7 @@ impl Aimv2Spec {
             qkv_bias: self.qkv_bias.unwrap_or(false),
             mlp_bias: self.mlp_bias.unwrap_or(false),
             norm_eps,
+            is_native,
         })
     }
 }
@@ -142,7 +160,8 @@ impl Aimv2Config {
         Aimv2 {
             patch_embed: Conv2dConfig::new([3, hidden], [self.patch_size; 2]).with_stride([self.patch_size; 2]).init(device),
             patch_norm: norm(),
-            pos_embed: Initializer::Normal { mean: 0.0, std: 0.02 }.init([self.trained_grid().pow(2), hidden], device),
+            pos_embed: (!self.is_native)
+                .then(|| Initializer::Normal { mean: 0.0, std: 0.02 }.init([self.trained_grid().pow(2), hidden], device)),
             blocks: (0..self.depth)
                 .map(|_| Aimv2Block {
                     rms_norm1: norm(),
@@ -196,8 +215,8 @@ impl Aimv2Block {
 pub struct Aimv2 {
     pub patch_embed: Conv2d,
     pub patch_norm: RmsNorm,
-    /// [trained grid², hidden]
-    pub pos_embed: Param<Tensor<2>>,
+    /// [trained grid², hidden]; none for the native model.
+    pub pos_embed: Option<Param<Tensor<2>>>,
     pub blocks: Vec<Aimv2Block>,
     pub rms_norm: RmsNorm,
     #[module(skip)]
@@ -216,15 +235,22 @@ impl Aimv2 {
         // [batch, hidden, rows, cols] → [batch, rows × cols, hidden]
         let patches = self.patch_embed.forward(pixels);
         let [_, _, rows, cols] = patches.dims();
-        let trained = self.config.trained_grid();
-        if (rows, cols) != (trained, trained) {
-            return Err(EncoderError::Config(format!(
-                "AIMv2's position table is fixed at a {trained}×{trained} grid ({} px); the input gives {rows}×{cols}",
-                self.config.image_size
-            )));
-        }
+        let device = patches.device();
+        let positions = match &self.pos_embed {
+            None => sincos_positions(rows, cols, self.config.hidden_size, &device),
+            Some(table) => {
+                let trained = self.config.trained_grid();
+                if (rows, cols) != (trained, trained) {
+                    return Err(EncoderError::Config(format!(
+                        "AIMv2's position table is fixed at a {trained}×{trained} grid ({} px); the input gives {rows}×{cols}",
+                        self.config.image_size
+                    )));
+                }
+                table.val()
+            }
+        };
         let patches = patches.flatten::<3>(2, 3).swap_dims(1, 2);
-        let mut x = self.patch_norm.forward(patches) + self.pos_embed.val().unsqueeze::<3>();
+        let mut x = self.patch_norm.forward(patches) + positions.unsqueeze::<3>();
         for block in &self.blocks[..blocks_to_run] {
             x = block.forward(x);
         }
@@ -233,4 +259,22 @@ impl Aimv2 {
         }
         Ok((x, [rows, cols]))
     }
+}
+
+/// The native model's positions for a `rows × cols` grid, row-major: per patch (h, w),
+/// [sin(w·ω) | cos(w·ω) | sin(h·ω) | cos(h·ω)] with ω_k = 10000^(−k / (hidden / 4)), computed
+/// in f64 and rounded to f32 as transformers does. → [rows × cols, hidden]
+fn sincos_positions(rows: usize, cols: usize, hidden: usize, device: &Device) -> Tensor<2> {
+    let quarter = hidden / 4;
+    let omega: Vec<f64> = (0..quarter).map(|k| 1.0 / 10000f64.powf(k as f64 / quarter as f64)).collect();
+    let mut values = Vec::with_capacity(rows * cols * hidden);
+    for h in 0..rows {
+        for w in 0..cols {
+            for coordinate in [w, h] {
+                values.extend(omega.iter().map(|o| (coordinate as f64 * o).sin() as f32));
+                values.extend(omega.iter().map(|o| (coordinate as f64 * o).cos() as f32));
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(values, [rows * cols, hidden]), device)
 }

@@ -299,8 +299,11 @@ fn finish_with(
     family: Family,
     feature_layer: Option<i64>,
     architecture: Architecture,
-    preprocess: Preprocess,
+    mut preprocess: Preprocess,
 ) -> Result<EncoderSpec, EncoderError> {
+    if preprocess.resize == ResizeMode::Keep {
+        preprocess.patch_size = architecture.spec().native_patch();
+    }
     let spec = EncoderSpec {
         title: format!("{model_type} from {}", dir.display()),
         name: dir.file_name().and_then(|n| n.to_str()).unwrap_or("model").to_string(),
@@ -408,9 +411,6 @@ fn aimv2_spec(config: &HfConfig, root: Value) -> Result<Aimv2Spec, String> {
     };
     let v: Aimv2Vision = typed(&object, prefix)?;
     let qkv_bias = v.qkv_bias.unwrap_or(false);
-    if v.is_native.unwrap_or(false) {
-        return Err(format!("`{prefix}is_native`: the native-resolution AIMv2 (sin-cos positions) is not supported"));
-    }
     let act = v.hidden_act.as_deref().unwrap_or("silu");
     if act != "silu" {
         return Err(format!("`{prefix}hidden_act` `{act}` is not supported (AIMv2's SwiGLU uses silu)"));
@@ -432,6 +432,7 @@ fn aimv2_spec(config: &HfConfig, root: Value) -> Result<Aimv2Spec, String> {
         qkv_bias: Some(qkv_bias),
         mlp_bias: Some(v.mlp_bias.or(v.use_bias).unwrap_or(false)),
         norm_eps: Some(v.rms_norm_eps.unwrap_or(1e-5)),
+        is_native: v.is_native,
     })
 }
 
@@ -575,6 +576,8 @@ struct ProcessorConfig {
     size: Option<Side>,
     crop_size: Option<Side>,
     do_center_crop: Option<bool>,
+    /// false: each image at its own size (the native AIMv2's processor).
+    do_resize: Option<bool>,
     keep_aspect_ratio: Option<bool>,
     do_pad: Option<bool>,
     ensure_multiple_of: Option<usize>,
@@ -627,6 +630,13 @@ fn preprocess(config: &ProcessorConfig) -> Result<Preprocess, String> {
     }
     let (resize, resize_size) = config.size.as_ref().ok_or("no `size`")?.read("size")?;
     let centre_crop = config.do_center_crop.unwrap_or(false);
+    let resize = match (config.do_resize.unwrap_or(true), centre_crop) {
+        (true, _) => resize,
+        // Each image at its own size, `size` its nominal side; the patch it is cut to comes
+        // from the architecture (`finish_with`).
+        (false, false) => ResizeMode::Keep,
+        (false, true) => return Err("do_center_crop without do_resize is not supported".into()),
+    };
     let crop_size = match (centre_crop, &config.crop_size) {
         (true, Some(crop)) => crop.read("crop_size")?.1,
         (true, None) => return Err("do_center_crop without `crop_size`".into()),
@@ -791,8 +801,6 @@ mod tests {
         }
         let nested = aimv2("aimv2-two-tower", json!({"model_type": "aimv2", "vision_config": sizes.clone()})).unwrap();
         assert_eq!(nested.hidden_size, 32);
-        let err = aimv2("aimv2-is-native", with(json!({"model_type": "aimv2_vision_model", "is_native": true}))).unwrap_err();
-        assert!(err.contains("`is_native`"), "{err}");
         let err = aimv2("aimv2-use-bias", with(json!({"model_type": "aimv2", "use_bias": true}))).unwrap_err();
         assert!(err.contains("`use_bias` = true"), "{err}");
     }

@@ -179,6 +179,16 @@ impl Encoder {
     ) -> Result<Vec<Features>, EncoderError> {
         let mut by_size: BTreeMap<[usize; 2], Vec<usize>> = BTreeMap::new();
         for (index, image) in pixels.iter().enumerate() {
+            let [height, width] = image.size;
+            let patch = self.spec.preprocess.patch_size.unwrap_or(1).max(1);
+            let patches = (height / patch) * (width / patch);
+            if patches == 0 || patches > spec::limits::PATCHES {
+                return Err(EncoderError::Config(format!(
+                    "{}: an input of {width} × {height} px gives {patches} patches of {patch} px (1 to {} are taken)",
+                    self.spec.name,
+                    spec::limits::PATCHES
+                )));
+            }
             by_size.entry(image.size).or_default().push(index);
         }
         let mut out: Vec<Option<Features>> = (0..pixels.len()).map(|_| None).collect();

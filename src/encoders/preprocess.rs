@@ -5,8 +5,9 @@
 //! Steps: decode → RGB → [Cambrian's `process_images`: pad to a square, then resize it to
 //! crop × crop with Pillow's default bicubic] → resize (shortest edge, or both sides) with
 //! Pillow's filters in 8 bits → centre crop → scale to [0, 1] → normalise. Native-resolution
-//! encoders (SigLIP 2 NaFlex) take `max-patches` instead of the resize and the crop: each
-//! image keeps its aspect ratio at the largest size of at most `max_patches` patches.
+//! encoders take `max-patches` (SigLIP 2 NaFlex) instead of the resize and the crop: each
+//! image keeps its aspect ratio at the largest size of at most `max_patches` patches; or
+//! `none` (the native AIMv2): each image at its own size, cut to whole patches.
 
 use std::ops::Range;
 
@@ -67,6 +68,11 @@ pub enum ResizeMode {
     /// Aspect ratio kept, sides rounded up to multiples of `patch_size`, at the largest scale
     /// with at most `max_patches` patches (`get_image_size_for_max_num_patches`); no crop.
     MaxPatches,
+    /// No resize (`do_resize = false`): the image at its own size, its right and bottom
+    /// remainders past the last whole `patch_size` left out, as the patch convolution drops
+    /// them.
+    #[serde(rename = "none")]
+    Keep,
 }
 
 /// Pillow's resampling filters, as the reference processors use them.
@@ -107,6 +113,10 @@ impl Preprocess {
     /// nominal side consistent with them.
     fn validate_max_patches(&self) -> Result<(), EncoderError> {
         let (budget, patch) = match (self.resize, self.max_patches, self.patch_size) {
+            (ResizeMode::Keep, None, Some(patch)) => return check_size("patch_size", patch, 1..=limits::PATCH),
+            (ResizeMode::Keep, _, _) => {
+                return Err(EncoderError::Config("resize = \"none\" needs patch_size and no max_patches".into()));
+            }
             (ResizeMode::MaxPatches, Some(budget), Some(patch)) => (budget, patch),
             (ResizeMode::MaxPatches, _, _) => {
                 return Err(EncoderError::Config("resize = \"max-patches\" needs max_patches and patch_size".into()));
@@ -114,7 +124,8 @@ impl Preprocess {
             (_, None, None) => return Ok(()),
             (_, _, _) => {
                 return Err(EncoderError::Config(
-                    "max_patches and patch_size are read only with resize = \"max-patches\"".into(),
+                    "max_patches and patch_size are read only with resize = \"max-patches\" (patch_size also with \"none\")"
+                        .into(),
                 ));
             }
         };
@@ -140,6 +151,10 @@ impl Preprocess {
                 let (width, height) = self.resized_size(width, height);
                 [height, width]
             }
+            ResizeMode::Keep => {
+                let (cols, rows) = self.window(width, height);
+                [rows.end, cols.end]
+            }
             _ => [self.crop_size; 2],
         }
     }
@@ -164,6 +179,10 @@ impl Preprocess {
             image
         };
         let source = (image.width() as usize, image.height() as usize);
+        if self.resize == ResizeMode::Keep {
+            let (cols, rows) = self.window(source.0, source.1);
+            return self.normalise(image::imageops::crop_imm(image, 0, 0, cols.end as u32, rows.end as u32).to_image().as_raw());
+        }
         let (width, height) = self.resized_size(source.0, source.1);
         let cropped = resize_rgb_window(image.as_raw(), source, (width, height), self.window(width, height), self.interpolation);
         self.normalise(&cropped)
@@ -197,6 +216,7 @@ impl Preprocess {
     fn resized_size(&self, width: usize, height: usize) -> (usize, usize) {
         match self.resize {
             ResizeMode::Squash => (self.resize_size, self.resize_size),
+            ResizeMode::Keep => (width, height),
             ResizeMode::MaxPatches => {
                 let (Some(budget), Some(patch)) = (self.max_patches, self.patch_size) else {
                     unreachable!("validated: max-patches has max_patches and patch_size")
@@ -220,8 +240,10 @@ impl Preprocess {
     /// The window (columns, rows) of the resized `width × height` image the encoder takes:
     /// the centre `crop × crop`, or all of it with `max-patches`.
     fn window(&self, width: usize, height: usize) -> (Range<usize>, Range<usize>) {
-        if self.resize == ResizeMode::MaxPatches {
-            return (0..width, 0..height);
+        match (self.resize, self.patch_size) {
+            (ResizeMode::MaxPatches, _) => return (0..width, 0..height),
+            (ResizeMode::Keep, Some(patch)) => return (0..width - width % patch, 0..height - height % patch),
+            _ => {}
         }
         let crop = self.crop_size;
         let offset = |extent: usize| {

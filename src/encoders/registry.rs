@@ -33,6 +33,7 @@ pub(crate) const PRESET_FILES: &[(&str, &str)] = &[
     ("aimv2-vit-l-14-224", include_str!("../../encoders/aimv2-vit-l-14-224.toml")),
     ("aimv2-vit-l-14-336", include_str!("../../encoders/aimv2-vit-l-14-336.toml")),
     ("aimv2-vit-l-14-448", include_str!("../../encoders/aimv2-vit-l-14-448.toml")),
+    ("aimv2-vit-l-14-native", include_str!("../../encoders/aimv2-vit-l-14-native.toml")),
     ("internvit-300m-448", include_str!("../../encoders/internvit-300m-448.toml")),
     ("c-radiov3-b-16-512", include_str!("../../encoders/c-radiov3-b-16-512.toml")),
     ("c-radiov3-l-16-512", include_str!("../../encoders/c-radiov3-l-16-512.toml")),

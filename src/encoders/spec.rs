@@ -274,15 +274,15 @@ impl EncoderSpec {
     /// A native-resolution architecture takes `max-patches` preprocessing at its own patch,
     /// and only it does.
     fn validate_native(&self) -> Result<(), EncoderError> {
-        let native = self.preprocess.resize == ResizeMode::MaxPatches;
+        let native = self.is_native();
         match (self.architecture.spec().native_patch(), self.preprocess.patch_size) {
             (Some(patch), Some(preprocess_patch)) if native && patch == preprocess_patch => Ok(()),
             (Some(patch), _) => Err(EncoderError::Config(format!(
-                "{} takes each image at its own aspect ratio: set resize = \"max-patches\" and patch_size = {patch} in [preprocess]",
+                "{} takes each image at its own aspect ratio: set resize = \"max-patches\" (or \"none\") and patch_size = {patch} in [preprocess]",
                 self.architecture_name()
             ))),
             (None, _) if native => Err(EncoderError::Config(format!(
-                "resize = \"max-patches\" is for native-resolution encoders (naflex); {} takes a fixed square",
+                "resize = \"max-patches\" and \"none\" are for native-resolution encoders (naflex, aimv2 with is_native); {} takes a fixed square",
                 self.architecture_name()
             ))),
             (None, _) => Ok(()),
@@ -291,7 +291,7 @@ impl EncoderSpec {
 
     /// Whether each image keeps its aspect ratio and a grid of its own (`max-patches`).
     pub fn is_native(&self) -> bool {
-        self.preprocess.resize == ResizeMode::MaxPatches
+        matches!(self.preprocess.resize, ResizeMode::MaxPatches | ResizeMode::Keep)
     }
 
     pub fn from_file(path: &Path) -> Result<Self, EncoderError> {

@@ -82,7 +82,8 @@ pub fn connector(config: &RunConfig, specs: &[&EncoderSpec], llm: &LlmConfig, de
         ConnectorKind::Concat if c.native => {
             own_grids(true, specs)?;
             let spec = specs[0];
-            let budget = spec.preprocess.max_patches.unwrap_or_default();
+            // Without a budget (`resize = "none"`), the most any image may take.
+            let budget = spec.preprocess.max_patches.unwrap_or(crate::encoders::spec::limits::PATCHES);
             // A square image must leave room for an answer; one of another shape that does not
             // is a counted skip in training and a degraded question in evaluation.
             let side = spec.resolution();

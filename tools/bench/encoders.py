@@ -234,9 +234,13 @@ def aimv2_reference(spec):
         hidden_size=a["hidden_size"], intermediate_size=a["mlp_size"], num_hidden_layers=a["depth"],
         num_attention_heads=a["heads"], image_size=a["image_size"], patch_size=a["patch_size"],
         qkv_bias=a.get("qkv_bias", False), mlp_bias=a.get("mlp_bias", False), rms_norm_eps=a.get("norm_eps", 1e-5),
+        is_native=a.get("is_native", False),
         use_head=False, **SDPA,
     )
     model = tf.Aimv2VisionModel(config)
+    if config.is_native:
+        # No padding or mask in the native model: each image [3, height, width] on its own.
+        return model, lambda images: torch.cat([model(pixel_values=image[None]).last_hidden_state[0] for image in images])
     layer = spec.get("feature_layer")
     if layer is None:
         return model, lambda px: model(pixel_values=px).last_hidden_state
@@ -249,12 +253,17 @@ ASPECTS = [(1, 1), (4, 3), (3, 4), (16, 9), (9, 16), (2, 1)]
 
 
 def native_sizes(spec, batch):
-    """Each image's (height, width) after Siglip2ImageProcessor's resize within the budget."""
+    """Each image's (height, width) as the model reads it: after Siglip2ImageProcessor's resize
+    within the budget (`max-patches`), or as it is, to whole patches (`none`: the native AIMv2,
+    whose patch convolution drops the rest)."""
     from transformers.models.siglip2.image_processing_pil_siglip2 import get_image_size_for_max_num_patches
 
     pre = spec["preprocess"]
     sizes = [ASPECTS[i % len(ASPECTS)] for i in range(batch)]
-    return [get_image_size_for_max_num_patches(120 * h, 120 * w, pre["patch_size"], pre["max_patches"]) for w, h in sizes]
+    patch = pre["patch_size"]
+    if pre["resize"] == "none":
+        return [(120 * h // patch * patch, 120 * w // patch * patch) for w, h in sizes]
+    return [get_image_size_for_max_num_patches(120 * h, 120 * w, patch, pre["max_patches"]) for w, h in sizes]
 
 
 def naflex_reference(spec):
@@ -389,7 +398,7 @@ def main():
         save_weights(model, args.save_weights)
         return
     side = spec["preprocess"]["crop_size"]
-    if spec["preprocess"].get("resize") == "max-patches":
+    if spec["preprocess"].get("resize") in ("max-patches", "none"):
         sizes = native_sizes(spec, args.batch_size)
 
         def inputs():
