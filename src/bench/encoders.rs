@@ -156,7 +156,9 @@ fn measure_torch(name: &str, args: &EncodersArgs, device: &str, dtype: DtypeArg)
 }
 
 /// The aspect ratios (width, height) a native-resolution encoder's batch cycles through,
-/// image i the i-th, at 120 px a unit (tools/bench/encoders.py uses the same).
+/// image i the i-th, each with about as many pixels as the preset's square side squared, so
+/// that an encoder that keeps each image's size sees the patch count of its fixed-size
+/// sibling (tools/bench/encoders.py uses the same sizes).
 const ASPECTS: [(usize, usize); 6] = [(1, 1), (4, 3), (3, 4), (16, 9), (9, 16), (2, 1)];
 
 /// The child: builds one encoder with random weights and times its forward pass: a batch of
@@ -203,10 +205,17 @@ pub fn run_once(args: &OnceArgs, device: &Device) -> anyhow::Result<()> {
 }
 
 /// Standard normal pixels at the size the spec's preprocessing gives an image of `aspect`.
-fn random_pixels(spec: &EncoderSpec, (width, height): (usize, usize), device: &Device) -> Pixels {
-    let size = spec.preprocess.input_size(120 * width, 120 * height);
+fn random_pixels(spec: &EncoderSpec, aspect: (usize, usize), device: &Device) -> Pixels {
+    let (width, height) = aspect_size(spec.resolution(), aspect);
+    let size = spec.preprocess.input_size(width, height);
     let values = Tensor::<1>::random([3 * size[0] * size[1]], Distribution::Normal(0.0, 1.0), device);
     Pixels { values: values.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 after convert"), size }
+}
+
+/// (width, height) in pixels of an image of `aspect` with about `side`² pixels.
+fn aspect_size(side: usize, (width, height): (usize, usize)) -> (usize, usize) {
+    let ratio = width as f64 / height as f64;
+    ((side as f64 * ratio.sqrt()).round() as usize, (side as f64 / ratio.sqrt()).round() as usize)
 }
 
 fn larger(a: Option<f64>, b: Option<f64>) -> Option<f64> {

@@ -19,6 +19,7 @@ needed otherwise.
 
 import argparse
 import json
+import math
 import resource
 import sys
 import time
@@ -248,7 +249,7 @@ def aimv2_reference(spec):
 
 
 # The aspect ratios (width, height) a native-resolution encoder's batch cycles through, image
-# i the i-th, at 120 px a unit: as src/bench/encoders.rs.
+# i the i-th, each with about crop_size² pixels: as src/bench/encoders.rs.
 ASPECTS = [(1, 1), (4, 3), (3, 4), (16, 9), (9, 16), (2, 1)]
 
 
@@ -259,11 +260,13 @@ def native_sizes(spec, batch):
     from transformers.models.siglip2.image_processing_pil_siglip2 import get_image_size_for_max_num_patches
 
     pre = spec["preprocess"]
-    sizes = [ASPECTS[i % len(ASPECTS)] for i in range(batch)]
-    patch = pre["patch_size"]
+    side, patch = pre["crop_size"], pre["patch_size"]
+    # (height, width) of each image before the processor, about side² pixels
+    sizes = [(round(side * math.sqrt(h / w)), round(side * math.sqrt(w / h))) for w, h in ASPECTS]
+    sizes = [sizes[i % len(sizes)] for i in range(batch)]
     if pre["resize"] == "none":
-        return [(120 * h // patch * patch, 120 * w // patch * patch) for w, h in sizes]
-    return [get_image_size_for_max_num_patches(120 * h, 120 * w, patch, pre["max_patches"]) for w, h in sizes]
+        return [(h // patch * patch, w // patch * patch) for h, w in sizes]
+    return [get_image_size_for_max_num_patches(h, w, patch, pre["max_patches"]) for h, w in sizes]
 
 
 def naflex_reference(spec):
