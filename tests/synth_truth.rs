@@ -109,7 +109,9 @@ fn each_objectives_targets_follow_the_ground_truth() {
     let set = load(&dir, &spec, &frame).unwrap();
     let item = &set.items[0];
     let depth = image::open(dir.join(&record.depth)).unwrap().into_luma16();
-    let classes = image::open(dir.join(&record.classes)).unwrap().into_luma8();
+    let instances = image::open(dir.join(&record.instances)).unwrap().into_luma8();
+    // The sphere is cyan (colour 2): its pixels are class 2 + 1 × 7 + 2 = 11.
+    let sphere_class = 2 + Shape::Sphere as u8 * 7 + CYAN as u8;
 
     // depth and segment: in patch order, token (r, c) pixel (dy, dx) is crop pixel
     // (16c + dx, 16r + dy), taken from the source pixel under its centre.
@@ -120,9 +122,15 @@ fn each_objectives_targets_follow_the_ground_truth() {
         let mm = depth.get_pixel(sx, sy).0[0];
         let want = if mm == 0 { 0.0 } else { 1000.0 / mm as f32 };
         assert!((disparity - want).abs() < 1e-6, "pixel {i}: disparity {disparity}, ground truth {want}");
-        assert_eq!(class, classes.get_pixel(sx, sy).0[0], "pixel {i}");
+        let want = match (instances.get_pixel(sx, sy).0[0], mm) {
+            (1, _) => sphere_class,
+            (0, 0) => 0,
+            (0, _) => 1,
+            (other, _) => panic!("pixel {i}: instance {other} in a one-object scene"),
+        };
+        assert_eq!(class, want, "pixel {i}");
     }
-    assert!(item.classes.contains(&2) && item.classes.contains(&0));
+    assert!([0, 1, sphere_class].iter().all(|c| item.classes.contains(c)), "sky, ground and the sphere are all seen");
 
     // classify: sphere (shape 1) and cyan (colour 2) present, nothing else.
     let mut labels = [0.0; LABELS];
@@ -174,9 +182,9 @@ fn synth_writes_the_truth_of_every_training_scene_deterministically() {
     // the file and says to make the folder again.
     let spec = EncoderSpec::from_file(Path::new("sweeps/encoders/tiny-vit.toml")).unwrap();
     let frame = Frame { resolution: 64, patch: 16, grid: [4, 4] };
-    std::fs::remove_file(b.join("train/truth/000003-classes.png")).unwrap();
+    std::fs::remove_file(b.join("train/truth/000003-instances.png")).unwrap();
     let err = load(&b, &spec, &frame).err().unwrap().to_string();
-    assert!(err.contains("000003-classes.png") && err.contains("cambrian synth"), "{err}");
+    assert!(err.contains("000003-instances.png") && err.contains("cambrian synth"), "{err}");
     std::fs::remove_file(b.join("train/truth.jsonl")).unwrap();
     let err = load(&b, &spec, &frame).err().unwrap().to_string();
     assert!(err.contains("train/truth.jsonl") && err.contains("cambrian synth"), "{err}");

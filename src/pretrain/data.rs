@@ -11,14 +11,25 @@ use image::{DynamicImage, ImageBuffer, Luma};
 
 use super::PretrainError;
 use crate::data::synth::scene::{COLOURS, Shape};
-use crate::data::synth::truth::{DEPTH_MM_PER_M, TruthRecord};
+use crate::data::synth::truth::{DEPTH_MM_PER_M, ObjectRecord, TruthRecord};
 use crate::data::{jsonl_lines, open_rgb, stays_inside};
 use crate::encoders::EncoderSpec;
 
 /// Multi-label classes: the three shapes, then the seven colours.
 pub const LABELS: usize = Shape::ALL.len() + COLOURS.len();
-/// Per-pixel classes: background, then the three shapes.
-pub const PIXEL_CLASSES: usize = Shape::ALL.len() + 1;
+/// Per-pixel classes: the sky, the ground, then each (shape, colour) pair, the way the
+/// benchmark names objects ("the small pink sphere"): see [`pixel_class`].
+pub const PIXEL_CLASSES: usize = 2 + Shape::ALL.len() * COLOURS.len();
+
+/// The semantic class of a pixel: 0 the sky (depth 0), 1 the ground, 2 + shape × colours +
+/// colour an object's.
+pub fn pixel_class(depth_mm: u16, object: Option<&ObjectRecord>) -> u8 {
+    match (depth_mm, object) {
+        (_, Some(object)) => (2 + object.shape_index * COLOURS.len() + object.colour_index) as u8,
+        (0, None) => 0,
+        (_, None) => 1,
+    }
+}
 
 /// One scene, in the encoder's frame. Dense values are in patch order: token by token
 /// (row-major over the grid), each token's pixels row-major.
@@ -27,7 +38,7 @@ pub struct Item {
     pub pixels: Vec<f32>,
     /// Inverse depth, 1/m (0 for the sky), [tokens × patch²].
     pub disparity: Vec<f32>,
-    /// Background 0, shape index + 1, [tokens × patch²].
+    /// [`pixel_class`], [tokens × patch²].
     pub classes: Vec<u8>,
     /// 1 for each shape and colour present, [LABELS].
     pub labels: [f32; LABELS],
@@ -97,7 +108,7 @@ pub fn load(dir: &Path, spec: &EncoderSpec, frame: &Frame) -> Result<PretrainSet
     for (line, text) in jsonl_lines(&bytes) {
         let record: TruthRecord =
             serde_json::from_str(text.map_err(|err| bad_line(line, err))?).map_err(|err| bad_line(line, err.to_string()))?;
-        if let Some(file) = [&record.image, &record.depth, &record.classes].into_iter().find(|f| !stays_inside(f)) {
+        if let Some(file) = [&record.image, &record.depth, &record.instances].into_iter().find(|f| !stays_inside(f)) {
             return Err(bad_line(line, format!("`{file}` is not a path inside the folder")));
         }
         records.push(record);
@@ -123,7 +134,7 @@ fn item(
         DynamicImage::ImageLuma16(map) => Some(map),
         _ => None,
     })?;
-    let classes = read_map(&dir.join(&record.classes), side, "8-bit greyscale", |d| match d {
+    let instances = read_map(&dir.join(&record.instances), side, "8-bit greyscale", |d| match d {
         DynamicImage::ImageLuma8(map) => Some(map),
         _ => None,
     })?;
@@ -152,14 +163,18 @@ fn item(
         labels[object.shape_index] = 1.0;
         labels[Shape::ALL.len() + object.colour_index] = 1.0;
     }
+    let classes = source
+        .iter()
+        .map(|&s| match instances[s] {
+            0 => Ok(pixel_class(depth[s], None)),
+            i => match record.objects.iter().find(|o| o.instance == i) {
+                Some(object) => Ok(pixel_class(depth[s], Some(object))),
+                None => Err(PretrainError::Data(format!("{}: instance {i} in its mask is not in its object list", record.id))),
+            },
+        })
+        .collect::<Result<_, _>>()?;
     let words = words(&record.caption).iter().map(|w| vocabulary.binary_search(w).expect("built from these captions")).collect();
-    Ok(Item {
-        pixels: spec.preprocess.apply(&image),
-        disparity,
-        classes: source.iter().map(|&s| classes[s]).collect(),
-        labels,
-        words,
-    })
+    Ok(Item { pixels: spec.preprocess.apply(&image), disparity, classes, labels, words })
 }
 
 /// A `side × side` PNG of the pixel type the ground truth writes (8-bit or 16-bit greyscale).

@@ -1,6 +1,8 @@
-//! Segmentation (the study's SAM tower, here semantic masks): per-pixel classes (background
-//! and the three shapes, `data::PIXEL_CLASSES`) from a light head, one linear layer per token
-//! to its patch's pixels' logits, trained with per-pixel cross-entropy averaged over pixels.
+//! Segmentation (the study's SAM tower, here semantic masks): per-pixel classes (the sky, the
+//! ground and each shape-and-colour pair, `data::pixel_class`) from a light head, one linear
+//! layer per token to its patch's pixels' logits, trained with per-pixel cross-entropy
+//! averaged over pixels. Shape alone (three classes) left the colours that name the
+//! benchmark's objects out of the features (docs/BOTTLE.md).
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
