@@ -1,0 +1,92 @@
+#!/bin/bash
+# Recipe D5 (docs/BOTTLE.md) through `cambrian` itself: synth data, one pre-trained tiny ViT
+# per objective, a random-init control, stage 1 on the 4000 captions with the LLM trained,
+# stage 2 on the 1000 Depth conversations (first turn only) for 5 epochs, scored with and
+# without the image. A search aid for issue 18, not the quick-start.
+#
+#   tools/bottle/rust_probe.sh WORK [OBJECTIVE ...] [-- SEEDS]
+#   tools/bottle/rust_probe.sh /tmp/probe segment classify -- 0 1 2 3
+#
+# Needs a release build (cargo build --release) and python3 (for the Depth-only filter).
+# WORK/res/d5/results.csv and WORK/res/d5/*/eval/synth.*.json hold the scores per task.
+set -euo pipefail
+work=$1; shift
+objectives=(); seeds=(0 1)
+while [ $# -gt 0 ]; do
+    if [ "$1" = "--" ]; then shift; seeds=("$@"); break; fi
+    objectives+=("$1"); shift
+done
+[ ${#objectives[@]} -gt 0 ] || objectives=(contrastive masked classify depth segment denoise)
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cambrian=$repo/target/release/cambrian
+mkdir -p "$work" && cd "$work"
+
+[ -d synth ] || "$cambrian" -q synth --samples 800 --train-samples 4000 --open-samples 100 --size 64 --seed 0 --out synth
+[ -d llm ] || "$cambrian" -q init-llm --corpus synth/train/pretrain.json synth/train/instruct.json \
+    synth/test_2d.jsonl synth/test_3d.jsonl --hidden-size 64 --intermediate-size 172 --layers 2 --heads 4 \
+    --kv-heads 2 --seed 0 --out llm
+python3 - <<'EOF'
+import json
+records = json.load(open("synth/train/instruct.json"))[:4000]
+depth = [dict(r, conversations=r["conversations"][:2]) for r in records
+         if "closer to the camera" in r["conversations"][0]["value"]]
+json.dump(depth, open("synth/train/depth.json", "w"))
+EOF
+
+entries="random = { name = \"$repo/sweeps/encoders/tiny-vit.toml\", init = \"random\" }"
+choices='["random"]'
+for objective in "${objectives[@]}"; do
+    [ -f "$objective/encoder.safetensors" ] || "$cambrian" -q pretrain --objective "$objective" \
+        --encoder "$repo/sweeps/encoders/tiny-vit.toml" --data synth --steps 400 --batch-size 64 --seed 0 --out "$objective"
+    entries+=$'\n'"$objective = { name = \"$objective/encoder.toml\", weights = \"$objective/encoder.safetensors\" }"
+    choices+=", [\"$objective\"]"
+done
+
+cat > d5.toml <<EOF
+name = "d5"
+
+[encoders]
+$entries
+
+[base]
+llm = "llm"
+template = "vicuna_v1"
+max_length = 512
+
+[base.connector]
+projector = "mlp2x_gelu"
+grid = [4, 4]
+
+[base.stage1]
+data = "synth/train/pretrain.json"
+images = "synth"
+batch_size = 16
+lr = 3e-3
+train_llm = true
+
+[base.stage2]
+data = "synth/train/depth.json"
+images = "synth"
+batch_size = 16
+lr = 3e-3
+epochs = 5
+
+[[axes]]
+encoders = [$choices]
+seed = [$(IFS=,; echo "${seeds[*]}")]
+
+[[benchmarks]]
+name = "synth"
+path = "synth"
+vision = ["image", "no-image"]
+EOF
+"$cambrian" sweep d5.toml --results res
+python3 - <<'EOF'
+import glob, json
+for run in sorted(glob.glob("res/d5/*/eval/synth.image.json")):
+    image, blind = json.load(open(run)), json.load(open(run.replace(".image.", ".no-image.")))
+    parts = image["generation"]["parts"]
+    tasks = " ".join(f"{t.split()[1]} {parts[t]:.1f}" for t in ("2D Count", "2D Relation", "3D Depth", "3D Distance"))
+    print(f"{run.split('/')[2]:<40} image {100 * image['generation']['score']:.1f}  "
+          f"blind {100 * blind['likelihood']['score']:.1f}  {tasks}")
+EOF
