@@ -13,6 +13,16 @@ use cambrian::mllm::conversation::Encoded;
 use cambrian::mllm::{ImageEmbeddings, Mllm};
 
 pub const VOCAB: usize = 512;
+
+/// Two evaluation paths of one model (batch shapes, a shared prompt's cache) agree on a
+/// log-likelihood to float rounding: 1e-6 of its size (about 8 f32 ulps; the values here are
+/// −10 to −60 nats). The flex backend's parallel reductions split differently with the load,
+/// so the rounding moves between runs: measured up to 3.8e-6 on an idle machine and 1.1e-5 at
+/// −31.3 nats (3.6e-7 of it) with a training run beside the tests, 2026-12-04. A wrong
+/// position, mask or cache entry moves these by 0.1 nats or more.
+pub fn same_log_likelihood(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
+}
 const WIDTH: usize = 16;
 const CHANNELS: usize = 8;
 const GRID: [usize; 2] = [4, 4];
