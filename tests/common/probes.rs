@@ -14,6 +14,10 @@ use cambrian::mllm::{ImageEmbeddings, Mllm};
 
 pub const VOCAB: usize = 512;
 
+const WIDTH: usize = 16;
+const CHANNELS: usize = 8;
+const GRID: [usize; 2] = [4, 4];
+
 /// Two evaluation paths of one model (batch shapes, a shared prompt's cache) agree on a
 /// log-likelihood to float rounding: 1e-6 of its size (about 8 f32 ulps; the values here are
 /// −10 to −60 nats). The flex backend's parallel reductions split differently with the load,
@@ -23,9 +27,6 @@ pub const VOCAB: usize = 512;
 pub fn same_log_likelihood(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
 }
-const WIDTH: usize = 16;
-const CHANNELS: usize = 8;
-const GRID: [usize; 2] = [4, 4];
 
 #[derive(Clone, Copy, Debug)]
 pub enum Kind {
