@@ -208,14 +208,12 @@ mod tests {
     use crate::connectors::{ConcatConnector, Connector, ProjectorKind};
     use crate::llm::random_init::{Shape, create};
 
-    /// A text-only MLLM over a tiny random LLM.
-    fn text_model(device: &Device) -> Mllm {
-        let dir = std::env::temp_dir().join(format!("cambrian-batch-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+    /// A text-only MLLM over a tiny random LLM, made in a folder of the test's own `name`.
+    fn text_model(name: &str, device: &Device) -> Mllm {
+        let dir = crate::test_dir::TestDir::new(&format!("batch-{name}"));
         let shape = Shape { hidden_size: 8, intermediate_size: 8, layers: 1, heads: 2, kv_heads: 1, max_positions: 64 };
         create(&dir, "a b c", &shape, 0, device).unwrap();
         let llm = crate::llm::Llm::load(&dir, device).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
         let connector = Connector::Concat(ConcatConnector::new(ProjectorKind::Linear, 4, 8, [1, 1], false, device));
         Mllm { encoders: Vec::new(), connector, llm: llm.model }
     }
@@ -225,7 +223,7 @@ mod tests {
     #[test]
     fn images_of_their_own_lengths_are_spliced_each_at_its_length() {
         let device = Device::flex();
-        let model = text_model(&device);
+        let model = text_model("spliced", &device);
         let encoded = Encoded { ids: vec![1, 2, 3], targets: vec![false, true, true], image_at: Some(1) };
         let embeds = Tensor::<3>::random([2, 3, 8], burn::tensor::Distribution::Default, &device);
         let vision = ImageEmbeddings { embeds: embeds.clone(), lengths: vec![3, 1], context: None };
@@ -248,7 +246,7 @@ mod tests {
     #[test]
     fn text_past_max_length_is_never_embedded() {
         let device = Device::flex();
-        let model = text_model(&device);
+        let model = text_model("past-max-length", &device);
         let mut ids: Vec<u32> = (0..8).map(|i| 1 + i % 3).collect();
         ids.extend(std::iter::repeat_n(1_000_000, 100_000));
         let encoded = Encoded { targets: vec![true; ids.len()], ids, image_at: None };
