@@ -212,8 +212,8 @@ mod tests {
     fn text_model(name: &str, device: &Device) -> Mllm {
         let dir = crate::test_dir::TestDir::new(&format!("batch-{name}"));
         let shape = Shape { hidden_size: 8, intermediate_size: 8, layers: 1, heads: 2, kv_heads: 1, max_positions: 64 };
-        create(&dir, "a b c", &shape, 0, device).unwrap();
-        let llm = crate::llm::Llm::load(&dir, device).unwrap();
+        create(&dir.join("llm"), "a b c", &shape, 0, device).unwrap();
+        let llm = crate::llm::Llm::load(&dir.join("llm"), device).unwrap();
         let connector = Connector::Concat(ConcatConnector::new(ProjectorKind::Linear, 4, 8, [1, 1], false, device));
         Mllm { encoders: Vec::new(), connector, llm: llm.model }
     }

@@ -7,9 +7,12 @@
 #   tools/bottle/rust_probe.sh WORK [OBJECTIVE ...] [-- SEEDS]
 #   tools/bottle/rust_probe.sh /tmp/probe segment classify -- 0 1 2 3
 #
-# Needs a release build (cargo build --release) and python3 (for the Depth-only filter).
-# WORK/res/d5/results.csv and WORK/res/d5/*/eval/synth.*.json hold the scores per task.
+# Stage-2 variants by environment: TASKS (comma-separated of depth, distance, relation,
+# count; default depth), LR2 (3e-3), EPOCHS2 (5); NAME (d5) names the sweep.
+# Needs a release build (cargo build --release) and python3 (for the stage-2 filter).
+# WORK/res/NAME/results.csv and WORK/res/NAME/*/eval/synth.*.json hold the scores per task.
 set -euo pipefail
+name=${NAME:-d5}; tasks=${TASKS:-depth}; lr2=${LR2:-3e-3}; epochs2=${EPOCHS2:-5}
 work=$1; shift
 objectives=(); seeds=(0 1)
 while [ $# -gt 0 ]; do
@@ -25,12 +28,15 @@ mkdir -p "$work" && cd "$work"
 [ -d llm ] || "$cambrian" -q init-llm --corpus synth/train/pretrain.json synth/train/instruct.json \
     synth/test_2d.jsonl synth/test_3d.jsonl --hidden-size 64 --intermediate-size 172 --layers 2 --heads 4 \
     --kv-heads 2 --seed 0 --out llm
-python3 - <<'EOF'
-import json
+TASKS=$tasks python3 - <<'EOF'
+import json, os
+phrases = {"depth": "closer to the camera", "distance": "real-world distances",
+           "relation": "relative positions", "count": "How many"}
+tasks = os.environ["TASKS"].split(",")
 records = json.load(open("synth/train/instruct.json"))[:4000]
-depth = [dict(r, conversations=r["conversations"][:2]) for r in records
-         if "closer to the camera" in r["conversations"][0]["value"]]
-json.dump(depth, open("synth/train/depth.json", "w"))
+picked = [dict(r, conversations=r["conversations"][:2]) for r in records
+          if any(phrases[t] in r["conversations"][0]["value"] for t in tasks)]
+json.dump(picked, open(f"synth/train/{'-'.join(tasks)}.json", "w"))
 EOF
 
 entries="random = { name = \"$repo/sweeps/encoders/tiny-vit.toml\", init = \"random\" }"
@@ -42,8 +48,8 @@ for objective in "${objectives[@]}"; do
     choices+=", [\"$objective\"]"
 done
 
-cat > d5.toml <<EOF
-name = "d5"
+cat > "$name.toml" <<EOF
+name = "$name"
 
 [encoders]
 $entries
@@ -65,11 +71,11 @@ lr = 3e-3
 train_llm = true
 
 [base.stage2]
-data = "synth/train/depth.json"
+data = "synth/train/${tasks//,/-}.json"
 images = "synth"
 batch_size = 16
-lr = 3e-3
-epochs = 5
+lr = $lr2
+epochs = $epochs2
 
 [[axes]]
 encoders = [$choices]
@@ -80,10 +86,10 @@ name = "synth"
 path = "synth"
 vision = ["image", "no-image"]
 EOF
-"$cambrian" sweep d5.toml --results res
-python3 - <<'EOF'
-import glob, json
-for run in sorted(glob.glob("res/d5/*/eval/synth.image.json")):
+"$cambrian" sweep "$name.toml" --results res
+NAME=$name python3 - <<'EOF'
+import glob, json, os
+for run in sorted(glob.glob(f"res/{os.environ['NAME']}/*/eval/synth.image.json")):
     image, blind = json.load(open(run)), json.load(open(run.replace(".image.", ".no-image.")))
     parts = image["generation"]["parts"]
     tasks = " ".join(f"{t.split()[1]} {parts[t]:.1f}" for t in ("2D Count", "2D Relation", "3D Depth", "3D Distance"))
