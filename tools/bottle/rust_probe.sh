@@ -8,11 +8,14 @@
 #   tools/bottle/rust_probe.sh /tmp/probe segment classify -- 0 1 2 3
 #
 # Stage-2 variants by environment: TASKS (comma-separated of depth, distance, relation,
-# count; default depth), LR2 (3e-3), EPOCHS2 (5); NAME (d5) names the sweep.
+# count; default depth), LR2 (3e-3), EPOCHS2 (5), and stage 1's LR1 (3e-3), EPOCHS1 (1);
+# NAME (d5) names the sweep; PRETRAIN_ARGS
+# go to every `cambrian pretrain` (use a new WORK when they change).
 # Needs a release build (cargo build --release) and python3 (for the stage-2 filter).
 # WORK/res/NAME/results.csv and WORK/res/NAME/*/eval/synth.*.json hold the scores per task.
 set -euo pipefail
 name=${NAME:-d5}; tasks=${TASKS:-depth}; lr2=${LR2:-3e-3}; epochs2=${EPOCHS2:-5}
+lr1=${LR1:-3e-3}; epochs1=${EPOCHS1:-1}
 work=$1; shift
 objectives=(); seeds=(0 1)
 while [ $# -gt 0 ]; do
@@ -43,7 +46,7 @@ entries="random = { name = \"$repo/sweeps/encoders/tiny-vit.toml\", init = \"ran
 choices='["random"]'
 for objective in "${objectives[@]}"; do
     [ -f "$objective/encoder.safetensors" ] || "$cambrian" -q pretrain --objective "$objective" \
-        --encoder "$repo/sweeps/encoders/tiny-vit.toml" --data synth --steps 400 --batch-size 64 --seed 0 --out "$objective"
+        --encoder "$repo/sweeps/encoders/tiny-vit.toml" --data synth --steps 400 --batch-size 64 --seed 0 ${PRETRAIN_ARGS:-} --out "$objective"
     entries+=$'\n'"$objective = { name = \"$objective/encoder.toml\", weights = \"$objective/encoder.safetensors\" }"
     choices+=", [\"$objective\"]"
 done
@@ -67,7 +70,8 @@ grid = [4, 4]
 data = "synth/train/pretrain.json"
 images = "synth"
 batch_size = 16
-lr = 3e-3
+lr = $lr1
+epochs = $epochs1
 train_llm = true
 
 [base.stage2]
@@ -87,12 +91,4 @@ path = "synth"
 vision = ["image", "no-image"]
 EOF
 "$cambrian" sweep "$name.toml" --results res
-NAME=$name python3 - <<'EOF'
-import glob, json, os
-for run in sorted(glob.glob(f"res/{os.environ['NAME']}/*/eval/synth.image.json")):
-    image, blind = json.load(open(run)), json.load(open(run.replace(".image.", ".no-image.")))
-    parts = image["generation"]["parts"]
-    tasks = " ".join(f"{t.split()[1]} {parts[t]:.1f}" for t in ("2D Count", "2D Relation", "3D Depth", "3D Distance"))
-    print(f"{run.split('/')[2]:<40} image {100 * image['generation']['score']:.1f}  "
-          f"blind {100 * blind['likelihood']['score']:.1f}  {tasks}")
-EOF
+python3 "$repo/tools/bottle/scores.py" "res/$name"
