@@ -210,10 +210,11 @@ mod tests {
 
     /// A text-only MLLM over a tiny random LLM, made in a folder of the test's own `name`.
     fn text_model(name: &str, device: &Device) -> Mllm {
-        let dir = crate::test_dir::TestDir::new(&format!("batch-{name}"));
+        let scratch = crate::test_dir::TestDir::new(&format!("batch-{name}"));
+        let dir = scratch.join("llm");
         let shape = Shape { hidden_size: 8, intermediate_size: 8, layers: 1, heads: 2, kv_heads: 1, max_positions: 64 };
-        create(&dir.join("llm"), "a b c", &shape, 0, device).unwrap();
-        let llm = crate::llm::Llm::load(&dir.join("llm"), device).unwrap();
+        create(&dir, "a b c", &shape, 0, device).unwrap();
+        let llm = crate::llm::Llm::load(&dir, device).unwrap();
         let connector = Connector::Concat(ConcatConnector::new(ProjectorKind::Linear, 4, 8, [1, 1], false, device));
         Mllm { encoders: Vec::new(), connector, llm: llm.model }
     }

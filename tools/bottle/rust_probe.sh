@@ -9,13 +9,14 @@
 #
 # Stage-2 variants by environment: TASKS (comma-separated of depth, distance, relation,
 # count; default depth), LR2 (3e-3), EPOCHS2 (5), and stage 1's LR1 (3e-3), EPOCHS1 (1);
-# NAME (d5) names the sweep; PRETRAIN_ARGS
-# go to every `cambrian pretrain` (use a new WORK when they change).
+# NAME (d5) names the sweep; PRETRAIN_ARGS go to every `cambrian pretrain` (use a new WORK
+# when they change).
 # Needs a release build (cargo build --release) and python3 (for the stage-2 filter).
 # WORK/res/NAME/results.csv and WORK/res/NAME/*/eval/synth.*.json hold the scores per task.
 set -euo pipefail
 name=${NAME:-d5}; tasks=${TASKS:-depth}; lr2=${LR2:-3e-3}; epochs2=${EPOCHS2:-5}
 lr1=${LR1:-3e-3}; epochs1=${EPOCHS1:-1}
+stage2=synth/train/${tasks//,/-}.json
 work=$1; shift
 objectives=(); seeds=(0 1)
 while [ $# -gt 0 ]; do
@@ -31,15 +32,17 @@ mkdir -p "$work" && cd "$work"
 [ -d llm ] || "$cambrian" -q init-llm --corpus synth/train/pretrain.json synth/train/instruct.json \
     synth/test_2d.jsonl synth/test_3d.jsonl --hidden-size 64 --intermediate-size 172 --layers 2 --heads 4 \
     --kv-heads 2 --seed 0 --out llm
-TASKS=$tasks python3 - <<'EOF'
-import json, os
+TASKS=$tasks STAGE2=$stage2 python3 - <<'EOF'
+import json, os, sys
 phrases = {"depth": "closer to the camera", "distance": "real-world distances",
            "relation": "relative positions", "count": "How many"}
 tasks = os.environ["TASKS"].split(",")
+if unknown := [t for t in tasks if t not in phrases]:
+    sys.exit(f"TASKS: unknown {', '.join(unknown)}; choose from {', '.join(phrases)}")
 records = json.load(open("synth/train/instruct.json"))[:4000]
 picked = [dict(r, conversations=r["conversations"][:2]) for r in records
           if any(phrases[t] in r["conversations"][0]["value"] for t in tasks)]
-json.dump(picked, open(f"synth/train/{'-'.join(tasks)}.json", "w"))
+json.dump(picked, open(os.environ["STAGE2"], "w"))
 EOF
 
 entries="random = { name = \"$repo/sweeps/encoders/tiny-vit.toml\", init = \"random\" }"
@@ -75,7 +78,7 @@ epochs = $epochs1
 train_llm = true
 
 [base.stage2]
-data = "synth/train/${tasks//,/-}.json"
+data = "$stage2"
 images = "synth"
 batch_size = 16
 lr = $lr2
